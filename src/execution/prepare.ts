@@ -1,0 +1,288 @@
+/**
+ * Preparation: everything between a validated job and its first RunTask. Input-only checks run
+ * first, before any AWS call (an invalid job costs nothing); then the cluster is checked, the
+ * task definition registered or reused, and the network resolved. The result is a `LaunchPlan`.
+ */
+import {
+  DescribeClustersCommand,
+  type AwsVpcConfiguration,
+  type DescribeClustersCommandOutput,
+  type RunTaskCommandInput,
+} from "@aws-sdk/client-ecs";
+import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import { EcsBatchSetupError, EcsBatchValidationError, type ValidationIssue } from "../errors.js";
+import type { BatchJob } from "../job/schema.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { buildRunTaskInput, checkOverridesSize, type LaunchPlan } from "../request/build.js";
+import { validateCustomizations } from "../request/customizations.js";
+import type { NetworkResolver } from "../request/network.js";
+import {
+  applyJobToTemplate,
+  checkFargateSize,
+  checkOverrideNames,
+  containerNames,
+  loadTaskDefinition,
+  type ReadTextFile,
+  type TaskDefinitionTemplate,
+} from "../template/loader.js";
+import type { ResolvedTaskDefinition, TaskDefinitionRegistry } from "../template/registry.js";
+
+/** What preparation needs from the runner. */
+export interface PrepareContext {
+  readonly ecs: AwsClient;
+  readonly registry: TaskDefinitionRegistry;
+  readonly network: NetworkResolver;
+  readonly logger?: Logger;
+  /** Directory that relative template paths are resolved against. */
+  readonly baseDir?: string;
+  readonly readFile?: ReadTextFile;
+}
+
+/** A job ready to launch. */
+export interface PreparedJob {
+  readonly job: BatchJob;
+  readonly plan: LaunchPlan;
+  readonly taskDefinition: ResolvedTaskDefinition;
+}
+
+/** What `preview` reports: what would be registered and sent, with nothing registered or launched. */
+export interface JobPreview {
+  readonly jobId: string;
+  readonly cluster: string;
+  readonly taskDefinition:
+    | { readonly action: "reuse"; readonly taskDefinitionArn: string }
+    | { readonly action: "use"; readonly taskDefinitionArn: string }
+    | {
+        readonly action: "register";
+        /** The RegisterTaskDefinition input; RunTask inputs name its family until it is registered. */
+        readonly input: TaskDefinitionTemplate;
+      };
+  readonly network?: AwsVpcConfiguration;
+  /** The RunTask input of each task's first attempt, in task order. */
+  readonly runTaskInputs: readonly RunTaskCommandInput[];
+}
+
+/** Placeholder values for the input-only checks, shaped like the real ones so patch paths resolve. */
+const PLACEHOLDER_ARN = "arn:aws:ecs:us-east-1:000000000000:task-definition/placeholder:1";
+const PLACEHOLDER_NETWORK: AwsVpcConfiguration = {
+  subnets: ["subnet-00000000"],
+  securityGroups: ["sg-00000000"],
+  assignPublicIp: "ENABLED",
+};
+
+function maxAttempts(job: BatchJob): number {
+  return job.maxFailCount + job.retry.maxLaunchRetries + 1;
+}
+
+function planFor(
+  job: BatchJob,
+  taskDefinitionArn: string,
+  names: readonly string[],
+  network: AwsVpcConfiguration | undefined,
+  taskOverrides: LaunchPlan["taskOverrides"],
+): LaunchPlan {
+  return {
+    jobId: job.jobId,
+    cluster: job.cluster,
+    taskDefinitionArn,
+    containerNames: names,
+    taskCount: job.taskCount,
+    taskNamePrefix: job.taskNamePrefix,
+    containerOverrides: job.containerOverrides,
+    taskOverrides,
+    launchType: job.launchType,
+    ...(job.platformVersion === undefined ? {} : { platformVersion: job.platformVersion }),
+    ...(network === undefined ? {} : { network }),
+    tags: job.tags,
+    taskCustomizations: job.taskCustomizations,
+  };
+}
+
+/** Checks a plan's requests: override size and customizations. Throws a validation error. */
+function checkPlan(plan: LaunchPlan, job: BatchJob): void {
+  const issues: ValidationIssue[] = [
+    ...checkOverridesSize({ ...plan, taskCustomizations: [] }, maxAttempts(job)),
+    ...validateCustomizations(
+      job.taskCustomizations,
+      buildRunTaskInput({ ...plan, taskCustomizations: [] }, 0, 1),
+    ),
+  ];
+  if (issues.length > 0) throw new EcsBatchValidationError(issues);
+}
+
+/** The task-level overrides for `{ arn }` sources: the definition is as registered, so sizes and roles go in RunTask. */
+function arnTaskOverrides(job: BatchJob): LaunchPlan["taskOverrides"] {
+  return {
+    ...(job.cpu === undefined ? {} : { cpu: String(job.cpu) }),
+    ...(job.memory === undefined ? {} : { memory: String(job.memory) }),
+    ...(job.executionRoleArn === undefined ? {} : { executionRoleArn: job.executionRoleArn }),
+    ...(job.taskRoleArn === undefined ? {} : { taskRoleArn: job.taskRoleArn }),
+  };
+}
+
+/**
+ * Checks that the cluster exists and is ACTIVE. DescribeClusters reports an unknown cluster as
+ * a `MISSING` failure rather than an error. Without permission to describe clusters the check
+ * is skipped: RunTask reports a missing cluster too, and that is also a setup error.
+ */
+export async function checkCluster(
+  ecs: AwsClient,
+  cluster: string,
+  logger: Logger = silentLogger,
+): Promise<void> {
+  let out: DescribeClustersCommandOutput;
+  try {
+    out = (await ecs.send(
+      new DescribeClustersCommand({ clusters: [cluster] }),
+    )) as DescribeClustersCommandOutput;
+  } catch (err) {
+    if (isAccessDeniedError(err)) {
+      logger.debug("skipping the cluster check: DescribeClusters was denied", { cluster });
+      return;
+    }
+    if (awsErrorName(err) === "ClusterNotFoundException") {
+      throw clusterNotFound(cluster, err);
+    }
+    throw new EcsBatchSetupError(
+      "AWS_ERROR",
+      `DescribeClusters failed: ${awsErrorName(err)}: ${awsErrorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const found = out.clusters?.[0];
+  if (found === undefined || (found.status !== undefined && found.status !== "ACTIVE")) {
+    throw clusterNotFound(cluster, undefined, found?.status);
+  }
+}
+
+/** The setup error for a cluster ECS does not know. */
+export function clusterNotFound(
+  cluster: string,
+  cause?: unknown,
+  status?: string,
+): EcsBatchSetupError {
+  return new EcsBatchSetupError(
+    "CLUSTER_NOT_FOUND",
+    `cluster "${cluster}" ${status === undefined ? "was not found" : `is ${status}`} in this region; create it or set cluster to an existing cluster name or ARN`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Input-only work: loads the template and runs every check that needs no AWS call. Returns the
+ * template to register (after the job is applied), or the ARN to describe.
+ */
+async function loadAndCheck(
+  job: BatchJob,
+  ctx: PrepareContext,
+): Promise<{ kind: "template"; template: TaskDefinitionTemplate } | { kind: "arn"; arn: string }> {
+  const loaded = await loadTaskDefinition(job.taskDefinition, {
+    ...(ctx.baseDir === undefined ? {} : { baseDir: ctx.baseDir }),
+    ...(ctx.readFile === undefined ? {} : { readFile: ctx.readFile }),
+  });
+  if (loaded.kind === "arn") return loaded;
+  const template = applyJobToTemplate(loaded.template, job);
+  const network = template.networkMode === "awsvpc" ? PLACEHOLDER_NETWORK : undefined;
+  checkPlan(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), job);
+  return { kind: "template", template };
+}
+
+/** Prepares a job for launch: registers or reuses its task definition and resolves its network. */
+export async function prepareJob(job: BatchJob, ctx: PrepareContext): Promise<PreparedJob> {
+  const logger = ctx.logger ?? silentLogger;
+  const source = await loadAndCheck(job, ctx);
+  await checkCluster(ctx.ecs, job.cluster, logger);
+  const resolved =
+    source.kind === "template"
+      ? await ctx.registry.resolveTemplate(source.template)
+      : await describeForJob(job, source.arn, ctx);
+  const network = await ctx.network.resolve(job.network, resolved.definition.networkMode);
+  const plan = planFor(
+    job,
+    resolved.taskDefinitionArn,
+    containerNames(resolved.definition),
+    network,
+    source.kind === "arn" ? arnTaskOverrides(job) : {},
+  );
+  checkPlan(plan, job);
+  return { job, plan, taskDefinition: resolved };
+}
+
+/** Prepares without registering or launching, and returns the requests a run would send. */
+export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<JobPreview> {
+  const source = await loadAndCheck(job, ctx);
+  await checkCluster(ctx.ecs, job.cluster, ctx.logger);
+  let taskDefinition: JobPreview["taskDefinition"];
+  let arn: string;
+  let networkMode: string | undefined;
+  let names: string[];
+  if (source.kind === "template") {
+    const planned = await ctx.registry.planTemplate(source.template);
+    if (planned.action === "reuse") {
+      arn = planned.resolved.taskDefinitionArn;
+      taskDefinition = { action: "reuse", taskDefinitionArn: arn };
+    } else {
+      arn = String(source.template.family);
+      taskDefinition = { action: "register", input: source.template };
+    }
+    networkMode = source.template.networkMode;
+    names = containerNames(source.template);
+  } else {
+    const described = await describeForJob(job, source.arn, ctx);
+    arn = described.taskDefinitionArn;
+    taskDefinition = { action: "use", taskDefinitionArn: arn };
+    networkMode = described.definition.networkMode;
+    names = containerNames(described.definition);
+  }
+  const network = await ctx.network.resolve(job.network, networkMode);
+  const plan = planFor(
+    job,
+    arn,
+    names,
+    network,
+    source.kind === "arn" ? arnTaskOverrides(job) : {},
+  );
+  checkPlan(plan, job);
+  return {
+    jobId: job.jobId,
+    cluster: job.cluster,
+    taskDefinition,
+    ...(network === undefined ? {} : { network }),
+    runTaskInputs: Array.from({ length: job.taskCount }, (_, i) => buildRunTaskInput(plan, i, 1)),
+  };
+}
+
+/** Describes an `{ arn }` definition and checks the job against it (setup errors: the facts came from AWS). */
+async function describeForJob(
+  job: BatchJob,
+  arn: string,
+  ctx: PrepareContext,
+): Promise<ResolvedTaskDefinition> {
+  const resolved = await ctx.registry.describe(arn);
+  const def = resolved.definition;
+  const problems: string[] = checkOverrideNames(job, containerNames(def)).map(
+    (i) => `${i.path}: ${i.message}`,
+  );
+  if (job.launchType !== "EC2") {
+    if (
+      def.requiresCompatibilities !== undefined &&
+      !def.requiresCompatibilities.includes("FARGATE")
+    ) {
+      problems.push(
+        `the definition does not list FARGATE in requiresCompatibilities; register a Fargate-compatible revision or use launchType "EC2"`,
+      );
+    }
+    const cpu = job.cpu === undefined ? def.cpu : String(job.cpu);
+    const memory = job.memory === undefined ? def.memory : String(job.memory);
+    problems.push(...checkFargateSize(cpu, memory).map((i) => `${i.path}: ${i.message}`));
+  }
+  if (problems.length > 0) {
+    throw new EcsBatchSetupError(
+      "INVALID_PARAMETER",
+      `the job does not fit task definition ${resolved.taskDefinitionArn}:\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+  return resolved;
+}

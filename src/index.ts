@@ -1,0 +1,97 @@
+/**
+ * ecs-batch-runner: run batch jobs as AWS ECS Fargate tasks with retries, stop semantics,
+ * typed events and a complete result. See README.md and docs/.
+ */
+export { EcsBatchRunner, type EcsBatchRunnerOptions } from "./runner.js";
+export type * from "./events.js";
+export { SafeEventEmitter } from "./events.js";
+export {
+  EcsBatchError,
+  EcsBatchValidationError,
+  EcsBatchSetupError,
+  EcsBatchLaunchError,
+  type EcsBatchErrorCode,
+  type ValidationIssue,
+} from "./errors.js";
+export { systemClock, type Clock, type RandomSource } from "./clock.js";
+export { silentLogger, type Logger } from "./logger.js";
+export type { AwsClient, AwsClients, AwsCommand } from "./aws.js";
+export { awsErrorName, isThrottlingError, isTransientError, isAccessDeniedError } from "./aws.js";
+
+// The job model.
+export {
+  BatchJobInput,
+  BatchJobSchema,
+  parseJob,
+  generateJobId,
+  ECS_LIMITS,
+  INJECTED_VARIABLES,
+  RUNNER_TAG_KEYS,
+  type BatchJob,
+  type ContainerOverrideConfig,
+  type KeyValuePair,
+  type LogsConfig,
+  type NetworkConfig,
+  type NetworkInput,
+  type PatchOperation,
+  type RetryConfig,
+  type ShouldRetry,
+  type TaskDefinitionSource,
+  type TaskDefinitionSourceInput,
+} from "./job/schema.js";
+export { parseDuration, formatDuration, type Duration } from "./job/duration.js";
+export { FARGATE_SIZES, isValidFargateSize, parseCpu, parseMemory } from "./job/fargate.js";
+export {
+  fromHeimdall,
+  loadHeimdallFiles,
+  type HeimdallInput,
+  type HeimdallObject,
+  type HeimdallFiles,
+} from "./job/heimdall.js";
+
+// Task definitions.
+export {
+  loadTaskDefinition,
+  templateFromObject,
+  applyJobToTemplate,
+  containerNames,
+  REGISTRATION_ONLY_FIELDS,
+  type LoadedTaskDefinition,
+  type TaskDefinitionTemplate,
+  type ReadTextFile,
+} from "./template/loader.js";
+export {
+  normalizeTaskDefinition,
+  sameTaskDefinition,
+  canonicalJson,
+} from "./template/normalize.js";
+export {
+  TaskDefinitionRegistry,
+  type ResolvedTaskDefinition,
+  type TaskDefinitionPlan,
+} from "./template/registry.js";
+
+// Requests.
+export { buildRunTaskInput, checkOverridesSize, type LaunchPlan } from "./request/build.js";
+export {
+  mergeEnvironment,
+  mergeContainerOverrides,
+  buildContainerOverrides,
+  effectiveEnvironment,
+} from "./request/overrides.js";
+export { applyCustomizations, validateCustomizations } from "./request/customizations.js";
+export { NetworkResolver } from "./request/network.js";
+export { taskName, clientToken, injectedEnvironment, taskTags } from "./request/naming.js";
+
+// Preparation.
+export {
+  prepareJob,
+  previewJob,
+  checkCluster,
+  type PrepareContext,
+  type PreparedJob,
+  type JobPreview,
+} from "./execution/prepare.js";
+
+// Results.
+export type * from "./execution/types.js";

@@ -1,0 +1,131 @@
+/**
+ * The awsvpc network of a job's tasks (DESIGN 3.9): explicit settings as given, or inferred from
+ * the default VPC (or a named one) through EC2. Inference results are cached per resolver, so a
+ * runner asks EC2 once per VPC, not once per job.
+ */
+import {
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  type DescribeSecurityGroupsCommandOutput,
+  type DescribeSubnetsCommandOutput,
+  type DescribeVpcsCommandOutput,
+} from "@aws-sdk/client-ec2";
+import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
+import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import { EcsBatchSetupError } from "../errors.js";
+import type { NetworkConfig } from "../job/schema.js";
+
+const HOW_TO_PASS =
+  'pass network: { subnets: ["subnet-..."], securityGroups: ["sg-..."] } in the job (or { vpcId: "vpc-..." } to infer from another VPC)';
+
+/** Finds the subnets (and default security group) of a VPC; caches per VPC. */
+export class NetworkResolver {
+  readonly #ec2: AwsClient;
+  readonly #cache = new Map<string, Promise<AwsVpcConfiguration>>();
+
+  constructor(ec2: AwsClient) {
+    this.#ec2 = ec2;
+  }
+
+  /**
+   * The awsvpc configuration for a job, or `undefined` when the task definition does not use
+   * awsvpc (EC2 bridge or host networking takes no network configuration).
+   */
+  async resolve(
+    network: NetworkConfig | undefined,
+    networkMode: string | undefined,
+  ): Promise<AwsVpcConfiguration | undefined> {
+    if (networkMode !== "awsvpc") return undefined;
+    if (network?.kind === "explicit") {
+      return {
+        subnets: [...network.subnets],
+        securityGroups: [...network.securityGroups],
+        assignPublicIp: network.assignPublicIp,
+      };
+    }
+    const key = network?.vpcId ?? "(default)";
+    let pending = this.#cache.get(key);
+    if (pending === undefined) {
+      pending = this.#infer(network?.vpcId);
+      this.#cache.set(key, pending);
+      pending.catch(() => this.#cache.delete(key));
+    }
+    const config = await pending;
+    return {
+      ...config,
+      subnets: [...(config.subnets ?? [])],
+      securityGroups: [...(config.securityGroups ?? [])],
+    };
+  }
+
+  async #infer(vpcId: string | undefined): Promise<AwsVpcConfiguration> {
+    const which = vpcId === undefined ? "the default VPC" : `VPC ${vpcId}`;
+    try {
+      const vpcs = (await this.#ec2.send(
+        new DescribeVpcsCommand(
+          vpcId === undefined
+            ? { Filters: [{ Name: "isDefault", Values: ["true"] }] }
+            : { VpcIds: [vpcId] },
+        ),
+      )) as DescribeVpcsCommandOutput;
+      const vpc = vpcs.Vpcs?.[0]?.VpcId;
+      if (vpc === undefined) {
+        throw new EcsBatchSetupError(
+          "NETWORK_NOT_INFERABLE",
+          `cannot infer the network: ${which} was not found in this region; ${HOW_TO_PASS}`,
+        );
+      }
+      const subnets: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = (await this.#ec2.send(
+          new DescribeSubnetsCommand({
+            Filters: [{ Name: "vpc-id", Values: [vpc] }],
+            NextToken: nextToken,
+          }),
+        )) as DescribeSubnetsCommandOutput;
+        for (const s of page.Subnets ?? []) if (s.SubnetId !== undefined) subnets.push(s.SubnetId);
+        nextToken = page.NextToken;
+      } while (nextToken !== undefined && nextToken !== "");
+      if (subnets.length === 0) {
+        throw new EcsBatchSetupError(
+          "NETWORK_NOT_INFERABLE",
+          `cannot infer the network: ${which} (${vpc}) has no subnets; ${HOW_TO_PASS}`,
+        );
+      }
+      const groups = (await this.#ec2.send(
+        new DescribeSecurityGroupsCommand({
+          Filters: [
+            { Name: "vpc-id", Values: [vpc] },
+            { Name: "group-name", Values: ["default"] },
+          ],
+        }),
+      )) as DescribeSecurityGroupsCommandOutput;
+      const securityGroups = (groups.SecurityGroups ?? []).flatMap((g) =>
+        g.GroupId === undefined ? [] : [g.GroupId],
+      );
+      // ECS accepts at most 16 subnets; a default VPC has one per availability zone, fewer than that.
+      return {
+        subnets: subnets.sort().slice(0, 16),
+        securityGroups,
+        // Default-VPC subnets are public; without a public IP a Fargate task cannot pull its image.
+        assignPublicIp: "ENABLED",
+      };
+    } catch (err) {
+      if (err instanceof EcsBatchSetupError) throw err;
+      if (isAccessDeniedError(err)) {
+        throw new EcsBatchSetupError(
+          "NETWORK_NOT_INFERABLE",
+          `cannot infer the network: EC2 denied the request (${awsErrorName(err)}); grant ec2:DescribeVpcs, ec2:DescribeSubnets and ec2:DescribeSecurityGroups, or ${HOW_TO_PASS}`,
+          { cause: err },
+        );
+      }
+      throw new EcsBatchSetupError(
+        "NETWORK_NOT_INFERABLE",
+        `cannot infer the network from ${which}: ${awsErrorName(err)}: ${awsErrorMessage(err)}; ${HOW_TO_PASS}`,
+        { cause: err },
+      );
+    }
+  }
+}

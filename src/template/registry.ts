@@ -1,0 +1,213 @@
+/**
+ * Register-or-reuse (DESIGN 3.7). A template is compared with the latest ACTIVE revision of its
+ * family; when they mean the same, that revision is reused, otherwise a new one is registered.
+ * Results are cached by content for the life of the registry, so a hundred jobs sharing one
+ * template cost at most one DescribeTaskDefinition and one RegisterTaskDefinition.
+ */
+import {
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  type DescribeTaskDefinitionCommandOutput,
+  type RegisterTaskDefinitionCommandOutput,
+  type TaskDefinition,
+} from "@aws-sdk/client-ecs";
+import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import { EcsBatchSetupError } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { TaskDefinitionTemplate } from "./loader.js";
+import { canonicalJson, normalizeTaskDefinition, sameTaskDefinition } from "./normalize.js";
+
+/** A task definition ready to run. */
+export interface ResolvedTaskDefinition {
+  readonly taskDefinitionArn: string;
+  /** `reused`: an equal ACTIVE revision existed; `registered`: a new revision; `described`: given by ARN. */
+  readonly action: "reused" | "registered" | "described";
+  /** The definition as ECS holds it (container names, essential flags, log configuration). */
+  readonly definition: TaskDefinition;
+}
+
+/** What `plan` found, without registering anything. */
+export type TaskDefinitionPlan =
+  | { readonly action: "reuse"; readonly resolved: ResolvedTaskDefinition }
+  | { readonly action: "register"; readonly input: TaskDefinitionTemplate };
+
+/** Registers or reuses task definitions, with an in-process cache. */
+export class TaskDefinitionRegistry {
+  readonly #ecs: AwsClient;
+  readonly #logger: Logger;
+  readonly #byContent = new Map<string, Promise<ResolvedTaskDefinition>>();
+  readonly #byReference = new Map<string, Promise<ResolvedTaskDefinition>>();
+
+  constructor(ecs: AwsClient, logger: Logger = silentLogger) {
+    this.#ecs = ecs;
+    this.#logger = logger;
+  }
+
+  /** Reuses the latest ACTIVE revision of the template's family when equal, else registers one. */
+  resolveTemplate(template: TaskDefinitionTemplate): Promise<ResolvedTaskDefinition> {
+    const key = canonicalJson(normalizeTaskDefinition(template));
+    return this.#cached(this.#byContent, key, async () => {
+      const latest = await this.#describeLatest(template.family as string);
+      if (latest !== undefined && sameTaskDefinition(latest, template)) {
+        this.#logger.debug("reusing task definition", {
+          taskDefinitionArn: latest.taskDefinitionArn,
+        });
+        return {
+          taskDefinitionArn: latest.taskDefinitionArn as string,
+          action: "reused",
+          definition: latest,
+        };
+      }
+      const registered = await this.#register(template);
+      this.#logger.info("registered task definition", {
+        taskDefinitionArn: registered.taskDefinitionArn,
+      });
+      return {
+        taskDefinitionArn: registered.taskDefinitionArn as string,
+        action: "registered",
+        definition: registered,
+      };
+    });
+  }
+
+  /** Like `resolveTemplate`, but never registers: says what would happen. */
+  async planTemplate(template: TaskDefinitionTemplate): Promise<TaskDefinitionPlan> {
+    const key = canonicalJson(normalizeTaskDefinition(template));
+    const known = this.#byContent.get(key);
+    if (known !== undefined) return { action: "reuse", resolved: await known };
+    const latest = await this.#describeLatest(template.family as string);
+    if (latest !== undefined && sameTaskDefinition(latest, template)) {
+      return {
+        action: "reuse",
+        resolved: {
+          taskDefinitionArn: latest.taskDefinitionArn as string,
+          action: "reused",
+          definition: latest,
+        },
+      };
+    }
+    return { action: "register", input: template };
+  }
+
+  /** Describes an existing definition (ARN or `family[:revision]`) once; it must be ACTIVE. */
+  describe(reference: string): Promise<ResolvedTaskDefinition> {
+    return this.#cached(this.#byReference, reference, async () => {
+      let out: DescribeTaskDefinitionCommandOutput;
+      try {
+        out = (await this.#ecs.send(
+          new DescribeTaskDefinitionCommand({ taskDefinition: reference }),
+        )) as DescribeTaskDefinitionCommandOutput;
+      } catch (err) {
+        throw describeError(err, reference);
+      }
+      const def = out.taskDefinition;
+      if (def?.taskDefinitionArn === undefined) {
+        throw new EcsBatchSetupError(
+          "TASK_DEFINITION_NOT_FOUND",
+          `task definition "${reference}" was not found; check taskDefinition.arn and the region`,
+        );
+      }
+      if (def.status !== undefined && def.status !== "ACTIVE") {
+        throw new EcsBatchSetupError(
+          "TASK_DEFINITION_NOT_FOUND",
+          `task definition ${def.taskDefinitionArn} is ${def.status}; ECS runs new tasks only from ACTIVE revisions, so register it again or use another revision`,
+        );
+      }
+      return { taskDefinitionArn: def.taskDefinitionArn, action: "described", definition: def };
+    });
+  }
+
+  /** Forgets every cached result (for example after deregistering definitions by hand). */
+  clear(): void {
+    this.#byContent.clear();
+    this.#byReference.clear();
+  }
+
+  async #describeLatest(family: string): Promise<TaskDefinition | undefined> {
+    try {
+      const out = (await this.#ecs.send(
+        new DescribeTaskDefinitionCommand({ taskDefinition: family }),
+      )) as DescribeTaskDefinitionCommandOutput;
+      return out.taskDefinition?.status === "ACTIVE" || out.taskDefinition?.status === undefined
+        ? out.taskDefinition
+        : undefined;
+    } catch (err) {
+      // A family with no ACTIVE revision is reported as a ClientException: register the first one.
+      if (isNotFound(err)) return undefined;
+      throw describeError(err, family);
+    }
+  }
+
+  async #register(template: TaskDefinitionTemplate): Promise<TaskDefinition> {
+    try {
+      const out = (await this.#ecs.send(
+        new RegisterTaskDefinitionCommand(template),
+      )) as RegisterTaskDefinitionCommandOutput;
+      if (out.taskDefinition?.taskDefinitionArn === undefined) {
+        throw new Error("RegisterTaskDefinition returned no task definition");
+      }
+      return out.taskDefinition;
+    } catch (err) {
+      if (isAccessDeniedError(err)) {
+        throw new EcsBatchSetupError(
+          "ACCESS_DENIED",
+          `RegisterTaskDefinition was denied (${awsErrorName(err)}); grant ecs:RegisterTaskDefinition and iam:PassRole for the task's roles, or pass an existing definition as taskDefinition.arn`,
+          { cause: err },
+        );
+      }
+      throw new EcsBatchSetupError(
+        "TASK_DEFINITION_NOT_REGISTRABLE",
+        `RegisterTaskDefinition failed for family "${String(template.family)}": ${awsErrorName(err)}: ${awsErrorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  #cached(
+    cache: Map<string, Promise<ResolvedTaskDefinition>>,
+    key: string,
+    load: () => Promise<ResolvedTaskDefinition>,
+  ): Promise<ResolvedTaskDefinition> {
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const pending = load();
+    cache.set(key, pending);
+    // A failure is not cached: the next job tries again.
+    pending.catch(() => {
+      if (cache.get(key) === pending) cache.delete(key);
+    });
+    return pending;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const name = awsErrorName(err);
+  return (
+    name === "ClientException" ||
+    name === "ResourceNotFoundException" ||
+    (name === "InvalidParameterException" &&
+      /not found|unable to describe/i.test(awsErrorMessage(err)))
+  );
+}
+
+function describeError(err: unknown, reference: string): EcsBatchSetupError {
+  if (isAccessDeniedError(err)) {
+    return new EcsBatchSetupError(
+      "ACCESS_DENIED",
+      `DescribeTaskDefinition of "${reference}" was denied (${awsErrorName(err)}); grant ecs:DescribeTaskDefinition`,
+      { cause: err },
+    );
+  }
+  if (isNotFound(err)) {
+    return new EcsBatchSetupError(
+      "TASK_DEFINITION_NOT_FOUND",
+      `task definition "${reference}" was not found (${awsErrorMessage(err)}); check taskDefinition.arn and the region`,
+      { cause: err },
+    );
+  }
+  return new EcsBatchSetupError(
+    "AWS_ERROR",
+    `DescribeTaskDefinition of "${reference}" failed: ${awsErrorName(err)}: ${awsErrorMessage(err)}`,
+    { cause: err },
+  );
+}

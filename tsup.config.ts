@@ -1,0 +1,22 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    "testing/index": "src/testing/index.ts",
+    "local/index": "src/local/index.ts",
+    "cli/main": "src/cli/main.ts",
+  },
+  format: ["esm", "cjs"],
+  dts: {
+    entry: ["src/index.ts", "src/testing/index.ts", "src/local/index.ts"],
+    // tsup's declaration build sets baseUrl, which TypeScript 6 deprecates; silence only that.
+    compilerOptions: { ignoreDeprecations: "6.0" },
+  },
+  target: "node20",
+  platform: "node",
+  sourcemap: true,
+  clean: true,
+  splitting: true,
+  treeshake: true,
+});
