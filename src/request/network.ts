@@ -65,7 +65,7 @@ export class NetworkResolver {
       const vpcs = (await this.#ec2.send(
         new DescribeVpcsCommand(
           vpcId === undefined
-            ? { Filters: [{ Name: "isDefault", Values: ["true"] }] }
+            ? { Filters: [{ Name: "is-default", Values: ["true"] }] }
             : { VpcIds: [vpcId] },
         ),
       )) as DescribeVpcsCommandOutput;

@@ -250,7 +250,7 @@ describe("network", () => {
     });
     expect(b).toEqual(a);
     expect(mocks.ec2).toHaveReceivedCommandWith(DescribeVpcsCommand, {
-      Filters: [{ Name: "isDefault", Values: ["true"] }],
+      Filters: [{ Name: "is-default", Values: ["true"] }],
     });
     expect(mocks.ec2).toHaveReceivedCommandWith(DescribeSubnetsCommand, {
       Filters: [{ Name: "vpc-id", Values: ["vpc-default1"] }],
