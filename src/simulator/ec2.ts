@@ -74,6 +74,15 @@ export class SimulatedEc2 {
         const filters = input.Filters as Filters;
         const vpcIds = filterValues(filters, "vpc-id");
         const ids = input.SubnetIds as string[] | undefined;
+        const unknown = ids?.find(
+          (id) => !this.vpcs.some((v) => v.subnets.some((s) => s.subnetId === id)),
+        );
+        if (unknown !== undefined) {
+          throw serviceError(
+            "InvalidSubnetID.NotFound",
+            `The subnet ID '${unknown}' does not exist`,
+          );
+        }
         const all = this.vpcs
           .filter((v) => vpcIds === undefined || vpcIds.includes(v.vpcId))
           .flatMap((v) =>

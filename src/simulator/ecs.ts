@@ -443,7 +443,6 @@ export class SimulatedEcs {
         environment: [],
         mountPoints: [],
         volumesFrom: [],
-        systemControls: [],
         ...structuredClone(c),
       })),
       // Untyped callers send numbers; ECS stores and returns strings.
@@ -1005,7 +1004,6 @@ export class SimulatedEcs {
         name: c.name,
         image: c.image,
         lastStatus: c.lastStatus,
-        healthStatus: "UNKNOWN",
         cpu: "0",
       };
       if (c.exitCode !== undefined && c.exitCode !== null) out.exitCode = c.exitCode;
@@ -1024,7 +1022,6 @@ export class SimulatedEcs {
       platformVersion: "1.4.0",
       platformFamily: "Linux",
       availabilityZone: `${this.#opts.region}a`,
-      connectivity: "CONNECTED",
       containers,
       overrides: input.overrides ?? EMPTY_OVERRIDES,
       version: t.version,
