@@ -105,6 +105,8 @@ export function isTransientError(error: unknown): boolean {
   const name = awsErrorName(error);
   if (TRANSIENT_NAMES.has(name)) return true;
   const e = error as AwsErrorLike | null;
+  // Node network errors carry their kind in `code` (ECONNRESET, ETIMEDOUT, ...).
+  if (typeof e?.code === "string" && TRANSIENT_NAMES.has(e.code)) return true;
   const status = e?.$metadata?.httpStatusCode;
   return e?.$fault === "server" || (status !== undefined && status >= 500);
 }

@@ -82,6 +82,15 @@ export interface LogEvent {
   readonly message: string;
 }
 
+/**
+ * The job could not run: invalid input or a setup error before any task was launched. Its
+ * `run()` rejects with `error`. Every submitted job ends with either this or `jobCompleted`.
+ */
+export interface JobRejectedEvent {
+  readonly jobId: string;
+  readonly error: Error;
+}
+
 /** The job is over; always the job's last event. */
 export interface JobCompletedEvent {
   readonly jobId: string;
@@ -108,6 +117,8 @@ export interface EcsBatchRunnerEvents {
   log: (event: LogEvent) => void;
   /** The job finished; always last. */
   jobCompleted: (event: JobCompletedEvent) => void;
+  /** The job was rejected before any task was launched (invalid input, setup error). */
+  jobRejected: (event: JobRejectedEvent) => void;
 }
 
 /** Names of the runner's events. */

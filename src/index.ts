@@ -2,7 +2,12 @@
  * ecs-batch-runner: run batch jobs as AWS ECS Fargate tasks with retries, stop semantics,
  * typed events and a complete result. See README.md and docs/.
  */
-export { EcsBatchRunner, type EcsBatchRunnerOptions } from "./runner.js";
+export {
+  EcsBatchRunner,
+  type EcsBatchRunnerOptions,
+  type JobHandle,
+  type RunOptions,
+} from "./runner.js";
 export type * from "./events.js";
 export { SafeEventEmitter } from "./events.js";
 export {
@@ -92,6 +97,51 @@ export {
   type PreparedJob,
   type JobPreview,
 } from "./execution/prepare.js";
+
+// Execution: each part usable on its own.
+export {
+  classifyStoppedTask,
+  essentialContainers,
+  launchFailure,
+  missingFailure,
+  STOP_CODE_KINDS,
+  type EssentialContainers,
+  type TaskOutcome,
+} from "./execution/outcome.js";
+export {
+  backoffDelay,
+  defaultRetryPolicy,
+  FAILURE_BUDGETS,
+  withinBudget,
+  type RetryBudget,
+  type RetryContext,
+  type RetryPolicy,
+} from "./execution/retry.js";
+export { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
+export {
+  Launcher,
+  NON_RETRYABLE_RUN_TASK_ERRORS,
+  type LaunchResult,
+  type LauncherContext,
+  type LauncherOptions,
+} from "./execution/launcher.js";
+export {
+  TaskWatcher,
+  type WatchRequest,
+  type WatchResult,
+  type WatcherContext,
+  type WatcherOptions,
+} from "./execution/watcher.js";
+export { TaskStopper, stopReason, type StopperContext } from "./execution/stopper.js";
+export {
+  JobExecution,
+  STOP_WATCH_MS,
+  type JobServices,
+  type JobState,
+  type SlotPhase,
+  type SlotState,
+  type StopCause,
+} from "./execution/job.js";
 
 // Results.
 export type * from "./execution/types.js";

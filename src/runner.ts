@@ -7,10 +7,22 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import type { AwsClient, AwsClients } from "./aws.js";
-import { systemClock, type Clock, type RandomSource } from "./clock.js";
+import { sleepUnlessAborted, systemClock, type Clock, type RandomSource } from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
-import { previewJob, type JobPreview, type PrepareContext } from "./execution/prepare.js";
-import { parseJob, type BatchJobInput } from "./job/schema.js";
+import { JobExecution, type JobServices, type StopCause } from "./execution/job.js";
+import { Launcher } from "./execution/launcher.js";
+import {
+  prepareJob,
+  previewJob,
+  type JobPreview,
+  type PrepareContext,
+} from "./execution/prepare.js";
+import { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
+import { defaultRetryPolicy, type RetryPolicy } from "./execution/retry.js";
+import { TaskStopper } from "./execution/stopper.js";
+import type { JobResult } from "./execution/types.js";
+import { TaskWatcher } from "./execution/watcher.js";
+import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
 import type { ReadTextFile } from "./template/loader.js";
@@ -41,6 +53,39 @@ export interface EcsBatchRunnerOptions {
   baseDir?: string;
   /** How template files are read. Default: `fs.readFile`. */
   readFile?: ReadTextFile;
+  /** Replaces the retry decisions and backoff (DESIGN 3.3). Default: `defaultRetryPolicy`. */
+  retryPolicy?: RetryPolicy;
+  /**
+   * Client-side rate limits, shared by every job of this runner. They start at the published
+   * per-account limits and halve when AWS throttles (other clients share the account).
+   */
+  rateLimits?: {
+    /** RunTask, counted in tasks. Default: 20/s, burst 100 (the Fargate launch rate). */
+    runTask?: RateLimit;
+    /** DescribeTasks. Default: 20/s, burst 100. */
+    describeTasks?: RateLimit;
+    /** StopTask (shares an account bucket with RunTask). Default: 20/s, burst 50. */
+    stopTask?: RateLimit;
+  };
+  /** RunTask calls in flight at once. Default: 10. */
+  maxConcurrentLaunches?: number;
+}
+
+/** A submitted job. */
+export interface JobHandle {
+  readonly jobId: string;
+  /** Resolves with the result; rejects only with `EcsBatchValidationError` or `EcsBatchSetupError`. */
+  readonly result: Promise<JobResult>;
+  /** Stops the job: unfinished tasks are stopped and the result's status is `cancelled`. */
+  cancel(reason?: string): void;
+  /** Cancels the job (if still running) and waits for its end, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of `run`. */
+export interface RunOptions {
+  /** Aborting cancels the job, like `handle.cancel()`. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -61,6 +106,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly #registry: TaskDefinitionRegistry;
   readonly #network: NetworkResolver;
   readonly #options: EcsBatchRunnerOptions;
+  /** Shared by every job: rate limits are per account, and batching DescribeTasks across jobs saves calls. */
+  readonly launcher: Launcher;
+  readonly watcher: TaskWatcher;
+  readonly stopper: TaskStopper;
 
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
@@ -78,6 +127,125 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     };
     this.#registry = new TaskDefinitionRegistry(this.clients.ecs, this.logger);
     this.#network = new NetworkResolver(this.clients.ec2);
+    const limits = options.rateLimits ?? {};
+    const base = { ecs: this.clients.ecs, clock: this.clock, logger: this.logger };
+    this.launcher = new Launcher(
+      {
+        ...base,
+        random: this.random,
+        limiter: new AdaptiveRateLimiter(
+          this.clock,
+          limits.runTask ?? { ratePerSecond: 20, burst: 100 },
+        ),
+      },
+      { concurrency: options.maxConcurrentLaunches ?? 10 },
+    );
+    this.watcher = new TaskWatcher({
+      ...base,
+      limiter: new AdaptiveRateLimiter(
+        this.clock,
+        limits.describeTasks ?? { ratePerSecond: 20, burst: 100 },
+      ),
+    });
+    this.stopper = new TaskStopper({
+      ...base,
+      limiter: new AdaptiveRateLimiter(
+        this.clock,
+        limits.stopTask ?? { ratePerSecond: 20, burst: 50 },
+      ),
+    });
+  }
+
+  /** What every job shares. */
+  protected get jobServices(): JobServices {
+    return {
+      clock: this.clock,
+      random: this.random,
+      logger: this.logger,
+      launcher: this.launcher,
+      watcher: this.watcher,
+      stopper: this.stopper,
+      retryPolicy: this.#options.retryPolicy ?? defaultRetryPolicy,
+      // The typed map cannot follow a generic event name through; the Emit type checks callers.
+      emit: (event, payload) => {
+        (this.emit as (event: string, payload: unknown) => boolean).call(this, event, payload);
+      },
+    };
+  }
+
+  /**
+   * Runs a job to its end. Resolves with the `JobResult` once a task has been launched, whatever
+   * happens to the tasks; rejects only with `EcsBatchValidationError` (invalid input, before any
+   * AWS call) or `EcsBatchSetupError` (preparation failed, nothing launched).
+   */
+  async run(input: BatchJobInput, options: RunOptions = {}): Promise<JobResult> {
+    const handle = this.submit(input);
+    const signal = options.signal;
+    const onAbort = (): void => handle.cancel(abortText(signal));
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await handle.result;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Starts a job and returns at once with a handle to follow, cancel or await it. */
+  submit(input: BatchJobInput): JobHandle {
+    let job: BatchJob | undefined;
+    let invalid: unknown;
+    try {
+      job = parseJob(input, { random: this.random });
+    } catch (error) {
+      invalid = error;
+    }
+    const jobId = job?.jobId ?? fallbackJobId(input, this.random);
+    const startedAt = this.clock.now();
+    const done = new AbortController();
+    let execution: JobExecution | undefined;
+    let pending: StopCause | undefined;
+    const requestStop = (cause: StopCause): void => {
+      if (execution !== undefined) execution.requestStop(cause);
+      else pending ??= cause;
+    };
+    if (job !== undefined) {
+      const timeoutMs = job.timeout;
+      void sleepUnlessAborted(this.clock, timeoutMs, done.signal).then((elapsed) => {
+        if (elapsed) requestStop({ kind: "timeout", timeoutMs });
+      });
+    }
+    const result = (async (): Promise<JobResult> => {
+      try {
+        if (job === undefined) throw invalid;
+        const prepared = await prepareJob(job, this.prepareContext);
+        execution = new JobExecution(prepared, this.jobServices, startedAt);
+        if (pending !== undefined) execution.requestStop(pending);
+        return await execution.run();
+      } catch (error) {
+        this.emit("jobRejected", {
+          jobId,
+          error: error instanceof Error ? error : new Error(String(error)),
+        });
+        throw error;
+      } finally {
+        done.abort();
+      }
+    })();
+    const cancel = (reason?: string): void =>
+      requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
+    return {
+      jobId,
+      result,
+      cancel,
+      [Symbol.asyncDispose]: async () => {
+        cancel("disposed");
+        await result.then(
+          () => undefined,
+          () => undefined,
+        );
+      },
+    };
   }
 
   /** The CloudWatch Logs client for `region` (see `logsClientForRegion`). */
@@ -119,6 +287,19 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const job = parseJob(input, { random: this.random });
     return previewJob(job, this.prepareContext);
   }
+}
+
+/** A job id for a job whose input could not be parsed: its own id when it has a usable one. */
+function fallbackJobId(input: unknown, random: RandomSource): string {
+  const id = (input as { jobId?: unknown } | null | undefined)?.jobId;
+  return typeof id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : generateJobId(random);
+}
+
+/** The cancel reason an aborted signal carries, if it carries a readable one. */
+function abortText(signal: AbortSignal | undefined): string | undefined {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason.name === "AbortError" ? undefined : reason.message;
+  return typeof reason === "string" ? reason : undefined;
 }
 
 function regionConfig(region: string | undefined): { region?: string } {

@@ -116,6 +116,8 @@ export interface SimulatedAws {
   count(action: string): number;
   /** The recorded calls of one action. */
   callsTo(action: string): CallRecord[];
+  /** The inputs of one action's calls, typed by the caller: `inputs<RunTaskCommandInput>("RunTask")`. */
+  inputs<T = Readonly<Record<string, unknown>>>(action: string): T[];
 
   /** Scripts the tasks that match (later scripts win field by field); `times` limits how many tasks. */
   script(matcher: TaskMatcher, script: TaskScript, options?: { times?: number }): SimulatedAws;
@@ -221,6 +223,8 @@ export function createSimulatedAws(options: SimulatedAwsOptions = {}): Simulated
     calls: control.calls,
     count: (action) => control.count(action),
     callsTo: (action) => control.calls.filter((c) => c.action === action),
+    inputs: <T>(action: string) =>
+      control.calls.filter((c) => c.action === action).map((c) => c.input as T),
     script(matcher, script, opts) {
       ecs.script(matcher, script, opts?.times);
       return sim;

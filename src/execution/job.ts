@@ -1,0 +1,555 @@
+/**
+ * One job's life (DESIGN 2.2, 2.3, 3.1-3.5): launch every task slot, watch each attempt,
+ * classify, retry within the budgets, and stop everything unfinished on exhaustion, timeout,
+ * cancel or a non-retryable error. The job's state is a plain value (`JobState`), kept apart
+ * from the promises and timers that drive it, so it can be inspected, serialised and (later)
+ * used to re-attach after a restart.
+ */
+import type { Task } from "@aws-sdk/client-ecs";
+import { awsErrorMessage, awsErrorName, isAccessDeniedError } from "../aws.js";
+import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
+import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
+import type { EcsBatchRunnerEvents } from "../events.js";
+import { formatDuration } from "../job/duration.js";
+import type { Logger } from "../logger.js";
+import { buildRunTaskInput } from "../request/build.js";
+import { taskName } from "../request/naming.js";
+import type { Launcher } from "./launcher.js";
+import {
+  classifyStoppedTask,
+  essentialContainers,
+  missingFailure,
+  type EssentialContainers,
+} from "./outcome.js";
+import type { PreparedJob } from "./prepare.js";
+import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
+import { stopReason, type TaskStopper } from "./stopper.js";
+import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
+import type { TaskWatcher, WatchResult } from "./watcher.js";
+
+/** Where a task slot is. */
+export type SlotPhase =
+  "pending" | "launching" | "running" | "backoff" | "succeeded" | "failed" | "stopped";
+
+/** One task slot's state: plain data. */
+export interface SlotState {
+  readonly index: number;
+  readonly taskName: string;
+  phase: SlotPhase;
+  /** Attempts made, launch failures included. */
+  attempts: number;
+  applicationFailures: number;
+  launchFailures: number;
+  /** The current (or last) attempt's task. */
+  taskArn?: string;
+  lastStatus?: string;
+  /** Failed attempts' ARNs, oldest first. */
+  failedTaskArns: string[];
+  exitCode?: number | null;
+  stopCode?: string;
+  stoppedReason?: string;
+  lastFailure?: TaskFailure;
+  /** When the last attempt's task stopped (ms since epoch). */
+  stoppedAt?: number;
+  /** This runner asked ECS to stop the current attempt. */
+  stopRequested: boolean;
+}
+
+/** Why a job stopped early. */
+export type StopCause =
+  | { readonly kind: "exhausted"; readonly taskIndex: number; readonly failure: TaskFailure }
+  | { readonly kind: "timeout"; readonly timeoutMs: number }
+  | { readonly kind: "cancel"; readonly reason?: string }
+  | { readonly kind: "fatal"; readonly error: unknown };
+
+/** A job's state: plain data. */
+export interface JobState {
+  readonly jobId: string;
+  readonly cluster: string;
+  readonly taskDefinitionArn: string;
+  readonly startedAt: number;
+  readonly slots: SlotState[];
+  /** Every failed attempt's ARN, in the order they failed. */
+  readonly failedTaskArns: string[];
+  stopCause?: StopCause;
+}
+
+/** Emits a runner event. */
+export type Emit = <E extends keyof EcsBatchRunnerEvents>(
+  event: E,
+  payload: Parameters<EcsBatchRunnerEvents[E]>[0],
+) => void;
+
+/** What a job needs from its runner. */
+export interface JobServices {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  readonly launcher: Launcher;
+  readonly watcher: TaskWatcher;
+  readonly stopper: TaskStopper;
+  readonly retryPolicy: RetryPolicy;
+  readonly emit: Emit;
+  /** Collects the logs that go into the result; none when absent. */
+  readonly collectLogs?: (
+    state: JobState,
+    status: JobStatus,
+    prepared: PreparedJob,
+  ) => Promise<Pick<JobResult, "logs" | "taskLogs">>;
+  /** Attaches a log tail to a failure, when the attempt's containers log to awslogs. */
+  readonly withLogTail?: (
+    failure: TaskFailure,
+    task: Task | undefined,
+    prepared: PreparedJob,
+  ) => Promise<TaskFailure>;
+  /** Called when a task starts and when it is done, for live log following. */
+  readonly onTaskStarted?: (state: JobState, slot: SlotState, task: Task) => void;
+  readonly onTaskDone?: (state: JobState, slot: SlotState, taskArn: string) => Promise<void>;
+}
+
+/** After StopTask, how long the runner keeps watching for STOPPED (DESIGN 3.4). */
+export const STOP_WATCH_MS = 120_000;
+/** How often a task being stopped is polled. */
+const STOPPING_POLL_MS = 5000;
+
+/** Drives one prepared job to its result. */
+export class JobExecution {
+  readonly state: JobState;
+  readonly #prepared: PreparedJob;
+  readonly #services: JobServices;
+  readonly #essential: EssentialContainers;
+  /** Aborted when the job starts stopping: queued launches and backoff waits end. */
+  readonly #stopping = new AbortController();
+  /** Aborted 2 minutes after stopping began: watches of tasks being stopped end. */
+  readonly #stopWatchDeadline = new AbortController();
+  /** Aborted when the job is done: its timers end. */
+  readonly #done = new AbortController();
+  #stopRequests: Promise<unknown>[] = [];
+  #started = false;
+  #pendingStop: StopCause | undefined;
+  #completed = false;
+
+  constructor(prepared: PreparedJob, services: JobServices, startedAt: number) {
+    this.#prepared = prepared;
+    this.#services = services;
+    const job = prepared.job;
+    this.#essential = essentialContainers(prepared.taskDefinition.definition);
+    this.state = {
+      jobId: job.jobId,
+      cluster: job.cluster,
+      taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
+      startedAt,
+      slots: Array.from({ length: job.taskCount }, (_, index) => ({
+        index,
+        taskName: taskName(job.taskNamePrefix, job.jobId, index),
+        phase: "pending",
+        attempts: 0,
+        applicationFailures: 0,
+        launchFailures: 0,
+        failedTaskArns: [],
+        stopRequested: false,
+      })),
+      failedTaskArns: [],
+    };
+  }
+
+  /** Requests the job to stop (timeout, cancel). The first cause wins. */
+  requestStop(cause: StopCause): void {
+    if (this.#started) this.#stop(cause);
+    else this.#pendingStop ??= cause;
+  }
+
+  /** Runs the job to its end. Rejects only with `EcsBatchSetupError` when nothing was launched. */
+  async run(): Promise<JobResult> {
+    const { emit, clock } = this.#services;
+    const job = this.#prepared.job;
+    emit("jobStarted", {
+      jobId: job.jobId,
+      taskCount: job.taskCount,
+      taskDefinitionArn: this.state.taskDefinitionArn,
+    });
+    this.#started = true;
+    // A timeout or cancel that came while the job was being prepared: nothing gets launched.
+    if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
+    try {
+      await Promise.all(this.state.slots.map((slot) => this.#runSlot(slot)));
+      await Promise.all(this.#stopRequests);
+    } finally {
+      this.#done.abort();
+    }
+    const cause = this.state.stopCause;
+    if (
+      cause?.kind === "fatal" &&
+      this.state.slots.every((s) => s.taskArn === undefined && s.failedTaskArns.length === 0)
+    ) {
+      throw setupErrorFrom(cause.error);
+    }
+    const status = jobStatus(cause, this.state.slots);
+    const logs =
+      (await this.#services
+        .collectLogs?.(this.state, status, this.#prepared)
+        .catch((error: unknown) => ({
+          logs: { error: `could not fetch logs: ${String(error)}` },
+        }))) ?? {};
+    const result: JobResult = {
+      jobId: job.jobId,
+      status,
+      startedAt: new Date(this.state.startedAt),
+      finishedAt: new Date(clock.now()),
+      taskDefinitionArn: this.state.taskDefinitionArn,
+      tasks: this.state.slots.map(taskResult),
+      failedTaskArns: [...this.state.failedTaskArns],
+      ...logs,
+      ...(cause === undefined ? {} : { error: errorOf(cause, job.jobId) }),
+    };
+    this.#completed = true;
+    emit("jobCompleted", { jobId: job.jobId, result });
+    return result;
+  }
+
+  #emit: Emit = (event, payload) => {
+    if (!this.#completed) this.#services.emit(event, payload);
+  };
+
+  /** A method, not a property read: the flag changes across awaits, which narrowing cannot see. */
+  #isStopping(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  get #log(): Logger {
+    return this.#services.logger;
+  }
+
+  async #runSlot(slot: SlotState): Promise<void> {
+    const job = this.#prepared.job;
+    const { clock, launcher, random, retryPolicy } = this.#services;
+    while (!this.#isStopping()) {
+      const attempt = slot.attempts + 1;
+      slot.phase = "launching";
+      slot.stopRequested = false;
+      const input = buildRunTaskInput(this.#prepared.plan, slot.index, attempt);
+      const launched = await launcher.launch(input, this.#stopping.signal);
+      if (launched.kind === "aborted") break;
+      slot.attempts = attempt;
+      if (launched.kind === "fatal") {
+        this.#log.error("RunTask failed for good", {
+          jobId: job.jobId,
+          taskIndex: slot.index,
+          error: awsErrorName(launched.error),
+        });
+        this.#stop({ kind: "fatal", error: launched.error });
+        break;
+      }
+      let failure: TaskFailure;
+      let task: Task | undefined;
+      if (launched.kind === "failed") {
+        failure = launched.failure;
+      } else {
+        task = launched.task;
+        const arn = task.taskArn as string;
+        slot.taskArn = arn;
+        slot.lastStatus = task.lastStatus;
+        slot.phase = "running";
+        delete slot.exitCode;
+        delete slot.stopCode;
+        delete slot.stoppedReason;
+        this.#emit("taskStarted", {
+          jobId: job.jobId,
+          taskIndex: slot.index,
+          attempt,
+          taskArn: arn,
+          taskName: slot.taskName,
+        });
+        if (task.lastStatus !== undefined) {
+          this.#emit("taskStatusChanged", {
+            jobId: job.jobId,
+            taskIndex: slot.index,
+            attempt,
+            taskArn: arn,
+            lastStatus: task.lastStatus,
+          });
+        }
+        this.#services.onTaskStarted?.(this.state, slot, task);
+        // The job may have started stopping while this RunTask was in flight.
+        if (this.#isStopping()) this.#stopSlot(slot);
+        const watched = await this.#watch(slot, attempt);
+        await this.#services.onTaskDone?.(this.state, slot, arn);
+        const outcome = this.#outcome(slot, watched);
+        if (outcome === undefined) break;
+        if (outcome.status === "succeeded") {
+          slot.phase = "succeeded";
+          this.#emit("taskSucceeded", {
+            jobId: job.jobId,
+            taskIndex: slot.index,
+            attempt,
+            taskArn: arn,
+            exitCode: outcome.exitCode,
+          });
+          return;
+        }
+        if (outcome.status === "stopped") {
+          slot.phase = "stopped";
+          return;
+        }
+        failure = outcome.failure;
+        task = watched.kind === "stopped" ? watched.task : task;
+      }
+
+      // A failed attempt.
+      if (FAILURE_BUDGETS[failure.kind] === "application") slot.applicationFailures++;
+      else slot.launchFailures++;
+      const context: RetryContext = {
+        taskIndex: slot.index,
+        attempt,
+        applicationFailures: slot.applicationFailures,
+        launchFailures: slot.launchFailures,
+        maxFailCount: job.maxFailCount,
+        maxLaunchRetries: job.retry.maxLaunchRetries,
+        backoff: job.retry.backoff,
+      };
+      const willRetry = !this.#isStopping() && this.#decide(failure, context);
+      if (this.#services.withLogTail !== undefined && launched.kind === "started") {
+        failure = await this.#services
+          .withLogTail(failure, task, this.#prepared)
+          .catch(() => failure);
+      }
+      slot.lastFailure = failure;
+      const failedArn = launched.kind === "started" ? slot.taskArn : undefined;
+      if (failedArn !== undefined) {
+        slot.failedTaskArns.push(failedArn);
+        this.state.failedTaskArns.push(failedArn);
+      }
+      this.#emit("taskFailed", {
+        jobId: job.jobId,
+        taskIndex: slot.index,
+        attempt,
+        ...(failedArn === undefined ? {} : { taskArn: failedArn }),
+        failure,
+        willRetry,
+      });
+      if (!willRetry) {
+        slot.phase = "failed";
+        if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
+        return;
+      }
+      const delayMs = Math.max(0, Math.round(retryPolicy.delay(failure, context, random)));
+      slot.phase = "backoff";
+      this.#emit("retried", {
+        jobId: job.jobId,
+        taskIndex: slot.index,
+        attempt: attempt + 1,
+        ...(failedArn === undefined ? {} : { previousTaskArn: failedArn }),
+        delayMs,
+      });
+      if (!(await sleepUnlessAborted(clock, delayMs, this.#stopping.signal))) break;
+    }
+    // The job is stopping and this slot has nothing running.
+    if (slot.phase !== "succeeded" && slot.phase !== "failed") slot.phase = "stopped";
+  }
+
+  /** The retry decision: the policy, then the job's own veto. */
+  #decide(failure: TaskFailure, context: RetryContext): boolean {
+    if (!this.#services.retryPolicy.shouldRetry(failure, context)) return false;
+    const veto = this.#prepared.job.retry.shouldRetry;
+    if (veto === undefined) return true;
+    try {
+      return veto(failure, { taskIndex: context.taskIndex, attempt: context.attempt });
+    } catch (error) {
+      // A broken veto must not cause silent retries: treat it as "do not retry", loudly.
+      this.#log.error("retry.shouldRetry threw; not retrying", {
+        jobId: this.state.jobId,
+        taskIndex: context.taskIndex,
+        error: String(error),
+      });
+      return false;
+    }
+  }
+
+  async #watch(slot: SlotState, attempt: number): Promise<WatchResult> {
+    const job = this.#prepared.job;
+    const arn = slot.taskArn as string;
+    const result = await this.#services.watcher.watch({
+      cluster: job.cluster,
+      taskArn: arn,
+      pollInterval: slot.stopRequested
+        ? Math.min(job.pollInterval, STOPPING_POLL_MS)
+        : job.pollInterval,
+      ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
+      signal: this.#stopWatchDeadline.signal,
+      onStatus: (task) => {
+        slot.lastStatus = task.lastStatus;
+        this.#emit("taskStatusChanged", {
+          jobId: job.jobId,
+          taskIndex: slot.index,
+          attempt,
+          taskArn: arn,
+          lastStatus: task.lastStatus ?? "UNKNOWN",
+        });
+      },
+    });
+    const last = result.kind === "stopped" ? result.task : result.lastTask;
+    if (last !== undefined) recordTask(slot, last, this.#essential);
+    return result;
+  }
+
+  /** Reads a watch result; `undefined` when the slot is done without a verdict (watching ended). */
+  #outcome(
+    slot: SlotState,
+    watched: WatchResult,
+  ): ReturnType<typeof classifyStoppedTask> | undefined {
+    switch (watched.kind) {
+      case "stopped":
+        return classifyStoppedTask(watched.task, this.#essential, slot.stopRequested);
+      case "missing":
+        return slot.stopRequested
+          ? { status: "stopped" }
+          : { status: "failed", failure: missingFailure(watched.polls) };
+      case "error":
+        this.#stop({ kind: "fatal", error: watched.error });
+        slot.phase = "stopped";
+        return undefined;
+      case "cancelled":
+        // The 2-minute watch after StopTask ran out: keep what was last seen.
+        slot.phase = "stopped";
+        return undefined;
+    }
+  }
+
+  #stopSlot(slot: SlotState): void {
+    const arn = slot.taskArn;
+    if (arn === undefined || slot.stopRequested || slot.phase !== "running") return;
+    slot.stopRequested = true;
+    const cause = this.state.stopCause;
+    const reason = stopReason(
+      this.state.jobId,
+      cause === undefined ? "is stopping" : causeText(cause),
+    );
+    this.#services.watcher.expedite(arn, STOPPING_POLL_MS);
+    this.#stopRequests.push(
+      this.#services.stopper.stop(this.state.cluster, arn, reason, this.#stopWatchDeadline.signal),
+    );
+  }
+
+  #stop(cause: StopCause): void {
+    if (this.state.stopCause !== undefined || this.#done.signal.aborted) return;
+    this.state.stopCause = cause;
+    this.#log.info("stopping job", { jobId: this.state.jobId, cause: causeText(cause) });
+    this.#stopping.abort();
+    // The stop-watch deadline starts now; the job's end cancels the timer.
+    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
+      (elapsed) => {
+        if (elapsed) this.#stopWatchDeadline.abort();
+      },
+    );
+    const running = this.state.slots.filter(
+      (s) => s.phase === "running" && s.taskArn !== undefined,
+    );
+    for (const slot of running) this.#stopSlot(slot);
+    if (cause.kind === "timeout") {
+      this.#emit("timedOut", {
+        jobId: this.state.jobId,
+        timeoutMs: cause.timeoutMs,
+        elapsedMs: this.#services.clock.now() - this.state.startedAt,
+        stoppedTaskArns: running.map((s) => s.taskArn as string),
+      });
+    }
+  }
+}
+
+/** Copies what DescribeTasks said about an attempt into its slot. */
+function recordTask(slot: SlotState, task: Task, essential: EssentialContainers): void {
+  slot.lastStatus = task.lastStatus;
+  if (task.stopCode !== undefined) slot.stopCode = task.stopCode;
+  if (task.stoppedReason !== undefined) slot.stoppedReason = task.stoppedReason;
+  if (task.stoppedAt !== undefined) slot.stoppedAt = task.stoppedAt.getTime();
+  const main = (task.containers ?? []).find((c) => essential.get(c.name ?? "") !== false);
+  if (main !== undefined && task.lastStatus === "STOPPED") {
+    const failing = (task.containers ?? []).find(
+      (c) => essential.get(c.name ?? "") !== false && c.exitCode !== 0,
+    );
+    slot.exitCode = (failing ?? main).exitCode ?? null;
+  }
+}
+
+function jobStatus(cause: StopCause | undefined, slots: readonly SlotState[]): JobStatus {
+  switch (cause?.kind) {
+    case "timeout":
+      return "timedOut";
+    case "cancel":
+      return "cancelled";
+    case "exhausted":
+    case "fatal":
+      return "failed";
+    case undefined:
+      return slots.every((s) => s.phase === "succeeded") ? "succeeded" : "failed";
+  }
+}
+
+function causeText(cause: StopCause): string {
+  switch (cause.kind) {
+    case "timeout":
+      return `timed out after ${formatDuration(cause.timeoutMs)}`;
+    case "cancel":
+      return cause.reason === undefined ? "was cancelled" : `was cancelled: ${cause.reason}`;
+    case "exhausted":
+      return `gave up: task ${cause.taskIndex} ${cause.failure.kind === "launch" || cause.failure.kind === "interrupted" ? "could not be launched" : "failed"} (${cause.failure.reason})`;
+    case "fatal":
+      return `failed: ${awsErrorName(cause.error)}: ${awsErrorMessage(cause.error)}`;
+  }
+}
+
+function errorOf(cause: StopCause, jobId: string): { code: string; message: string } {
+  switch (cause.kind) {
+    case "timeout":
+      return { code: "TIMED_OUT", message: `job ${jobId} ${causeText(cause)}` };
+    case "cancel":
+      return { code: "CANCELLED", message: `job ${jobId} ${causeText(cause)}` };
+    case "exhausted":
+      return {
+        code: "TASK_FAILED",
+        message: `task ${cause.taskIndex} exhausted its retries: ${cause.failure.reason}`,
+      };
+    case "fatal":
+      return { code: awsErrorName(cause.error), message: awsErrorMessage(cause.error) };
+  }
+}
+
+function taskResult(slot: SlotState): TaskResult {
+  return {
+    index: slot.index,
+    taskName: slot.taskName,
+    status:
+      slot.phase === "succeeded" ? "succeeded" : slot.phase === "failed" ? "failed" : "stopped",
+    attempts: slot.attempts,
+    ...(slot.taskArn === undefined ? {} : { taskArn: slot.taskArn }),
+    failedTaskArns: [...slot.failedTaskArns],
+    ...(slot.exitCode === undefined ? {} : { exitCode: slot.exitCode }),
+    ...(slot.stopCode === undefined ? {} : { stopCode: slot.stopCode }),
+    ...(slot.stoppedReason === undefined ? {} : { stoppedReason: slot.stoppedReason }),
+    ...(slot.lastFailure === undefined ? {} : { lastFailure: slot.lastFailure }),
+  };
+}
+
+/** The setup error for a non-retryable RunTask error that struck before anything was launched. */
+export function setupErrorFrom(error: unknown): EcsBatchSetupError {
+  const name = awsErrorName(error);
+  const code: EcsBatchErrorCode =
+    name === "ClusterNotFoundException"
+      ? "CLUSTER_NOT_FOUND"
+      : isAccessDeniedError(error)
+        ? "ACCESS_DENIED"
+        : name === "InvalidParameterException" || name === "ClientException"
+          ? "INVALID_PARAMETER"
+          : "AWS_ERROR";
+  const hint =
+    code === "CLUSTER_NOT_FOUND"
+      ? "; check cluster and the region"
+      : code === "ACCESS_DENIED"
+        ? "; grant ecs:RunTask (and iam:PassRole for the task's roles)"
+        : "";
+  return new EcsBatchSetupError(
+    code,
+    `RunTask failed before any task started: ${name}: ${awsErrorMessage(error)}${hint}`,
+    { cause: error },
+  );
+}

@@ -1,0 +1,173 @@
+/**
+ * Sending RunTask (one call per task: overrides differ per task). Launches run in parallel up to
+ * a concurrency limit, under a client-side rate limit that adapts when ECS throttles. Every
+ * request carries its attempt's `clientToken`, so when a call fails in a way that may hide a
+ * success (throttling, a 5xx, a timeout) the very same request is sent again: ECS answers with
+ * the task it already started instead of starting a second one.
+ */
+import {
+  RunTaskCommand,
+  type RunTaskCommandInput,
+  type RunTaskCommandOutput,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  isThrottlingError,
+  isTransientError,
+  type AwsClient,
+} from "../aws.js";
+import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { launchFailure } from "./outcome.js";
+import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+import type { TaskFailure } from "./types.js";
+
+/** How one launch ended. */
+export type LaunchResult =
+  /** RunTask accepted the task. */
+  | { readonly kind: "started"; readonly task: Task }
+  /** RunTask returned it in `failures[]` (AGENT, RESOURCE:*, capacity): a launch failure, retryable. */
+  | { readonly kind: "failed"; readonly failure: TaskFailure }
+  /** RunTask threw an error retrying cannot fix (cluster not found, access denied, invalid parameter). */
+  | { readonly kind: "fatal"; readonly error: unknown }
+  /** The caller gave up before the request was sent. */
+  | { readonly kind: "aborted" };
+
+/** What the launcher needs from the runner. */
+export interface LauncherContext {
+  readonly ecs: AwsClient;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly limiter: AdaptiveRateLimiter;
+  readonly logger?: Logger;
+}
+
+/** Launcher settings. */
+export interface LauncherOptions {
+  /** RunTask calls in flight at once. Default 10. */
+  readonly concurrency?: number;
+  /** Longest wait between two sends of the same request after transient errors. Default 30 s. */
+  readonly maxResendDelayMs?: number;
+}
+
+/**
+ * Errors that say the request itself is wrong or not allowed. Everything else thrown is
+ * treated as transient and the same request is sent again.
+ */
+export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
+  "ClusterNotFoundException",
+  "InvalidParameterException",
+  "AccessDeniedException",
+  "ClientException",
+  "PlatformUnknownException",
+  "PlatformTaskDefinitionIncompatibilityException",
+  "UnsupportedFeatureException",
+  "BlockedException",
+  "ConflictException",
+  "UnrecognizedClientException",
+  "InvalidClientTokenId",
+  "ExpiredTokenException",
+  "ValidationException",
+]);
+
+/** Sends RunTask with a concurrency cap, an adaptive rate limit and idempotent resends. */
+export class Launcher {
+  readonly #ctx: LauncherContext;
+  readonly #concurrency: number;
+  readonly #maxResendDelay: number;
+  #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
+  /** RunTask calls sent, resends included. */
+  calls = 0;
+  /** Sends of a request that had been sent before (after throttling or a transient error). */
+  resends = 0;
+
+  constructor(ctx: LauncherContext, options: LauncherOptions = {}) {
+    this.#ctx = ctx;
+    this.#concurrency = options.concurrency ?? 10;
+    this.#maxResendDelay = options.maxResendDelayMs ?? 30_000;
+  }
+
+  /**
+   * Launches one task. Resolves when RunTask answered for good; never rejects. An abort only
+   * takes effect before the first send: a request already sent may have started a task, so its
+   * answer is always awaited and returned.
+   */
+  async launch(input: RunTaskCommandInput, signal?: AbortSignal): Promise<LaunchResult> {
+    if (!(await this.#slot(signal))) return { kind: "aborted" };
+    try {
+      let sent = 0;
+      for (;;) {
+        if (sent === 0 && !(await this.#ctx.limiter.acquire(signal))) return { kind: "aborted" };
+        if (sent > 0) await this.#ctx.limiter.acquire();
+        this.calls++;
+        if (sent > 0) this.resends++;
+        sent++;
+        try {
+          const out = (await this.#ctx.ecs.send(new RunTaskCommand(input))) as RunTaskCommandOutput;
+          this.#ctx.limiter.onSuccess();
+          const task = out.tasks?.[0];
+          if (task?.taskArn !== undefined) return { kind: "started", task };
+          const failure = out.failures?.[0];
+          return {
+            kind: "failed",
+            failure: launchFailure(
+              failure ?? { reason: "RunTask returned no task and no failure" },
+            ),
+          };
+        } catch (error) {
+          const name = awsErrorName(error);
+          if (NON_RETRYABLE_RUN_TASK_ERRORS.has(name) || !isTransientError(error)) {
+            return { kind: "fatal", error };
+          }
+          if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
+          const wait = this.#resendDelay(sent);
+          (this.#ctx.logger ?? silentLogger).warn(
+            "RunTask failed; sending the same request again",
+            {
+              startedBy: input.startedBy,
+              error: `${name}: ${awsErrorMessage(error)}`,
+              attempt: sent,
+              delayMs: wait,
+            },
+          );
+          // Not abortable: the first send may have started a task, and only a resend finds out.
+          await sleepUnlessAborted(this.#ctx.clock, wait);
+        }
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  #resendDelay(sends: number): number {
+    const cap = Math.min(this.#maxResendDelay, 500 * 2 ** Math.min(sends, 16));
+    return Math.floor(cap / 2 + (this.#ctx.random() * cap) / 2);
+  }
+
+  async #slot(signal?: AbortSignal): Promise<boolean> {
+    while (this.#inFlight >= this.#concurrency) {
+      if (signal?.aborted === true) return false;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal?.removeEventListener("abort", done);
+          const i = this.#waiting.indexOf(done);
+          if (i >= 0) this.#waiting.splice(i, 1);
+          resolve();
+        };
+        this.#waiting.push(done);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+    if (signal?.aborted === true) return false;
+    this.#inFlight++;
+    return true;
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    this.#waiting.shift()?.();
+  }
+}

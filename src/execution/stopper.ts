@@ -1,0 +1,85 @@
+/**
+ * Stopping a job's unfinished tasks (DESIGN 3.3, 3.4): StopTask for each, with a reason that
+ * names the job and the cause. Reasons never list ARNs: they are read in the console next to the
+ * task, where the ARN is already shown, and a list of them would not fit in 255 characters.
+ */
+import { StopTaskCommand } from "@aws-sdk/client-ecs";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  isThrottlingError,
+  isTransientError,
+  type AwsClient,
+} from "../aws.js";
+import { sleepUnlessAborted, type Clock } from "../clock.js";
+import { ECS_LIMITS } from "../job/schema.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+
+/**
+ * The StopTask reason: `ecs-batch-runner: job <jobId> <cause>`, at most 255 characters, with
+ * any ARN in the cause replaced by `[arn]`.
+ */
+export function stopReason(jobId: string, cause: string): string {
+  const text =
+    `ecs-batch-runner: job ${jobId} ${cause.replace(/arn:aws[a-z-]*:[^\s,;)]*/g, "[arn]")}`
+      .replace(/\s+/g, " ")
+      .trim();
+  return text.length <= ECS_LIMITS.stopReasonMaxLength
+    ? text
+    : `${text.slice(0, ECS_LIMITS.stopReasonMaxLength - 1)}…`;
+}
+
+/** What the stopper needs from the runner. */
+export interface StopperContext {
+  readonly ecs: AwsClient;
+  readonly clock: Clock;
+  readonly limiter: AdaptiveRateLimiter;
+  readonly logger?: Logger;
+}
+
+/** Sends StopTask, retrying throttling and transient errors until `signal` aborts. */
+export class TaskStopper {
+  readonly #ctx: StopperContext;
+  /** StopTask calls made. */
+  calls = 0;
+
+  constructor(ctx: StopperContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Asks ECS to stop a task. Resolves true once ECS accepted (or the task is already gone),
+   * false if it gave up (a non-retryable error, or `signal` aborted). Never rejects.
+   */
+  async stop(
+    cluster: string,
+    taskArn: string,
+    reason: string,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const log = this.#ctx.logger ?? silentLogger;
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.#ctx.limiter.acquire(signal))) return false;
+      this.calls++;
+      try {
+        await this.#ctx.ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
+        this.#ctx.limiter.onSuccess();
+        return true;
+      } catch (error) {
+        const name = awsErrorName(error);
+        // "The referenced task was not found": ECS already forgot it, so it is not running.
+        if (name === "InvalidParameterException" && /not found/i.test(awsErrorMessage(error)))
+          return true;
+        if (!isTransientError(error)) {
+          log.error("StopTask failed", { taskArn, error: `${name}: ${awsErrorMessage(error)}` });
+          return false;
+        }
+        if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
+        const wait = Math.min(10_000, 250 * 2 ** attempt);
+        log.warn("StopTask failed; trying again", { taskArn, error: name, delayMs: wait });
+        if (!(await sleepUnlessAborted(this.#ctx.clock, wait, signal))) return false;
+      }
+    }
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * One watcher per runner polls every unfinished task of every job it runs (DESIGN 3.5).
+ * DescribeTasks takes up to 100 tasks, so N tasks cost ⌈N/100⌉ calls per poll. Polls fall on a
+ * clock grid (multiples of the poll interval), so tasks launched at different moments, and the
+ * tasks of different jobs, are polled together; a call with room left takes the cluster's
+ * tasks due next.
+ */
+import {
+  DescribeTasksCommand,
+  type DescribeTasksCommandOutput,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  isThrottlingError,
+  isTransientError,
+  type AwsClient,
+} from "../aws.js";
+import { sleepUnlessAborted, type Clock } from "../clock.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+
+/** How watching one task ended. */
+export type WatchResult =
+  | { readonly kind: "stopped"; readonly task: Task }
+  /** DescribeTasks reported it MISSING (or left it out) on `polls` consecutive polls. */
+  | { readonly kind: "missing"; readonly polls: number; readonly lastTask?: Task }
+  /** DescribeTasks failed in a way that will not pass (access denied, cluster gone). */
+  | { readonly kind: "error"; readonly error: unknown; readonly lastTask?: Task }
+  /** The caller stopped watching. */
+  | { readonly kind: "cancelled"; readonly lastTask?: Task };
+
+/** What to watch. */
+export interface WatchRequest {
+  readonly cluster: string;
+  readonly taskArn: string;
+  /** How often to poll this task, ms. */
+  readonly pollInterval: number;
+  /** Called with each new `lastStatus` (STOPPED included). */
+  readonly onStatus?: (task: Task) => void;
+  /** Stops watching; the result is `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** The last status already known (from the RunTask answer), so it is not reported twice. */
+  readonly lastStatus?: string;
+}
+
+/** What the watcher needs from the runner. */
+export interface WatcherContext {
+  readonly ecs: AwsClient;
+  readonly clock: Clock;
+  readonly limiter: AdaptiveRateLimiter;
+  readonly logger?: Logger;
+}
+
+/** Watcher settings. */
+export interface WatcherOptions {
+  /** Consecutive MISSING polls before a task counts as missing. Default 3 (one can be eventual consistency). */
+  readonly missingPolls?: number;
+  /** DescribeTasks calls in flight at once. Default 10. */
+  readonly concurrency?: number;
+}
+
+interface Entry {
+  readonly cluster: string;
+  readonly taskArn: string;
+  interval: number;
+  dueAt: number;
+  lastStatus?: string;
+  lastTask?: Task;
+  missing: number;
+  readonly onStatus?: (task: Task) => void;
+  readonly resolve: (result: WatchResult) => void;
+  readonly cleanup: () => void;
+}
+
+const DESCRIBE_LIMIT = 100;
+const NON_RETRYABLE = new Set([
+  "AccessDeniedException",
+  "ClusterNotFoundException",
+  "InvalidParameterException",
+  "ClientException",
+]);
+
+/** Polls tasks with DescribeTasks in shared batches of up to 100. */
+export class TaskWatcher {
+  readonly #ctx: WatcherContext;
+  readonly #missingPolls: number;
+  readonly #concurrency: number;
+  readonly #entries = new Map<string, Entry>();
+  #running = false;
+  #wake: AbortController | undefined;
+  #sleepingUntil = Number.POSITIVE_INFINITY;
+  /** DescribeTasks calls made. */
+  calls = 0;
+  /** Tasks asked for, summed over calls. */
+  tasksDescribed = 0;
+
+  constructor(ctx: WatcherContext, options: WatcherOptions = {}) {
+    this.#ctx = ctx;
+    this.#missingPolls = options.missingPolls ?? 3;
+    this.#concurrency = options.concurrency ?? 10;
+  }
+
+  /** Tasks being watched. */
+  get watching(): number {
+    return this.#entries.size;
+  }
+
+  /** Watches a task until it is STOPPED, missing, failing, or the caller aborts. Never rejects. */
+  watch(request: WatchRequest): Promise<WatchResult> {
+    return new Promise<WatchResult>((resolve) => {
+      if (request.signal?.aborted === true) {
+        resolve({ kind: "cancelled" });
+        return;
+      }
+      const existing = this.#entries.get(request.taskArn);
+      existing?.resolve({
+        kind: "cancelled",
+        ...(existing.lastTask === undefined ? {} : { lastTask: existing.lastTask }),
+      });
+      const onAbort = (): void => {
+        const entry = this.#entries.get(request.taskArn);
+        if (entry !== undefined)
+          this.#finish(entry, {
+            kind: "cancelled",
+            ...(entry.lastTask === undefined ? {} : { lastTask: entry.lastTask }),
+          });
+      };
+      const entry: Entry = {
+        cluster: request.cluster,
+        taskArn: request.taskArn,
+        interval: request.pollInterval,
+        dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
+        ...(request.lastStatus === undefined ? {} : { lastStatus: request.lastStatus }),
+        missing: 0,
+        ...(request.onStatus === undefined ? {} : { onStatus: request.onStatus }),
+        resolve,
+        cleanup: () => request.signal?.removeEventListener("abort", onAbort),
+      };
+      request.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#entries.set(request.taskArn, entry);
+      this.#schedule(entry.dueAt);
+    });
+  }
+
+  /** Polls a task more often from now on (after StopTask, to see it reach STOPPED quickly). */
+  expedite(taskArn: string, intervalMs: number): void {
+    const entry = this.#entries.get(taskArn);
+    if (entry === undefined) return;
+    entry.interval = Math.min(entry.interval, intervalMs);
+    entry.dueAt = Math.min(entry.dueAt, nextGridTime(this.#ctx.clock.now(), intervalMs));
+    this.#schedule(entry.dueAt);
+  }
+
+  #schedule(dueAt: number): void {
+    if (!this.#running) {
+      this.#running = true;
+      void this.#loop();
+    } else if (dueAt < this.#sleepingUntil) {
+      this.#wake?.abort();
+    }
+  }
+
+  #finish(entry: Entry, result: WatchResult): void {
+    if (this.#entries.get(entry.taskArn) !== entry) return;
+    this.#entries.delete(entry.taskArn);
+    entry.cleanup();
+    entry.resolve(result);
+  }
+
+  async #loop(): Promise<void> {
+    const log = this.#ctx.logger ?? silentLogger;
+    try {
+      while (this.#entries.size > 0) {
+        let next = Number.POSITIVE_INFINITY;
+        for (const e of this.#entries.values()) next = Math.min(next, e.dueAt);
+        const now = this.#ctx.clock.now();
+        if (next > now) {
+          this.#wake = new AbortController();
+          this.#sleepingUntil = next;
+          await sleepUnlessAborted(this.#ctx.clock, next - now, this.#wake.signal);
+          this.#sleepingUntil = Number.POSITIVE_INFINITY;
+          continue;
+        }
+        await this.#poll(this.#batches(now));
+      }
+    } catch (error) {
+      // Nothing above should throw; if it does, fail the watches rather than leave them hanging.
+      log.error("the task watcher stopped unexpectedly", { error: String(error) });
+      for (const e of [...this.#entries.values()]) this.#finish(e, { kind: "error", error });
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Due tasks in batches of 100 per cluster; a batch with room takes the cluster's next-due tasks too. */
+  #batches(now: number): Entry[][] {
+    const byCluster = new Map<string, Entry[]>();
+    for (const e of this.#entries.values()) {
+      let list = byCluster.get(e.cluster);
+      if (list === undefined) byCluster.set(e.cluster, (list = []));
+      list.push(e);
+    }
+    const batches: Entry[][] = [];
+    for (const list of byCluster.values()) {
+      list.sort((a, b) => a.dueAt - b.dueAt);
+      const due = list.findIndex((e) => e.dueAt > now);
+      const dueCount = due === -1 ? list.length : due;
+      if (dueCount === 0) continue;
+      const take = Math.ceil(dueCount / DESCRIBE_LIMIT) * DESCRIBE_LIMIT;
+      const chosen = list.slice(0, take);
+      for (let i = 0; i < chosen.length; i += DESCRIBE_LIMIT)
+        batches.push(chosen.slice(i, i + DESCRIBE_LIMIT));
+    }
+    return batches;
+  }
+
+  async #poll(batches: Entry[][]): Promise<void> {
+    let i = 0;
+    const worker = async (): Promise<void> => {
+      while (i < batches.length) {
+        const batch = batches[i++] as Entry[];
+        await this.#describe(batch);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, batches.length) }, worker));
+  }
+
+  async #describe(batch: Entry[]): Promise<void> {
+    const live = batch.filter((e) => this.#entries.get(e.taskArn) === e);
+    if (live.length === 0) return;
+    const cluster = (live[0] as Entry).cluster;
+    await this.#ctx.limiter.acquire();
+    this.calls++;
+    this.tasksDescribed += live.length;
+    let out: DescribeTasksCommandOutput;
+    try {
+      out = (await this.#ctx.ecs.send(
+        new DescribeTasksCommand({ cluster, tasks: live.map((e) => e.taskArn) }),
+      )) as DescribeTasksCommandOutput;
+      this.#ctx.limiter.onSuccess();
+    } catch (error) {
+      const name = awsErrorName(error);
+      if (NON_RETRYABLE.has(name) || !isTransientError(error)) {
+        (this.#ctx.logger ?? silentLogger).error("DescribeTasks failed", {
+          cluster,
+          error: `${name}: ${awsErrorMessage(error)}`,
+        });
+        for (const e of live)
+          this.#finish(e, {
+            kind: "error",
+            error,
+            ...(e.lastTask === undefined ? {} : { lastTask: e.lastTask }),
+          });
+        return;
+      }
+      if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
+      (this.#ctx.logger ?? silentLogger).warn("DescribeTasks failed; polling again shortly", {
+        cluster,
+        error: name,
+      });
+      // Try again soon, but not in a tight loop: a tenth of the interval, at least a second.
+      const now = this.#ctx.clock.now();
+      for (const e of live) e.dueAt = now + Math.max(1000, Math.min(e.interval, e.interval / 10));
+      return;
+    }
+    const now = this.#ctx.clock.now();
+    const seen = new Set<string>();
+    for (const task of out.tasks ?? []) {
+      const entry = task.taskArn === undefined ? undefined : this.#entries.get(task.taskArn);
+      if (entry === undefined) continue;
+      seen.add(entry.taskArn);
+      entry.missing = 0;
+      entry.lastTask = task;
+      entry.dueAt = nextGridTime(now, entry.interval);
+      if (task.lastStatus !== entry.lastStatus) {
+        entry.lastStatus = task.lastStatus;
+        entry.onStatus?.(task);
+      }
+      if (task.lastStatus === "STOPPED") this.#finish(entry, { kind: "stopped", task });
+    }
+    for (const e of live) {
+      if (seen.has(e.taskArn) || this.#entries.get(e.taskArn) !== e) continue;
+      e.missing++;
+      e.dueAt = nextGridTime(now, e.interval);
+      if (e.missing >= this.#missingPolls) {
+        this.#finish(e, {
+          kind: "missing",
+          polls: e.missing,
+          ...(e.lastTask === undefined ? {} : { lastTask: e.lastTask }),
+        });
+      }
+    }
+  }
+}
+
+/** The first multiple of `interval` after `now`: tasks with one interval share poll times. */
+export function nextGridTime(now: number, interval: number): number {
+  return (Math.floor(now / interval) + 1) * interval;
+}
