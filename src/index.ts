@@ -143,5 +143,31 @@ export {
   type StopCause,
 } from "./execution/job.js";
 
+// Logs.
+export {
+  formatLogLine,
+  formatStreamHeader,
+  formatStreamSection,
+  formatTimestamp,
+  joinSections,
+  type LogLine,
+} from "./logs/format.js";
+export {
+  CloudWatchLogFetcher,
+  logSources,
+  taskIdOf,
+  type FetchedStream,
+  type LogFetcher,
+  type LogFetcherContext,
+  type LogSource,
+} from "./logs/fetcher.js";
+export {
+  LogFollower,
+  type FollowTarget,
+  type FollowedLine,
+  type LogFollowerOptions,
+} from "./logs/follower.js";
+export { representativeTask, type Representative } from "./logs/representative.js";
+
 // Results.
 export type * from "./execution/types.js";

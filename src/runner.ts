@@ -5,23 +5,27 @@
  */
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { ECSClient } from "@aws-sdk/client-ecs";
+import { ECSClient, type ContainerDefinition } from "@aws-sdk/client-ecs";
 import type { AwsClient, AwsClients } from "./aws.js";
 import { sleepUnlessAborted, systemClock, type Clock, type RandomSource } from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
-import { JobExecution, type JobServices, type StopCause } from "./execution/job.js";
+import { JobExecution, type JobServices, type JobState, type StopCause } from "./execution/job.js";
 import { Launcher } from "./execution/launcher.js";
 import {
   prepareJob,
   previewJob,
   type JobPreview,
   type PrepareContext,
+  type PreparedJob,
 } from "./execution/prepare.js";
 import { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
 import { defaultRetryPolicy, type RetryPolicy } from "./execution/retry.js";
 import { TaskStopper } from "./execution/stopper.js";
-import type { JobResult } from "./execution/types.js";
+import type { JobLogs, JobResult, JobStatus, TaskLogs } from "./execution/types.js";
 import { TaskWatcher } from "./execution/watcher.js";
+import { CloudWatchLogFetcher, logSources, type LogFetcher } from "./logs/fetcher.js";
+import { LogFollower } from "./logs/follower.js";
+import { representativeTask } from "./logs/representative.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
@@ -69,6 +73,16 @@ export interface EcsBatchRunnerOptions {
   };
   /** RunTask calls in flight at once. Default: 10. */
   maxConcurrentLaunches?: number;
+  /** Replaces how task logs are fetched and formatted (DESIGN 3.6). Default: `CloudWatchLogFetcher`. */
+  logFetcher?: LogFetcher;
+  /**
+   * One rate budget for every CloudWatch Logs call of this runner (fetching, tails, following):
+   * GetLogEvents allows only 10-25 calls/s per account and Region, shared with everything else
+   * reading logs. Default: 5 calls/s.
+   */
+  logRateLimit?: RateLimit;
+  /** How often followed logs (`logs.follow`) are read. Default: 5 s. */
+  logFollowIntervalMs?: number;
 }
 
 /** A submitted job. */
@@ -110,6 +124,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly launcher: Launcher;
   readonly watcher: TaskWatcher;
   readonly stopper: TaskStopper;
+  readonly logFetcher: LogFetcher;
+  readonly logFollower: LogFollower;
+  /** Jobs whose logs are followed, with their containers. */
+  readonly #following = new Map<string, ContainerDefinition[] | undefined>();
 
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
@@ -154,6 +172,32 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         limits.stopTask ?? { ratePerSecond: 20, burst: 50 },
       ),
     });
+    const logContext = {
+      logsClientFor: (region: string | undefined) => this.logsClientFor(region),
+      limiter: new AdaptiveRateLimiter(
+        this.clock,
+        options.logRateLimit ?? { ratePerSecond: 5, burst: 5 },
+      ),
+      clock: this.clock,
+      logger: this.logger,
+    };
+    this.logFetcher = options.logFetcher ?? new CloudWatchLogFetcher(logContext);
+    this.logFollower = new LogFollower(
+      logContext,
+      (line) => {
+        const t = line.target;
+        this.emit("log", {
+          jobId: t.jobId,
+          taskIndex: t.taskIndex,
+          attempt: t.attempt,
+          taskArn: t.taskArn,
+          container: line.container,
+          timestamp: line.timestamp,
+          message: line.message,
+        });
+      },
+      { intervalMs: options.logFollowIntervalMs ?? 5000 },
+    );
   }
 
   /** What every job shares. */
@@ -170,7 +214,87 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       emit: (event, payload) => {
         (this.emit as (event: string, payload: unknown) => boolean).call(this, event, payload);
       },
+      collectLogs: (state, status, prepared) => this.#collectLogs(state, status, prepared),
+      withLogTail: async (failure, task, prepared) => {
+        const lines = prepared.job.logs.tailLines;
+        if (lines === 0 || task?.taskArn === undefined) return failure;
+        const containers = prepared.taskDefinition.definition.containerDefinitions;
+        const sources = logSources(containers, task.taskArn);
+        const essential = containers?.find((c) => c.essential !== false)?.name;
+        const source =
+          sources.find((s) => s.container === (failure.container ?? essential)) ?? sources[0];
+        if (source === undefined) return failure;
+        const tail = await this.logFetcher.fetchTail(source, lines);
+        return tail === undefined ? failure : { ...failure, logTail: tail };
+      },
+      onTaskStarted: (state, slot, task) => {
+        if (!this.#following.has(state.jobId) || task.taskArn === undefined) return;
+        this.logFollower.follow({
+          jobId: state.jobId,
+          taskIndex: slot.index,
+          attempt: slot.attempts,
+          taskArn: task.taskArn,
+          sources: logSources(this.#following.get(state.jobId), task.taskArn),
+          since: task.createdAt?.getTime() ?? this.clock.now(),
+        });
+      },
+      onTaskDone: (_state, _slot, taskArn) => this.logFollower.finish(taskArn),
     };
+  }
+
+  /** The logs that go into a result: the representative task's, and with `fetch: "all"` every task's. */
+  async #collectLogs(
+    state: JobState,
+    status: JobStatus,
+    prepared: PreparedJob,
+  ): Promise<{ logs?: JobLogs; taskLogs?: TaskLogs[] }> {
+    this.#following.delete(state.jobId);
+    const settings = prepared.job.logs;
+    if (settings.fetch === "none") return {};
+    const containers = prepared.taskDefinition.definition.containerDefinitions;
+    if (logSources(containers, "task").length === 0) {
+      return {
+        logs: {
+          error:
+            "no container logs to CloudWatch Logs (logDriver awslogs), so there are no logs to fetch",
+        },
+      };
+    }
+    const texts = new Map<string, string>();
+    const text = async (taskArn: string): Promise<string> => {
+      let t = texts.get(taskArn);
+      if (t === undefined) {
+        t = (
+          await this.logFetcher.fetchTaskLogs(containers, taskArn, { maxBytes: settings.maxBytes })
+        ).text;
+        texts.set(taskArn, t);
+      }
+      return t;
+    };
+    let taskLogs: TaskLogs[] | undefined;
+    if (settings.fetch === "all") {
+      taskLogs = [];
+      for (const slot of state.slots) {
+        if (slot.taskArn !== undefined) {
+          taskLogs.push({
+            taskIndex: slot.index,
+            taskArn: slot.taskArn,
+            text: await text(slot.taskArn),
+          });
+        }
+      }
+    }
+    const rep = representativeTask(state, status);
+    const logs: JobLogs =
+      "error" in rep
+        ? { error: rep.error }
+        : {
+            taskIndex: rep.slot.index,
+            taskArn: rep.taskArn,
+            stream: rep.stream,
+            text: await text(rep.taskArn),
+          };
+    return { logs, ...(taskLogs === undefined ? {} : { taskLogs }) };
   }
 
   /**
@@ -219,6 +343,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       try {
         if (job === undefined) throw invalid;
         const prepared = await prepareJob(job, this.prepareContext);
+        if (job.logs.follow) {
+          this.#following.set(job.jobId, prepared.taskDefinition.definition.containerDefinitions);
+        }
         execution = new JobExecution(prepared, this.jobServices, startedAt);
         if (pending !== undefined) execution.requestStop(pending);
         return await execution.run();

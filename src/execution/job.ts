@@ -104,6 +104,7 @@ export interface JobServices {
   ) => Promise<TaskFailure>;
   /** Called when a task starts and when it is done, for live log following. */
   readonly onTaskStarted?: (state: JobState, slot: SlotState, task: Task) => void;
+  /** The job waits for these before it completes, not before it moves on. */
   readonly onTaskDone?: (state: JobState, slot: SlotState, taskArn: string) => Promise<void>;
 }
 
@@ -125,6 +126,8 @@ export class JobExecution {
   /** Aborted when the job is done: its timers end. */
   readonly #done = new AbortController();
   #stopRequests: Promise<unknown>[] = [];
+  /** Work that must finish before `jobCompleted` (the last read of followed logs). */
+  #pendingLogReads: Promise<unknown>[] = [];
   #started = false;
   #pendingStop: StopCause | undefined;
   #completed = false;
@@ -174,6 +177,7 @@ export class JobExecution {
     try {
       await Promise.all(this.state.slots.map((slot) => this.#runSlot(slot)));
       await Promise.all(this.#stopRequests);
+      await Promise.all(this.#pendingLogReads);
     } finally {
       this.#done.abort();
     }
@@ -273,7 +277,8 @@ export class JobExecution {
         // The job may have started stopping while this RunTask was in flight.
         if (this.#isStopping()) this.#stopSlot(slot);
         const watched = await this.#watch(slot, attempt);
-        await this.#services.onTaskDone?.(this.state, slot, arn);
+        const done = this.#services.onTaskDone?.(this.state, slot, arn);
+        if (done !== undefined) this.#pendingLogReads.push(done.catch(() => undefined));
         const outcome = this.#outcome(slot, watched);
         if (outcome === undefined) break;
         if (outcome.status === "succeeded") {

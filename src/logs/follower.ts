@@ -1,0 +1,239 @@
+/**
+ * Following logs while tasks run (`logs.follow`, DESIGN 3.6). CloudWatch Logs is the tightest
+ * budget in the system (GetLogEvents 10-25 calls/s per account and Region), so N tasks must not
+ * cost N calls per interval: streams are read together with FilterLogEvents, up to 100 stream
+ * names per call, from a time cursor, de-duplicated by event id. Every call goes through the
+ * runner's log rate limit. When a task stops, its streams get one more read so no tail is lost.
+ */
+import {
+  FilterLogEventsCommand,
+  type FilterLogEventsCommandInput,
+  type FilterLogEventsCommandOutput,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { awsErrorName, isThrottlingError, isTransientError } from "../aws.js";
+import { sleepUnlessAborted } from "../clock.js";
+import { silentLogger } from "../logger.js";
+import type { LogFetcherContext, LogSource } from "./fetcher.js";
+
+/** A task attempt whose logs are followed. */
+export interface FollowTarget {
+  readonly jobId: string;
+  readonly taskIndex: number;
+  readonly attempt: number;
+  readonly taskArn: string;
+  readonly sources: readonly LogSource[];
+  /** Events before this time are not this attempt's (ms since epoch). */
+  readonly since: number;
+}
+
+/** One followed log line. */
+export interface FollowedLine {
+  readonly target: FollowTarget;
+  readonly container: string;
+  readonly timestamp: number;
+  readonly message: string;
+}
+
+/** Follower settings. */
+export interface LogFollowerOptions {
+  /** How often streams are read. Default 5 s. */
+  readonly intervalMs?: number;
+  /** Stream names per FilterLogEvents call (the API takes at most 100). Default 100. */
+  readonly batchSize?: number;
+  /**
+   * How far back each read looks for events that were ingested late (the awslogs driver buffers
+   * a few seconds). Events are de-duplicated by id within this window. Default 15 s.
+   */
+  readonly lagMs?: number;
+}
+
+interface StreamState {
+  readonly target: FollowTarget;
+  readonly source: LogSource;
+  /** Newest event time seen. */
+  cursor: number;
+  /** Ids of events seen within `lagMs` of the cursor. */
+  readonly seen: Map<string, number>;
+  finishing: boolean;
+}
+
+interface TargetState {
+  readonly target: FollowTarget;
+  readonly streams: StreamState[];
+  finishing?: { resolve: () => void; promise: Promise<void> };
+}
+
+/** Reads the streams of running tasks in shared FilterLogEvents calls. */
+export class LogFollower {
+  readonly #ctx: LogFetcherContext;
+  readonly #emit: (line: FollowedLine) => void;
+  readonly #interval: number;
+  readonly #batchSize: number;
+  readonly #lag: number;
+  readonly #targets = new Map<string, TargetState>();
+  #running = false;
+  /** FilterLogEvents calls made. */
+  calls = 0;
+  /** Reads (ticks) made. */
+  ticks = 0;
+
+  constructor(
+    ctx: LogFetcherContext,
+    emit: (line: FollowedLine) => void,
+    options: LogFollowerOptions = {},
+  ) {
+    this.#ctx = ctx;
+    this.#emit = emit;
+    this.#interval = options.intervalMs ?? 5000;
+    this.#batchSize = Math.min(100, options.batchSize ?? 100);
+    this.#lag = options.lagMs ?? 15_000;
+  }
+
+  /** Starts following a task attempt's streams. */
+  follow(target: FollowTarget): void {
+    if (target.sources.length === 0) return;
+    this.#targets.set(target.taskArn, {
+      target,
+      streams: target.sources.map((source) => ({
+        target,
+        source,
+        cursor: target.since,
+        seen: new Map(),
+        finishing: false,
+      })),
+    });
+    if (!this.#running) {
+      this.#running = true;
+      void this.#loop();
+    }
+  }
+
+  /** The task stopped: one more read picks up its tail, then it is no longer followed. */
+  finish(taskArn: string): Promise<void> {
+    const state = this.#targets.get(taskArn);
+    if (state === undefined) return Promise.resolve();
+    if (state.finishing === undefined) {
+      let resolve = (): void => undefined;
+      const promise = new Promise<void>((r) => (resolve = r));
+      state.finishing = { resolve, promise };
+      for (const s of state.streams) s.finishing = true;
+    }
+    return state.finishing.promise;
+  }
+
+  async #loop(): Promise<void> {
+    const log = this.#ctx.logger ?? silentLogger;
+    try {
+      while (this.#targets.size > 0) {
+        const now = this.#ctx.clock.now();
+        const next = (Math.floor(now / this.#interval) + 1) * this.#interval;
+        await sleepUnlessAborted(this.#ctx.clock, next - now);
+        await this.#tick();
+      }
+    } catch (error) {
+      log.error("log following stopped unexpectedly", { error: String(error) });
+      for (const t of this.#targets.values()) t.finishing?.resolve();
+      this.#targets.clear();
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #tick(): Promise<void> {
+    this.ticks++;
+    const finishing = [...this.#targets.values()].filter((t) => t.finishing !== undefined);
+    const groups = new Map<string, StreamState[]>();
+    for (const t of this.#targets.values()) {
+      for (const s of t.streams) {
+        const key = `${s.source.region ?? ""}\u0000${s.source.group}`;
+        const list = groups.get(key) ?? [];
+        list.push(s);
+        groups.set(key, list);
+      }
+    }
+    for (const streams of groups.values()) {
+      for (let i = 0; i < streams.length; i += this.#batchSize)
+        await this.#read(streams.slice(i, i + this.#batchSize));
+    }
+    // Targets marked finishing before this tick have had their last read.
+    for (const t of finishing) {
+      this.#targets.delete(t.target.taskArn);
+      t.finishing?.resolve();
+    }
+  }
+
+  async #read(batch: StreamState[]): Promise<void> {
+    const first = batch[0] as StreamState;
+    const now = this.#ctx.clock.now();
+    // Quiet streams do not drag the window back further than the lag; a stream's last read
+    // (finishing) looks back over its whole window so nothing ingested late is lost.
+    const startTime = Math.min(
+      ...batch.map((s) =>
+        s.finishing
+          ? s.cursor - this.#lag
+          : Math.max(s.cursor - this.#lag, now - this.#interval - this.#lag),
+      ),
+    );
+    const byName = new Map(batch.map((s) => [s.source.stream, s]));
+    let nextToken: string | undefined;
+    do {
+      const out = await this.#call(first.source.region, {
+        logGroupName: first.source.group,
+        logStreamNames: [...byName.keys()],
+        startTime: Math.max(0, startTime),
+        ...(nextToken === undefined ? {} : { nextToken }),
+      });
+      if (out === undefined) return;
+      for (const e of out.events ?? []) {
+        const s = e.logStreamName === undefined ? undefined : byName.get(e.logStreamName);
+        if (s === undefined || e.eventId === undefined) continue;
+        const ts = e.timestamp ?? 0;
+        if (ts < s.target.since || ts < s.cursor - this.#lag || s.seen.has(e.eventId)) continue;
+        s.seen.set(e.eventId, ts);
+        if (ts > s.cursor) {
+          s.cursor = ts;
+          for (const [id, t] of s.seen) if (t < ts - this.#lag) s.seen.delete(id);
+        }
+        this.#emit({
+          target: s.target,
+          container: s.source.container,
+          timestamp: ts,
+          message: e.message ?? "",
+        });
+      }
+      nextToken = out.nextToken;
+    } while (nextToken !== undefined);
+  }
+
+  async #call(
+    region: string | undefined,
+    input: FilterLogEventsCommandInput,
+  ): Promise<FilterLogEventsCommandOutput | undefined> {
+    const client = this.#ctx.logsClientFor(region);
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      await this.#ctx.limiter.acquire();
+      this.calls++;
+      try {
+        const out = (await client.send(
+          new FilterLogEventsCommand(input),
+        )) as FilterLogEventsCommandOutput;
+        this.#ctx.limiter.onSuccess();
+        return out;
+      } catch (error) {
+        const name = awsErrorName(error);
+        // Before a task writes its first line its group (or stream) may not exist yet.
+        if (name === "ResourceNotFoundException") return undefined;
+        if (!isTransientError(error)) {
+          (this.#ctx.logger ?? silentLogger).warn(
+            "FilterLogEvents failed; following resumes next interval",
+            { error: name },
+          );
+          return undefined;
+        }
+        if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
+        await sleepUnlessAborted(this.#ctx.clock, 250 * 2 ** attempt);
+      }
+    }
+    return undefined;
+  }
+}

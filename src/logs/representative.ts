@@ -1,0 +1,54 @@
+/**
+ * Which task's logs go into the result (DESIGN 3.6): on success the task that stopped last
+ * (ties: the higher index), on failure the last attempt of the task that exhausted its retries,
+ * on timeout or cancel the unfinished task with the lowest index. Success goes to stdout,
+ * everything else to stderr.
+ */
+import type { JobState, SlotState } from "../execution/job.js";
+import type { JobStatus } from "../execution/types.js";
+
+/** The representative task, or why there is none. */
+export type Representative =
+  | { readonly slot: SlotState; readonly taskArn: string; readonly stream: "stdout" | "stderr" }
+  | { readonly error: string };
+
+/** Picks the task whose logs represent the job. Pure. */
+export function representativeTask(state: JobState, status: JobStatus): Representative {
+  const slots = state.slots;
+  if (status === "succeeded") {
+    let best: SlotState | undefined;
+    for (const s of slots) {
+      if (s.taskArn === undefined) continue;
+      if (best === undefined || (s.stoppedAt ?? 0) >= (best.stoppedAt ?? 0)) best = s;
+    }
+    return best === undefined
+      ? { error: "no task ran" }
+      : { slot: best, taskArn: best.taskArn as string, stream: "stdout" };
+  }
+  const cause = state.stopCause;
+  if (status === "failed") {
+    const slot =
+      cause?.kind === "exhausted"
+        ? slots[cause.taskIndex]
+        : // A non-retryable error: the last task that failed, else the first that ran.
+          ([...slots]
+            .filter((s) => s.lastFailure !== undefined && s.taskArn !== undefined)
+            .at(-1) ?? slots.find((s) => s.taskArn !== undefined));
+    if (slot?.taskArn === undefined) {
+      return {
+        error:
+          slot === undefined
+            ? "no task ran"
+            : `task ${slot.index} never started (${slot.lastFailure?.reason ?? "it was not launched"}), so it has no logs`,
+      };
+    }
+    return { slot, taskArn: slot.taskArn, stream: "stderr" };
+  }
+  const unfinished = slots.find(
+    (s) => s.phase !== "succeeded" && s.phase !== "failed" && s.taskArn !== undefined,
+  );
+  const slot = unfinished ?? slots.find((s) => s.taskArn !== undefined);
+  return slot?.taskArn === undefined
+    ? { error: "no task ran" }
+    : { slot, taskArn: slot.taskArn, stream: "stderr" };
+}
