@@ -18,7 +18,7 @@ function newest(dir: string): number {
 
 function fresh(): boolean {
   const marker = join(root, "dist", "index.js");
-  if (!existsSync(marker)) return false;
+  if (!existsSync(marker) || !existsSync(join(root, "dist", "cli", "main.js"))) return false;
   const built = statSync(marker).mtimeMs;
   return (
     built > newest(join(root, "src")) && built > statSync(join(root, "tsup.config.ts")).mtimeMs
