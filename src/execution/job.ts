@@ -5,6 +5,7 @@
  * from the promises and timers that drive it, so it can be inspected, serialised and (later)
  * used to re-attach after a restart.
  */
+import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
 import { awsErrorMessage, awsErrorName, isAccessDeniedError } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
@@ -137,6 +138,9 @@ export class JobExecution {
     this.#services = services;
     const job = prepared.job;
     this.#essential = essentialContainers(prepared.taskDefinition.definition);
+    // Every queued launch, backoff and watch of the job listens to these signals, one listener
+    // per task slot: thousands is expected, not a leak, so Node must not warn about it.
+    setMaxListeners(0, this.#stopping.signal, this.#stopWatchDeadline.signal, this.#done.signal);
     this.state = {
       jobId: job.jobId,
       cluster: job.cluster,

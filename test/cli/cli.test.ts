@@ -241,6 +241,6 @@ describe("ecs-batch", () => {
     expect(out).toContain("\x1b[2K");
     expect(out).toMatch(new RegExp(`\x1b\\[\\d+F`));
     expect(out).toMatch(/task 2 {2}#1 {2}RUNNING/);
-    expect(out).toMatch(/job tty-\w+: succeeded after \d+s? ?\(3 succeeded\)/);
+    expect(out).toMatch(/job tty-\w+: succeeded after [\dhms]+ \(3 succeeded\)/);
   });
 });

@@ -82,6 +82,25 @@ describe("watching many tasks", () => {
   });
 });
 
+describe("process hygiene", () => {
+  it("a job of many tasks triggers no MaxListenersExceededWarning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const { aws, run } = setup();
+      aws.script({}, { runMs: 60_000 });
+      const ac = new AbortController();
+      await run(job({ taskCount: 50, timeout: "30s" }), ac.signal);
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w === "MaxListenersExceededWarning")).toEqual([]);
+  });
+});
+
 describe("throttling storms", () => {
   it("finishes correctly with no duplicate and no lost task when half of all calls are throttled", async () => {
     const { aws, clock, run } = setup();
