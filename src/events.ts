@@ -124,6 +124,20 @@ export interface EcsBatchRunnerEvents {
 /** Names of the runner's events. */
 export type EcsBatchRunnerEventName = keyof EcsBatchRunnerEvents;
 
+/** Every event name, in the order a job emits them; for hosts that forward all events. */
+export const EVENT_NAMES: readonly EcsBatchRunnerEventName[] = [
+  "jobStarted",
+  "taskStarted",
+  "taskStatusChanged",
+  "taskSucceeded",
+  "taskFailed",
+  "retried",
+  "timedOut",
+  "log",
+  "jobCompleted",
+  "jobRejected",
+];
+
 type Listener = (...args: never[]) => void;
 
 /**

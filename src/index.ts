@@ -9,7 +9,7 @@ export {
   type RunOptions,
 } from "./runner.js";
 export type * from "./events.js";
-export { SafeEventEmitter } from "./events.js";
+export { EVENT_NAMES, SafeEventEmitter } from "./events.js";
 export {
   EcsBatchError,
   EcsBatchValidationError,

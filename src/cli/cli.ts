@@ -15,7 +15,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { parse as parseYaml } from "yaml";
 import type { AwsClients } from "../aws.js";
 import { EcsBatchError, EcsBatchValidationError } from "../errors.js";
-import type { EcsBatchRunnerEvents } from "../events.js";
+import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
 import type { JobResult, JobStatus } from "../execution/types.js";
 import { fromHeimdall, loadHeimdallFiles } from "../job/heimdall.js";
 import type { BatchJobInput } from "../job/schema.js";
@@ -199,18 +199,9 @@ async function runJob(
       tty.draw(renderFrame(model, Date.now(), { maxRows: Math.max(3, rows - 4), width }));
     }
   };
-  const names: (keyof EcsBatchRunnerEvents)[] = [
-    "jobStarted",
-    "taskStarted",
-    "taskStatusChanged",
-    "taskSucceeded",
-    "taskFailed",
-    "retried",
-    "timedOut",
-    "log",
-    "jobCompleted",
-  ];
-  for (const name of names) {
+
+  for (const name of EVENT_NAMES) {
+    if (name === "jobRejected") continue;
     runner.on(name, (payload: Parameters<EcsBatchRunnerEvents[typeof name]>[0]) => {
       if (payload.jobId !== handle.jobId) return;
       if (json) {

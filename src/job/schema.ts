@@ -7,7 +7,7 @@ import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
 import { z } from "zod";
 import { EcsBatchValidationError, formatPath, type ValidationIssue } from "../errors.js";
 import type { RandomSource } from "../clock.js";
-import { DURATION_HINT, parseDuration, type Duration } from "./duration.js";
+import { DURATION_HINT, formatDuration, parseDuration, type Duration } from "./duration.js";
 import {
   describeFargateMemory,
   FARGATE_SIZES,
@@ -46,6 +46,25 @@ export const RUNNER_TAG_KEYS = {
   attempt: "ecs-batch:attempt",
 } as const;
 
+/**
+ * Documentation of a field, kept next to its schema. `z.toJSONSchema` carries it into the JSON
+ * Schema, `scripts/gen-config-docs.ts` turns that into docs/configuration.md, and editors show
+ * the description. The `x-` keys say what a JSON Schema cannot: `x-type` for values parsed by a
+ * transform (durations, sizes), `x-default` for defaults filled in outside the schema, and
+ * `x-constraints` for checks made by refinements. Metadata only: parsing is unchanged.
+ */
+function doc(
+  description: string,
+  extra: { type?: string; default?: string; constraints?: readonly string[] } = {},
+): { description: string; "x-type"?: string; "x-default"?: string; "x-constraints"?: string[] } {
+  return {
+    description,
+    ...(extra.type === undefined ? {} : { "x-type": extra.type }),
+    ...(extra.default === undefined ? {} : { "x-default": extra.default }),
+    ...(extra.constraints === undefined ? {} : { "x-constraints": [...extra.constraints] }),
+  };
+}
+
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const STARTED_BY = /^[A-Za-z0-9_/-]+$/;
 /** Length of a generated job id (see `generateJobId`), used to bound `startedBy` up front. */
@@ -74,6 +93,10 @@ function durationField(field: string, defaultValue: Duration, minMs: number) {
         return z.NEVER;
       }
       return ms;
+    })
+    .meta({
+      "x-type": "duration",
+      ...(minMs > 0 ? { "x-constraints": [`at least ${formatDuration(minMs)}`] } : {}),
     });
 }
 
@@ -157,16 +180,50 @@ const EnvironmentSchema = z
   });
 
 const ContainerOverrideSchema = z.strictObject({
-  name: z.string({ error: "must be the name of a container in the task definition" }).min(1, {
-    error: "must be the name of a container in the task definition",
-  }),
+  name: z
+    .string({ error: "must be the name of a container in the task definition" })
+    .min(1, {
+      error: "must be the name of a container in the task definition",
+    })
+    .meta(
+      doc("The container this entry overrides, by name.", {
+        constraints: [
+          "must name a container of the task definition",
+          "each container at most once in the list",
+        ],
+      }),
+    ),
   command: z
     .array(z.string({ error: "must be a list of strings" }), { error: "must be a list of strings" })
-    .optional(),
-  environment: EnvironmentSchema.optional(),
-  cpu: z.int({ error: "must be a whole number of cpu units" }).min(0).optional(),
-  memory: z.int({ error: "must be a whole number of MiB" }).positive().optional(),
-  memoryReservation: z.int({ error: "must be a whole number of MiB" }).positive().optional(),
+    .optional()
+    .meta(doc("Replaces the container's `command` (its `entryPoint` is kept).")),
+  environment: EnvironmentSchema.optional().meta(
+    doc(
+      "Variables merged over the template's by name; numbers and booleans become strings. The runner's injected variables are added last.",
+      {
+        type: "`{ name, value }[]` or `Record<string, string | number | boolean>`",
+        constraints: [
+          'names non-empty, without "=", each at most once',
+          `not one of ${INJECTED_VARIABLES.join(", ")} (set by the runner)`,
+        ],
+      },
+    ),
+  ),
+  cpu: z
+    .int({ error: "must be a whole number of cpu units" })
+    .min(0)
+    .optional()
+    .meta(doc("Container-level cpu units (RunTask container override).")),
+  memory: z
+    .int({ error: "must be a whole number of MiB" })
+    .positive()
+    .optional()
+    .meta(doc("Container-level hard memory limit, MiB.")),
+  memoryReservation: z
+    .int({ error: "must be a whole number of MiB" })
+    .positive()
+    .optional()
+    .meta(doc("Container-level soft memory limit, MiB.")),
 });
 
 /** Where the task definition comes from. */
@@ -187,14 +244,29 @@ const TaskDefinitionSourceSchema = z
       path: z
         .string({ error: "must be the path of a JSON task definition file" })
         .min(1)
-        .optional(),
+        .optional()
+        .meta(
+          doc(
+            "A JSON task definition file: RegisterTaskDefinition input, or the output of `aws ecs describe-task-definition`. Relative paths resolve against the runner's `baseDir`.",
+          ),
+        ),
       definition: z
         .record(z.string(), z.unknown(), { error: "must be a task definition object" })
-        .optional(),
+        .optional()
+        .meta(
+          doc("A task definition object, in the same shape as the file.", {
+            type: "task definition object",
+          }),
+        ),
       arn: z
         .string({ error: "must be a task definition ARN or family[:revision]" })
         .min(1)
-        .optional(),
+        .optional()
+        .meta(
+          doc(
+            "An existing, ACTIVE task definition: its ARN or `family[:revision]` (no revision: the latest). Used as registered; the job's cpu, memory and roles go into the RunTask overrides.",
+          ),
+        ),
     },
     { error: "must be { path }, { definition } or { arn }" },
   )
@@ -244,7 +316,12 @@ const NetworkSchema = z
         .max(ECS_LIMITS.maxSubnets, {
           error: `ECS accepts at most ${ECS_LIMITS.maxSubnets} subnets`,
         })
-        .optional(),
+        .optional()
+        .meta(
+          doc("Subnets for the tasks' network interfaces, used as given.", {
+            constraints: ["not together with `vpcId`"],
+          }),
+        ),
       securityGroups: z
         .array(
           z.string().regex(/^sg-[0-9a-zA-Z]+$/, {
@@ -255,14 +332,31 @@ const NetworkSchema = z
         .max(ECS_LIMITS.maxSecurityGroups, {
           error: `ECS accepts at most ${ECS_LIMITS.maxSecurityGroups} security groups`,
         })
-        .optional(),
+        .optional()
+        .meta(
+          doc("Security groups; none given: ECS uses the VPC's default security group.", {
+            default: "`[]`",
+            constraints: ["needs `subnets`"],
+          }),
+        ),
       assignPublicIp: z
         .enum(["ENABLED", "DISABLED"], { error: 'must be "ENABLED" or "DISABLED"' })
-        .optional(),
+        .optional()
+        .meta(
+          doc(
+            "Whether tasks get a public IP. A Fargate task in a public subnet needs one to pull images from the internet.",
+            { default: '`"DISABLED"`', constraints: ["needs `subnets`"] },
+          ),
+        ),
       vpcId: z
         .string()
         .regex(/^vpc-[0-9a-zA-Z]+$/, { error: 'must be a VPC id such as "vpc-0abc1234"' })
-        .optional(),
+        .optional()
+        .meta(
+          doc(
+            "Infer the network from this VPC instead of the default VPC: all its subnets, its `default` security group, `assignPublicIp: ENABLED`.",
+          ),
+        ),
     },
     { error: "must be { subnets, securityGroups?, assignPublicIp? } or { vpcId? }" },
   )
@@ -370,26 +464,52 @@ export type ShouldRetry = (
 
 const RetrySchema = z
   .strictObject({
-    maxLaunchRetries: z.int({ error: "must be a whole number ≥ 0" }).min(0).max(1000).default(5),
+    maxLaunchRetries: z
+      .int({ error: "must be a whole number ≥ 0" })
+      .min(0)
+      .max(1000)
+      .default(5)
+      .meta(
+        doc(
+          "Retries per task slot after `launch` and `interrupted` failures (RunTask `failures[]`, Spot reclaims), counted apart from `maxFailCount`.",
+        ),
+      ),
     backoff: z
       .strictObject({
-        initial: durationField("retry.backoff.initial", "1s", 0),
-        max: durationField("retry.backoff.max", "1m", 0),
+        initial: durationField("retry.backoff.initial", "1s", 0).meta(
+          doc("Upper bound of the wait before the first retry of a slot."),
+        ),
+        max: durationField("retry.backoff.max", "1m", 0).meta(
+          doc("The upper bound never grows past this."),
+        ),
         factor: z
           .number({ error: "must be a number ≥ 1" })
           .min(1, { error: "must be ≥ 1" })
-          .default(2),
+          .default(2)
+          .meta(doc("The upper bound is multiplied by this for each further attempt.")),
       })
       .prefault({})
       .refine((b) => b.initial <= b.max, {
         error: "initial must not exceed max; raise max or lower initial",
         path: ["initial"],
-      }),
+      })
+      .meta(
+        doc(
+          "Wait before a retry: a uniform draw from [0, min(max, initial × factor^(attempt − 1))], where attempt is the number of the attempt that failed (full jitter).",
+          { default: "each field's default", constraints: ["`initial` ≤ `max`"] },
+        ),
+      ),
     shouldRetry: z
       .custom<ShouldRetry>((v) => typeof v === "function", {
         error: "must be a function (failure, { taskIndex, attempt }) => boolean",
       })
-      .optional(),
+      .optional()
+      .meta(
+        doc(
+          "Asked after the retry policy allowed a retry; returning `false` vetoes it, which exhausts the slot and fails the job. A throw counts as a veto. Not serialisable: code only.",
+          { type: "`(failure, { taskIndex, attempt }) => boolean`" },
+        ),
+      ),
   })
   .prefault({});
 
@@ -399,13 +519,36 @@ const LogsSchema = z
       .enum(["representative", "all", "none"], {
         error: 'must be "representative", "all" or "none"',
       })
-      .default("representative"),
-    follow: z.boolean({ error: "must be true or false" }).default(false),
+      .default("representative")
+      .meta(
+        doc(
+          "Which logs go into the result: the representative task's (`result.logs`), also every task's last attempt (`result.taskLogs`), or none.",
+        ),
+      ),
+    follow: z
+      .boolean({ error: "must be true or false" })
+      .default(false)
+      .meta(doc("Emit a `log` event for each log line while tasks run (FilterLogEvents).")),
     maxBytes: z
       .int({ error: "must be a whole number of bytes" })
       .positive()
-      .default(10 * 1024 * 1024),
-    tailLines: z.int({ error: "must be a whole number ≥ 0" }).min(0).max(10_000).default(20),
+      .default(10 * 1024 * 1024)
+      .meta(
+        doc(
+          "Message bytes read per task, all its containers together; the rest is replaced by a truncation line.",
+          { default: "`10485760` (10 MiB)" },
+        ),
+      ),
+    tailLines: z
+      .int({ error: "must be a whole number ≥ 0" })
+      .min(0)
+      .max(10_000)
+      .default(20)
+      .meta(
+        doc(
+          "Last lines of the deciding container's log attached to each failure of a task that started, as `failure.logTail`; 0 turns it off.",
+        ),
+      ),
   })
   .prefault({});
 
@@ -413,7 +556,13 @@ const BatchJobObject = z.strictObject({
   jobId: z
     .string({ error: "must be a string" })
     .regex(JOB_ID, { error: "must be 1-64 letters, digits, '-' or '_'" })
-    .optional(),
+    .optional()
+    .meta(
+      doc(
+        "Names the job in task names, tags, RunTask client tokens and events. Client tokens stay valid for 24 hours per cluster, so do not reuse a job id on one cluster within a day.",
+        { default: `${GENERATED_JOB_ID_LENGTH} random lowercase letters and digits` },
+      ),
+    ),
   cluster: z
     .string({ error: "must be a cluster name or ARN" })
     .regex(
@@ -422,47 +571,172 @@ const BatchJobObject = z.strictObject({
         error: "must be a cluster name (letters, digits, '-', '_') or a cluster ARN",
       },
     )
-    .default("default"),
-  taskDefinition: TaskDefinitionSourceSchema,
+    .default("default")
+    .meta(doc("The ECS cluster, by name or ARN.")),
+  taskDefinition: TaskDefinitionSourceSchema.meta(
+    doc(
+      "Where the task definition comes from. A template (`path`, `definition`) is registered, unless the latest ACTIVE revision of its family is equal to it, which is then reused. See [`taskDefinition`](#taskdefinition).",
+      {
+        type: "`{ path }` | `{ definition }` | `{ arn }`",
+        constraints: ["exactly one of `path`, `definition`, `arn`"],
+      },
+    ),
+  ),
   taskCount: z
     .int({ error: "must be a whole number ≥ 1" })
     .min(1, { error: "must be at least 1" })
     .max(100_000)
-    .default(1),
-  cpu: cpuField.optional(),
-  memory: memoryField.optional(),
+    .default(1)
+    .meta(doc("Task slots, run in parallel. Slot i is named `<taskNamePrefix>-<jobId>-<i>`.")),
+  cpu: cpuField.optional().meta(
+    doc(
+      "Task-level cpu. Replaces the template's; with `{ arn }` it goes into the RunTask overrides.",
+      {
+        type: '`number` | `string`: cpu units (`1024`, `"1024"`) or vCPUs (`"1 vCPU"`)',
+        default: "the template's",
+        constraints: [`Fargate: one of ${[...FARGATE_SIZES.keys()].join(", ")}`],
+      },
+    ),
+  ),
+  memory: memoryField.optional().meta(
+    doc(
+      "Task-level memory. Replaces the template's; with `{ arn }` it goes into the RunTask overrides.",
+      {
+        type: '`number` | `string`: MiB (`2048`, `"2048"`) or GB (`"2 GB"`)',
+        default: "the template's",
+        constraints: ["Fargate: a valid pair with cpu (see [Fargate sizes](#fargate-sizes))"],
+      },
+    ),
+  ),
   containerOverrides: z
     .array(ContainerOverrideSchema, { error: "must be a list of { name, ... }" })
-    .default([]),
+    .default([])
+    .meta(
+      doc(
+        "Changes to containers, matched by container name: see [`containerOverrides[]`](#containeroverrides).",
+        {
+          constraints: [
+            `RunTask overrides (with the injected variables) at most ${ECS_LIMITS.overridesMaxLength} characters`,
+          ],
+        },
+      ),
+    ),
   launchType: z
     .enum(["FARGATE", "FARGATE_SPOT", "EC2"], {
       error: 'must be "FARGATE", "FARGATE_SPOT" or "EC2"',
     })
-    .default("FARGATE"),
-  platformVersion: z.string().min(1).optional(),
-  network: NetworkSchema.optional(),
-  executionRoleArn: z.string().min(1).optional(),
-  taskRoleArn: z.string().min(1).optional(),
-  tags: TagsSchema.default({}),
+    .default("FARGATE")
+    .meta(
+      doc(
+        '`FARGATE_SPOT` is sent as the capacity provider strategy `[{ capacityProvider: "FARGATE_SPOT", weight: 1 }]`. With either Fargate type a template gets `requiresCompatibilities: ["FARGATE"]` and `networkMode: "awsvpc"`.',
+      ),
+    ),
+  platformVersion: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(doc("RunTask `platformVersion`, such as `1.4.0`.", { default: "ECS's (`LATEST`)" })),
+  network: NetworkSchema.optional().meta(
+    doc(
+      "The awsvpc network: explicit subnets, or a VPC to infer them from. Ignored when the definition's `networkMode` is not `awsvpc`. See [`network`](#network).",
+      {
+        type: "`{ subnets, securityGroups?, assignPublicIp? }` | `{ vpcId? }`",
+        default: "inferred from the default VPC",
+      },
+    ),
+  ),
+  executionRoleArn: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(
+      doc(
+        "Role ECS uses to pull the image and write logs. Replaces the template's; with `{ arn }` it goes into the RunTask overrides.",
+        { default: "the template's" },
+      ),
+    ),
+  taskRoleArn: z
+    .string()
+    .min(1)
+    .optional()
+    .meta(
+      doc(
+        "Role the containers run as. Replaces the template's; with `{ arn }` it goes into the RunTask overrides.",
+        { default: "the template's" },
+      ),
+    ),
+  tags: TagsSchema.default({}).meta(
+    doc(
+      `ECS tags added to every task, next to the runner's own ${Object.values(RUNNER_TAG_KEYS)
+        .map((k) => `\`${k}\``)
+        .join(", ")}.`,
+      {
+        constraints: [
+          `at most ${ECS_LIMITS.maxTags - Object.keys(RUNNER_TAG_KEYS).length} tags`,
+          'no key starting with "aws:" or "ecs-batch:"',
+        ],
+      },
+    ),
+  ),
   taskCustomizations: z
     .array(PatchOperationSchema, { error: "must be a list of RFC 6902 operations" })
-    .default([]),
-  pollInterval: durationField("pollInterval", "30s", 100),
-  timeout: durationField("timeout", "1h", 1),
+    .default([])
+    .meta(
+      doc(
+        "RFC 6902 operations (`add`, `remove`, `replace`, `move`, `copy`, `test`) applied, in order, to every RunTask input after it is built: the way to set RunTask fields this schema does not model. `runner.preview(job)` shows the input they apply to.",
+        {
+          type: "RFC 6902 operation[]",
+          constraints: [
+            "every operation must apply to the first task's RunTask input (checked before any launch)",
+          ],
+        },
+      ),
+    ),
+  pollInterval: durationField("pollInterval", "30s", 100).meta(
+    doc("How often each running task is described (DescribeTasks)."),
+  ),
+  timeout: durationField("timeout", "1h", 1).meta(
+    doc(
+      "Time limit of the whole job, counted from `run()` or `submit()`. When it passes every unfinished task is stopped and the job ends `timedOut`.",
+    ),
+  ),
   maxFailCount: z
     .int({ error: "must be a whole number ≥ 0 (retries per task)" })
     .min(0)
     .max(1000)
-    .default(1),
-  retry: RetrySchema,
+    .default(1)
+    .meta(
+      doc(
+        "Retries per task slot after `exit`, `start`, `stopped` and `missing` failures. With 3 a slot runs at most 4 times for these; 0 means no retry.",
+      ),
+    ),
+  retry: RetrySchema.meta(
+    doc("The launch-failure budget, backoff and veto: see [`retry`](#retry).", {
+      default: "each field's default",
+    }),
+  ),
   taskNamePrefix: z
     .string()
     .min(1)
     .regex(STARTED_BY, {
       error: "must use only letters, digits, '-', '_' and '/' (it becomes RunTask startedBy)",
     })
-    .default("ecs-batch"),
-  logs: LogsSchema,
+    .default("ecs-batch")
+    .meta(
+      doc(
+        "First part of every task name, which is the RunTask `startedBy` and the `TASK_NAME` variable.",
+        {
+          constraints: [
+            `task names (\`<taskNamePrefix>-<jobId>-<index>\`) at most ${ECS_LIMITS.startedByMaxLength} characters (a generated jobId counts ${GENERATED_JOB_ID_LENGTH})`,
+          ],
+        },
+      ),
+    ),
+  logs: LogsSchema.meta(
+    doc("What happens to the tasks' CloudWatch logs: see [`logs`](#logs).", {
+      default: "each field's default",
+    }),
+  ),
 });
 
 /**

@@ -1,6 +1,7 @@
 import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
 import {
   EcsBatchRunner,
+  EVENT_NAMES,
   type BatchJobInput,
   type EcsBatchRunnerEvents,
   type EcsBatchRunnerOptions,
@@ -48,19 +49,6 @@ export interface Recorded {
   readonly at: number;
   readonly payload: Record<string, unknown> & { jobId: string };
 }
-
-const EVENT_NAMES: (keyof EcsBatchRunnerEvents)[] = [
-  "jobStarted",
-  "taskStarted",
-  "taskStatusChanged",
-  "taskSucceeded",
-  "taskFailed",
-  "retried",
-  "timedOut",
-  "log",
-  "jobCompleted",
-  "jobRejected",
-];
 
 /** A logger that keeps what it was told (tests fail on console output). */
 export function memoryLogger(): Logger & {

@@ -1,0 +1,116 @@
+/**
+ * docs/iam.md lists exactly the AWS actions the library calls. The commands are found in the
+ * source (every `new XxxCommand(` outside the simulator and the testing entry point, with the
+ * service taken from the `@aws-sdk/client-*` package the file imports it from) and compared
+ * with the first JSON policy block of docs/iam.md.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const src = join(root, "src");
+
+/** Parts of src/ that answer AWS calls rather than send them. */
+const EXCLUDED = ["simulator", "testing"].map((dir) => join(src, dir));
+
+/** IAM actions that authorise part of another call and have no command of their own. */
+const AUTHORISATION_ONLY = new Map([
+  ["iam:PassRole", "RegisterTaskDefinition and RunTask with task or execution roles"],
+  ["ecs:TagResource", "RunTask with tags (tag on create)"],
+]);
+
+/** IAM service prefix of each SDK client package. */
+const SERVICE_PREFIX: Record<string, string> = {
+  "@aws-sdk/client-ecs": "ecs",
+  "@aws-sdk/client-cloudwatch-logs": "logs",
+  "@aws-sdk/client-ec2": "ec2",
+};
+
+function sourceFiles(dir: string): string[] {
+  if (EXCLUDED.includes(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Which package each name imported from an `@aws-sdk/client-*` package comes from. */
+function sdkImports(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*"(@aws-sdk\/[^"]+)"/g)) {
+    const [, names = "", pkg = ""] = m;
+    for (const raw of names.split(",")) {
+      const local = raw
+        .replace(/^\s*type\s+/, "")
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
+      if (local !== undefined && local !== "") out.set(local, pkg);
+    }
+  }
+  return out;
+}
+
+/** `service:Action` for every command the library sends, with where it is sent from. */
+function actionsInCode(): Map<string, string[]> {
+  const actions = new Map<string, string[]>();
+  for (const file of sourceFiles(src)) {
+    const text = readFileSync(file, "utf8");
+    const imports = sdkImports(text);
+    for (const m of text.matchAll(/new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
+      const [, action = ""] = m;
+      const where = relative(root, file);
+      const pkg = imports.get(`${action}Command`);
+      const prefix = pkg === undefined ? undefined : SERVICE_PREFIX[pkg];
+      if (prefix === undefined) {
+        throw new Error(
+          `${where}: ${action}Command does not come from a known @aws-sdk client (${String(pkg)}); add its IAM prefix to this test`,
+        );
+      }
+      const key = `${prefix}:${action}`;
+      actions.set(key, [...(actions.get(key) ?? []), where]);
+    }
+  }
+  return actions;
+}
+
+interface Statement {
+  Action: string | string[];
+}
+
+function actionsInDocs(doc: string): Set<string> {
+  const block = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+  if (block === undefined) throw new Error("docs/iam.md has no ```json policy block");
+  const policy = JSON.parse(block) as { Statement: Statement[] };
+  return new Set(
+    policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])),
+  );
+}
+
+describe("docs/iam.md", () => {
+  const doc = readFileSync(join(root, "docs", "iam.md"), "utf8");
+  const code = actionsInCode();
+  const documented = actionsInDocs(doc);
+
+  it("finds the commands the library sends", () => {
+    // A guard against the scan silently finding nothing.
+    expect(code.has("ecs:RunTask")).toBe(true);
+    expect(code.size).toBeGreaterThanOrEqual(8);
+  });
+
+  it("lists exactly the actions the code calls, plus the authorisation-only ones", () => {
+    const expected = [...code.keys(), ...AUTHORISATION_ONLY.keys()].sort();
+    expect([...documented].sort()).toEqual(expected);
+  });
+
+  it("explains every action in the feature table", () => {
+    for (const action of documented) {
+      expect(doc, `no row for ${action} in the feature table`).toMatch(
+        new RegExp(`^\\| \`${action.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\` +\\|`, "m"),
+      );
+    }
+  });
+});
