@@ -17,9 +17,7 @@ export type EcsBatchErrorCode =
   | "ACCESS_DENIED"
   | "NETWORK_NOT_INFERABLE"
   | "INVALID_PARAMETER"
-  | "AWS_ERROR"
-  | "LAUNCH_FAILED"
-  | "RUNNER_CLOSED";
+  | "AWS_ERROR";
 
 /** Root of every error raised by ecs-batch-runner. */
 export class EcsBatchError extends Error {
@@ -73,12 +71,6 @@ export class EcsBatchValidationError extends EcsBatchError {
  * not be inferred. Nothing is left running.
  */
 export class EcsBatchSetupError extends EcsBatchError {}
-
-/**
- * RunTask failed in a way retrying cannot fix (for example `AccessDeniedException` after some
- * tasks already ran). Carried in `JobResult.error`; `run()` does not reject with it.
- */
-export class EcsBatchLaunchError extends EcsBatchError {}
 
 /** Formats a field path from zod-style segments: `["a", 0, "b"]` becomes `a[0].b`. */
 export function formatPath(segments: readonly PropertyKey[]): string {

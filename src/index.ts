@@ -14,7 +14,6 @@ export {
   EcsBatchError,
   EcsBatchValidationError,
   EcsBatchSetupError,
-  EcsBatchLaunchError,
   type EcsBatchErrorCode,
   type ValidationIssue,
 } from "./errors.js";

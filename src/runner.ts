@@ -260,27 +260,29 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         },
       };
     }
-    const texts = new Map<string, string>();
-    const text = async (taskArn: string): Promise<string> => {
-      let t = texts.get(taskArn);
-      if (t === undefined) {
-        t = (
-          await this.logFetcher.fetchTaskLogs(containers, taskArn, { maxBytes: settings.maxBytes })
-        ).text;
-        texts.set(taskArn, t);
+    const fetched = new Map<string, { text: string; error?: string }>();
+    const read = async (taskArn: string): Promise<{ text: string; error?: string }> => {
+      let f = fetched.get(taskArn);
+      if (f === undefined) {
+        const { text, streams } = await this.logFetcher.fetchTaskLogs(containers, taskArn, {
+          maxBytes: settings.maxBytes,
+        });
+        // Nothing could be read at all: say so beside the text, which has the details.
+        const failed =
+          streams.length > 0 && streams.every((s) => s.error !== undefined && s.lines.length === 0);
+        f = failed ? { text, error: streams.map((s) => s.error).join("; ") } : { text };
+        fetched.set(taskArn, f);
       }
-      return t;
+      return f;
     };
+    const text = async (taskArn: string): Promise<string> => (await read(taskArn)).text;
     let taskLogs: TaskLogs[] | undefined;
     if (settings.fetch === "all") {
       taskLogs = [];
       for (const slot of state.slots) {
         if (slot.taskArn !== undefined) {
-          taskLogs.push({
-            taskIndex: slot.index,
-            taskArn: slot.taskArn,
-            text: await text(slot.taskArn),
-          });
+          const f = await read(slot.taskArn);
+          taskLogs.push({ taskIndex: slot.index, taskArn: slot.taskArn, ...f });
         }
       }
     }
@@ -340,6 +342,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       });
     }
     const result = (async (): Promise<JobResult> => {
+      // Let the caller attach listeners before the first event (jobRejected can come at once).
+      await Promise.resolve();
       try {
         if (job === undefined) throw invalid;
         const prepared = await prepareJob(job, this.prepareContext);
@@ -357,6 +361,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         throw error;
       } finally {
         done.abort();
+        this.#following.delete(jobId);
       }
     })();
     const cancel = (reason?: string): void =>

@@ -79,6 +79,17 @@ describe("events", () => {
   });
 });
 
+describe("jobRejected", () => {
+  it("reaches a listener attached right after submit", async () => {
+    const { runner } = setup();
+    const handle = runner.submit({ jobId: "late", taskDefinition: { arn: "x:1" }, taskCount: 0 });
+    const seen: string[] = [];
+    runner.on("jobRejected", (e) => seen.push(e.jobId));
+    await expect(handle.result).rejects.toBeInstanceOf(EcsBatchValidationError);
+    expect(seen).toEqual(["late"]);
+  });
+});
+
 describe("a runner running many jobs at once", () => {
   it("keeps their tasks, events and results apart", async () => {
     const { aws, clock, runner, events } = setup();

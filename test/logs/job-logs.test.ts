@@ -89,6 +89,15 @@ describe("logs in the result", () => {
     expect(aws.count("GetLogEvents")).toBe(0);
   });
 
+  it("marks task logs that could not be read at all", async () => {
+    const { aws, run } = setup();
+    aws.inject({ service: "logs", error: "AccessDeniedException" });
+    const result = await run(job({ taskCount: 2, logs: { fetch: "all" } }));
+    expect(result.status).toBe("succeeded");
+    for (const t of result.taskLogs ?? [])
+      expect(t.error).toMatch(/^could not read ecs\/main\/\w+: AccessDeniedException/);
+  });
+
   it("never changes the job's status when logs cannot be read", async () => {
     const { aws, run } = setup();
     aws.inject({ service: "logs", error: "AccessDeniedException" });
