@@ -235,8 +235,12 @@ export class JobExecution {
       const attempt = slot.attempts + 1;
       slot.phase = "launching";
       slot.stopRequested = false;
-      const input = buildRunTaskInput(this.#prepared.plan, slot.index, attempt);
-      const launched = await launcher.launch(input, this.#stopping.signal);
+      // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
+      const plan = this.#prepared.plan;
+      const launched = await launcher.launch(
+        () => buildRunTaskInput(plan, slot.index, attempt),
+        this.#stopping.signal,
+      );
       if (launched.kind === "aborted") break;
       slot.attempts = attempt;
       if (launched.kind === "fatal") {
@@ -250,6 +254,8 @@ export class JobExecution {
       }
       let failure: TaskFailure;
       let task: Task | undefined;
+      // Read once: `launched` holds the RunTask answer, which must not stay alive while the task runs.
+      const started = launched.kind === "started";
       if (launched.kind === "failed") {
         failure = launched.failure;
       } else {
@@ -278,6 +284,9 @@ export class JobExecution {
           });
         }
         this.#services.onTaskStarted?.(this.state, slot, task);
+        // Only the ARN of the RunTask answer is needed from here on; holding the whole task
+        // while it runs (the watcher holds the latest one) doubled a big job's memory.
+        task = { taskArn: arn };
         // The job may have started stopping while this RunTask was in flight.
         if (this.#isStopping()) this.#stopSlot(slot);
         const watched = await this.#watch(slot, attempt);
@@ -317,13 +326,13 @@ export class JobExecution {
         backoff: job.retry.backoff,
       };
       const willRetry = !this.#isStopping() && this.#decide(failure, context);
-      if (this.#services.withLogTail !== undefined && launched.kind === "started") {
+      if (this.#services.withLogTail !== undefined && started) {
         failure = await this.#services
           .withLogTail(failure, task, this.#prepared)
           .catch(() => failure);
       }
       slot.lastFailure = failure;
-      const failedArn = launched.kind === "started" ? slot.taskArn : undefined;
+      const failedArn = started ? slot.taskArn : undefined;
       if (failedArn !== undefined) {
         slot.failedTaskArns.push(failedArn);
         this.state.failedTaskArns.push(failedArn);

@@ -78,7 +78,14 @@ export class Launcher {
   readonly #concurrency: number;
   readonly #maxResendDelay: number;
   #inFlight = 0;
-  readonly #waiting: (() => void)[] = [];
+  /** Launches waiting for a free slot, first come first served. */
+  readonly #waiting: Waiter[] = [];
+  /**
+   * One abort listener per signal that has waiters, however many wait on it: a job queues all
+   * its task slots on one signal, and `addEventListener` costs time linear in the listeners
+   * already there, so a listener per waiter made queueing 10,000 slots quadratic.
+   */
+  readonly #abortWatches = new Map<AbortSignal, { waiters: number; onAbort: () => void }>();
   /** RunTask calls sent, resends included. */
   calls = 0;
   /** Sends of a request that had been sent before (after throttling or a transient error). */
@@ -93,15 +100,28 @@ export class Launcher {
   /**
    * Launches one task. Resolves when RunTask answered for good; never rejects. An abort only
    * takes effect before the first send: a request already sent may have started a task, so its
-   * answer is always awaited and returned.
+   * answer is always awaited and returned. `request` may be a function that builds the input:
+   * it is called once, when the request is about to be sent, so a job that queues thousands of
+   * launches does not hold thousands of built requests while they wait.
    */
-  async launch(input: RunTaskCommandInput, signal?: AbortSignal): Promise<LaunchResult> {
+  async launch(
+    request: RunTaskCommandInput | (() => RunTaskCommandInput),
+    signal?: AbortSignal,
+  ): Promise<LaunchResult> {
     if (!(await this.#slot(signal))) return { kind: "aborted" };
     try {
       let sent = 0;
+      let input: RunTaskCommandInput | undefined;
       for (;;) {
         if (sent === 0 && !(await this.#ctx.limiter.acquire(signal))) return { kind: "aborted" };
         if (sent > 0) await this.#ctx.limiter.acquire();
+        if (input === undefined) {
+          try {
+            input = typeof request === "function" ? request() : request;
+          } catch (error) {
+            return { kind: "fatal", error };
+          }
+        }
         this.calls++;
         if (sent > 0) this.resends++;
         sent++;
@@ -151,14 +171,8 @@ export class Launcher {
     while (this.#inFlight >= this.#concurrency) {
       if (signal?.aborted === true) return false;
       await new Promise<void>((resolve) => {
-        const done = (): void => {
-          signal?.removeEventListener("abort", done);
-          const i = this.#waiting.indexOf(done);
-          if (i >= 0) this.#waiting.splice(i, 1);
-          resolve();
-        };
-        this.#waiting.push(done);
-        signal?.addEventListener("abort", done, { once: true });
+        this.#waiting.push({ resolve, ...(signal === undefined ? {} : { signal }) });
+        if (signal !== undefined) this.#watchAbort(signal);
       });
     }
     if (signal?.aborted === true) return false;
@@ -168,6 +182,41 @@ export class Launcher {
 
   #release(): void {
     this.#inFlight--;
-    this.#waiting.shift()?.();
+    const next = this.#waiting.shift();
+    if (next === undefined) return;
+    if (next.signal !== undefined) this.#unwatchAbort(next.signal);
+    next.resolve();
   }
+
+  #watchAbort(signal: AbortSignal): void {
+    const known = this.#abortWatches.get(signal);
+    if (known !== undefined) {
+      known.waiters++;
+      return;
+    }
+    const onAbort = (): void => {
+      this.#abortWatches.delete(signal);
+      // Wake this signal's waiters (they see the abort and give up); keep the others in order.
+      const waiting = this.#waiting.splice(0);
+      for (const w of waiting) {
+        if (w.signal === signal) w.resolve();
+        else this.#waiting.push(w);
+      }
+    };
+    this.#abortWatches.set(signal, { waiters: 1, onAbort });
+    signal.addEventListener("abort", onAbort, { once: true });
+  }
+
+  #unwatchAbort(signal: AbortSignal): void {
+    const watch = this.#abortWatches.get(signal);
+    if (watch === undefined || --watch.waiters > 0) return;
+    this.#abortWatches.delete(signal);
+    signal.removeEventListener("abort", watch.onAbort);
+  }
+}
+
+/** A launch waiting for a free slot. */
+interface Waiter {
+  readonly resolve: () => void;
+  readonly signal?: AbortSignal;
 }

@@ -9,7 +9,13 @@ import {
   type DescribeClustersCommandOutput,
   type RunTaskCommandInput,
 } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  isAccessDeniedError,
+  isTransientError,
+  type AwsClient,
+} from "../aws.js";
 import { EcsBatchSetupError, EcsBatchValidationError, type ValidationIssue } from "../errors.js";
 import type { BatchJob } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
@@ -120,16 +126,36 @@ function arnTaskOverrides(job: BatchJob): LaunchPlan["taskOverrides"] {
   };
 }
 
+/** Cluster checks in flight, per client and cluster: jobs submitted together share one call. */
+const clusterChecks = new WeakMap<AwsClient, Map<string, Promise<void>>>();
+
 /**
  * Checks that the cluster exists and is ACTIVE. DescribeClusters reports an unknown cluster as
- * a `MISSING` failure rather than an error. Without permission to describe clusters the check
- * is skipped: RunTask reports a missing cluster too, and that is also a setup error.
+ * a `MISSING` failure rather than an error. Without permission to describe clusters, or when
+ * the call is throttled or fails transiently, the check is skipped: RunTask reports a missing
+ * cluster too, and that is also a setup error (DESIGN 3.3a). Concurrent checks of one cluster
+ * through one client share a single DescribeClusters call (its bucket holds 50 calls, so a
+ * hundred jobs submitted at once would otherwise throttle themselves).
  */
-export async function checkCluster(
+export function checkCluster(
   ecs: AwsClient,
   cluster: string,
   logger: Logger = silentLogger,
 ): Promise<void> {
+  let inFlight = clusterChecks.get(ecs);
+  if (inFlight === undefined) {
+    inFlight = new Map();
+    clusterChecks.set(ecs, inFlight);
+  }
+  const known = inFlight.get(cluster);
+  if (known !== undefined) return known;
+  const checks = inFlight;
+  const check = describeCluster(ecs, cluster, logger).finally(() => checks.delete(cluster));
+  checks.set(cluster, check);
+  return check;
+}
+
+async function describeCluster(ecs: AwsClient, cluster: string, logger: Logger): Promise<void> {
   let out: DescribeClustersCommandOutput;
   try {
     out = (await ecs.send(
@@ -138,6 +164,13 @@ export async function checkCluster(
   } catch (err) {
     if (isAccessDeniedError(err)) {
       logger.debug("skipping the cluster check: DescribeClusters was denied", { cluster });
+      return;
+    }
+    if (isTransientError(err)) {
+      logger.warn("skipping the cluster check: DescribeClusters failed; RunTask checks it too", {
+        cluster,
+        error: `${awsErrorName(err)}: ${awsErrorMessage(err)}`,
+      });
       return;
     }
     if (awsErrorName(err) === "ClusterNotFoundException") {

@@ -71,7 +71,14 @@ interface Entry {
   missing: number;
   readonly onStatus?: (task: Task) => void;
   readonly resolve: (result: WatchResult) => void;
-  readonly cleanup: () => void;
+  /** Ends the watch when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** The watches that end when one signal aborts, and the one listener that ends them. */
+interface AbortGroup {
+  readonly entries: Set<Entry>;
+  readonly onAbort: () => void;
 }
 
 const DESCRIBE_LIMIT = 100;
@@ -88,6 +95,11 @@ export class TaskWatcher {
   readonly #missingPolls: number;
   readonly #concurrency: number;
   readonly #entries = new Map<string, Entry>();
+  /**
+   * One abort listener per signal, however many watches it ends: a job's watches share one
+   * signal, and `addEventListener` costs time linear in the listeners already there.
+   */
+  readonly #abortGroups = new Map<AbortSignal, AbortGroup>();
   #running = false;
   #wake: AbortController | undefined;
   #sleepingUntil = Number.POSITIVE_INFINITY;
@@ -115,18 +127,7 @@ export class TaskWatcher {
         return;
       }
       const existing = this.#entries.get(request.taskArn);
-      existing?.resolve({
-        kind: "cancelled",
-        ...(existing.lastTask === undefined ? {} : { lastTask: existing.lastTask }),
-      });
-      const onAbort = (): void => {
-        const entry = this.#entries.get(request.taskArn);
-        if (entry !== undefined)
-          this.#finish(entry, {
-            kind: "cancelled",
-            ...(entry.lastTask === undefined ? {} : { lastTask: entry.lastTask }),
-          });
-      };
+      if (existing !== undefined) this.#finish(existing, cancelled(existing));
       const entry: Entry = {
         cluster: request.cluster,
         taskArn: request.taskArn,
@@ -136,12 +137,35 @@ export class TaskWatcher {
         missing: 0,
         ...(request.onStatus === undefined ? {} : { onStatus: request.onStatus }),
         resolve,
-        cleanup: () => request.signal?.removeEventListener("abort", onAbort),
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
       };
-      request.signal?.addEventListener("abort", onAbort, { once: true });
+      if (request.signal !== undefined) this.#joinAbortGroup(request.signal, entry);
       this.#entries.set(request.taskArn, entry);
       this.#schedule(entry.dueAt);
     });
+  }
+
+  #joinAbortGroup(signal: AbortSignal, entry: Entry): void {
+    let group = this.#abortGroups.get(signal);
+    if (group === undefined) {
+      const entries = new Set<Entry>();
+      const onAbort = (): void => {
+        this.#abortGroups.delete(signal);
+        for (const e of [...entries]) this.#finish(e, cancelled(e));
+      };
+      group = { entries, onAbort };
+      this.#abortGroups.set(signal, group);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    group.entries.add(entry);
+  }
+
+  #leaveAbortGroup(entry: Entry): void {
+    if (entry.signal === undefined) return;
+    const group = this.#abortGroups.get(entry.signal);
+    if (group === undefined || !group.entries.delete(entry) || group.entries.size > 0) return;
+    this.#abortGroups.delete(entry.signal);
+    entry.signal.removeEventListener("abort", group.onAbort);
   }
 
   /** Polls a task more often from now on (after StopTask, to see it reach STOPPED quickly). */
@@ -165,7 +189,7 @@ export class TaskWatcher {
   #finish(entry: Entry, result: WatchResult): void {
     if (this.#entries.get(entry.taskArn) !== entry) return;
     this.#entries.delete(entry.taskArn);
-    entry.cleanup();
+    this.#leaveAbortGroup(entry);
     entry.resolve(result);
   }
 
@@ -181,6 +205,9 @@ export class TaskWatcher {
           this.#sleepingUntil = next;
           await sleepUnlessAborted(this.#ctx.clock, next - now, this.#wake.signal);
           this.#sleepingUntil = Number.POSITIVE_INFINITY;
+          // Not sleeping now: the loop looks at every due time before it sleeps again, so a
+          // new watch need not wake it (aborting creates a DOMException, with a stack trace).
+          this.#wake = undefined;
           continue;
         }
         await this.#poll(this.#batches(now));
@@ -293,6 +320,14 @@ export class TaskWatcher {
       }
     }
   }
+}
+
+/** How a watch ends when its caller stops it. */
+function cancelled(entry: Entry): WatchResult {
+  return {
+    kind: "cancelled",
+    ...(entry.lastTask === undefined ? {} : { lastTask: entry.lastTask }),
+  };
 }
 
 /** The first multiple of `interval` after `now`: tasks with one interval share poll times. */

@@ -137,3 +137,44 @@ describe("throttling storms", () => {
     for (const h of aws.taskHistory) expect(known.has(h.taskArn)).toBe(true);
   });
 });
+
+describe("many jobs at once", () => {
+  it("100 jobs submitted together under the AWS limits share one cluster check and all succeed", async () => {
+    const { aws, clock, runner } = setup({ aws: { limits: "aws" } });
+    const handles = Array.from({ length: 100 }, (_, j) =>
+      runner.submit(job({ jobId: `j${String(j)}`, taskCount: 2, pollInterval: "10s" })),
+    );
+    const results = await clock.runUntil(Promise.all(handles.map((h) => h.result)));
+    expect(results.map((r) => r.status)).toEqual(results.map(() => "succeeded"));
+    expect(aws.count("DescribeClusters")).toBe(1);
+    expect(aws.calls.filter((c) => c.error === "ThrottlingException")).toEqual([]);
+  });
+
+  it("cancelling a job with launches queued leaves another job's queued launches in order", async () => {
+    const { aws, clock, runner } = setup({ aws: { latency: 100 } });
+    aws.script({}, { runMs: 30_000 });
+    const a = runner.submit(job({ jobId: "a", taskCount: 60, pollInterval: "10s" }));
+    const b = runner.submit(job({ jobId: "b", taskCount: 60, pollInterval: "10s" }));
+    await clock.advance(400);
+    a.cancel("enough");
+    const [ra, rb] = await clock.runUntil(Promise.all([a.result, b.result]));
+    expect(ra.status).toBe("cancelled");
+    expect(ra.tasks.filter((t) => t.attempts > 0).length).toBeLessThan(60);
+    expect(rb.status).toBe("succeeded");
+    expect(rb.tasks.every((t) => t.attempts === 1)).toBe(true);
+    const started = aws.inputs<RunTaskCommandInput>("RunTask").map((r) => r.startedBy ?? "");
+    const bOrder = started.filter((s) => s.includes("-b-")).map((s) => Number(s.split("-").pop()));
+    expect(bOrder).toEqual([...bOrder].sort((x, y) => x - y));
+    aws.assert.noUnfinishedTasks();
+  });
+
+  it("a throttled cluster check is skipped, not fatal: RunTask checks the cluster too", async () => {
+    const { aws, run, logger } = setup();
+    aws.inject({ action: "DescribeClusters", error: "ThrottlingException" });
+    const result = await run(job({ taskCount: 2 }));
+    expect(result.status).toBe("succeeded");
+    expect(logger.lines.some((l) => l.level === "warn" && /cluster check/.test(l.message))).toBe(
+      true,
+    );
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * The simulator process of a real-time run: the simulated account of the benchmark (the same
+ * limits, latency and scripts as the virtual runs) on a `ScaledClock`, answering the runner
+ * process's calls over IPC. Keeping it out of the runner's process means the runner's CPU, RSS
+ * and event-loop delay are the runner's own.
+ */
+import { parseArgs } from "node:util";
+import type { AwsClient, AwsCommand } from "../../src/index.js";
+import { createSimulatedAws } from "../../src/testing/index.js";
+import { summarizeSim } from "../metrics.js";
+import { scriptWorkload, simulatorOptions } from "../workload.js";
+import type { Request, Response, ServiceName, WireError } from "./protocol.js";
+import { ScaledClock } from "./scaled-clock.js";
+
+const { values } = parseArgs({
+  options: {
+    speed: { type: "string" },
+    epoch: { type: "string" },
+    "real-start": { type: "string" },
+  },
+});
+const clock = new ScaledClock(
+  Number(values.speed),
+  Number(values.epoch),
+  Number(values["real-start"]),
+);
+const aws = createSimulatedAws({ ...simulatorOptions(), clock });
+scriptWorkload(aws);
+const clients: Record<ServiceName, AwsClient> = aws.clients;
+
+const reply = (message: Response): void => {
+  process.send?.(message);
+};
+
+/** A stand-in for the SDK command the runner sent: the simulator reads its name and input. */
+function command(action: string, input: unknown): AwsCommand {
+  return { input, constructor: { name: `${action}Command` } } as AwsCommand;
+}
+
+function wireError(error: unknown): WireError {
+  const e = error as {
+    name?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number; requestId?: string };
+    $retryable?: { throttling?: boolean };
+  };
+  return {
+    name: e.name ?? "Error",
+    message: e.message ?? String(error),
+    ...(e.$metadata?.httpStatusCode === undefined ? {} : { status: e.$metadata.httpStatusCode }),
+    ...(e.$metadata?.requestId === undefined ? {} : { requestId: e.$metadata.requestId }),
+    ...(e.$retryable?.throttling === true ? { throttling: true } : {}),
+  };
+}
+
+process.on("message", (raw: unknown) => {
+  const message = raw as Request;
+  switch (message.type) {
+    case "call":
+      clients[message.service].send(command(message.action, message.input)).then(
+        (output) => reply({ type: "result", id: message.id, output }),
+        (error: unknown) => reply({ type: "error", id: message.id, error: wireError(error) }),
+      );
+      break;
+    case "summary":
+      reply({ type: "summary", id: message.id, summary: summarizeSim(aws) });
+      break;
+    case "exit":
+      process.disconnect();
+      break;
+  }
+});
+reply({ type: "ready" });

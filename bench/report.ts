@@ -1,0 +1,412 @@
+/** Turns measurements into comparisons, target checks and tables. */
+import type { MeasurementResult, Strategy } from "./result.js";
+
+/** Ours vs one naive strategy on one scenario (virtual-time runs). */
+export interface Comparison {
+  readonly scenario: string;
+  readonly naive: Strategy;
+  /** The naive strategy's jobs did not all succeed, so it did less work than ours. */
+  readonly naiveJobsFailed: number;
+  readonly naiveFailures: readonly string[];
+  /** Each: ours, naive, ours / naive. */
+  readonly runTask: Ratio;
+  readonly describeTasks: Ratio;
+  readonly taskCalls: Ratio;
+  readonly totalCalls: Ratio;
+  readonly throttled: Ratio;
+  readonly makespanS: Ratio;
+  readonly launchPhaseS: Ratio;
+}
+
+export interface Ratio {
+  readonly ours: number | null;
+  readonly naive: number | null;
+  readonly ratio: number | null;
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly scenario: string;
+  readonly mode: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+export interface Summary {
+  readonly results: readonly MeasurementResult[];
+  readonly comparisons: readonly Comparison[];
+  readonly targets: readonly TargetCheck[];
+}
+
+function ratio(ours: number | null, naive: number | null): Ratio {
+  return {
+    ours,
+    naive,
+    ratio: ours === null || naive === null || naive === 0 ? null : ours / naive,
+  };
+}
+
+export function summarize(results: readonly MeasurementResult[]): Summary {
+  const comparisons: Comparison[] = [];
+  for (const ours of results.filter((r) => r.strategy === "ours" && r.mode === "virtual")) {
+    for (const naive of results.filter(
+      (r) => r.strategy !== "ours" && r.mode === "virtual" && r.scenario === ours.scenario,
+    )) {
+      const a = ours.algorithm;
+      const b = naive.algorithm;
+      comparisons.push({
+        scenario: ours.scenario,
+        naive: naive.strategy,
+        naiveJobsFailed: b.jobsFailed,
+        naiveFailures: b.failures,
+        runTask: ratio(a.calls.RunTask ?? 0, b.calls.RunTask ?? 0),
+        describeTasks: ratio(a.calls.DescribeTasks ?? 0, b.calls.DescribeTasks ?? 0),
+        taskCalls: ratio(a.taskCalls, b.taskCalls),
+        totalCalls: ratio(a.totalCalls, b.totalCalls),
+        throttled: ratio(a.throttledTotal, b.throttledTotal),
+        makespanS: ratio(a.makespanS, b.makespanS),
+        launchPhaseS: ratio(a.launchPhaseS, b.launchPhaseS),
+      });
+    }
+  }
+  return { results, comparisons, targets: checkTargets(results) };
+}
+
+const f2 = (n: number | null): string => (n === null ? "n/a" : n.toFixed(2));
+const f1 = (n: number | null): string => (n === null ? "n/a" : n.toFixed(1));
+const f3 = (n: number | null): string => (n === null ? "n/a" : n.toFixed(3));
+
+function checkTargets(results: readonly MeasurementResult[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const add = (r: MeasurementResult, target: string, measured: string, met: boolean): void => {
+    checks.push({ target, scenario: r.scenario, mode: r.mode, measured, met });
+  };
+  for (const r of results.filter((x) => x.strategy === "ours")) {
+    const a = r.algorithm;
+    if (a.describeTasksRatio !== null)
+      add(
+        r,
+        "DescribeTasks / lower bound ≤ 1.05",
+        f3(a.describeTasksRatio),
+        a.describeTasksRatio <= 1.05,
+      );
+    const runTask = a.calls.RunTask ?? 0;
+    const resends = a.throttled.RunTask ?? 0;
+    add(
+      r,
+      "RunTask / launches needed = 1.00 (plus resends of throttled calls only)",
+      `${f3(a.runTaskRatio)} (${String(runTask)} calls, ${String(a.launchesNeeded)} needed, ${String(resends)} throttled)`,
+      runTask - resends === a.launchesNeeded,
+    );
+    if (a.launchRateRatio !== null)
+      add(
+        r,
+        "launch rate after the burst ≥ 90% of 20 tasks/s",
+        `${(a.launchRateRatio * 100).toFixed(1)}%`,
+        a.launchRateRatio >= 0.9,
+      );
+    if (r.scenario === "1x10000" || r.scenario === "100x100")
+      add(
+        r,
+        "10,000 tasks launched in ≤ 550 s (simulated)",
+        `${f1(a.launchPhaseS)} s`,
+        a.launchPhaseS !== null && a.launchPhaseS <= 550,
+      );
+    add(
+      r,
+      "zero jobs failed by throttling (and every job succeeded)",
+      `${String(a.jobsFailedByThrottling)} by throttling, ${String(a.jobsSucceeded)}/${String(a.jobs)} succeeded`,
+      a.jobsFailedByThrottling === 0 && a.jobsSucceeded === a.jobs,
+    );
+    add(r, "zero duplicate tasks", String(a.duplicates), a.duplicates === 0);
+    add(
+      r,
+      "zero orphaned tasks (none left running by the runner, all STOPPED at the end)",
+      `${String(a.abandoned)} left running, ${String(a.notStopped)} not STOPPED`,
+      a.abandoned === 0 && a.notStopped === 0,
+    );
+    if (r.scenario !== "1x10000") continue;
+    if (r.cpu !== undefined) {
+      const perTask = r.cpu.runnerWithGcShareMs / a.tasks;
+      add(
+        r,
+        "runner CPU ≤ 0.2 ms per task (runner code + its GC share, profiled)",
+        `${f3(perTask)} ms (${r.cpu.runnerMs.toFixed(0)} ms code + GC share, of ${r.process.cpuMs.toFixed(0)} ms process)`,
+        perTask <= 0.2,
+      );
+    }
+    if (r.mode === "realtime") {
+      const p = r.process;
+      add(
+        r,
+        "peak RSS ≤ 200 MB",
+        `${f1(p.sampledPeakRssMb)} MB (${f1(p.baselineRssMb)} MB before the job)`,
+        p.sampledPeakRssMb <= 200,
+      );
+      add(
+        r,
+        "event-loop delay p99 ≤ 50 ms",
+        `${f1(p.eventLoopDelayP99Ms)} ms`,
+        p.eventLoopDelayP99Ms <= 50,
+      );
+      add(
+        r,
+        "runner CPU ≤ 0.2 ms per task, read as the whole runner process (process.cpuUsage)",
+        `${f3(p.cpuMsPerTask)} ms`,
+        p.cpuMsPerTask <= 0.2,
+      );
+    }
+  }
+  return checks;
+}
+
+/** A plain-text table, columns padded; numbers right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const numeric = headers.map((_, i) =>
+    rows.every((r) => /^[-\d.,x%/ ]*$|^n\/a$/.test(r[i] ?? "")),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (numeric[i] === true ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+const ACTIONS: readonly [string, string][] = [
+  ["RunTask", "RunTask"],
+  ["DescribeTasks", "DescrTasks"],
+  ["StopTask", "StopTask"],
+  ["GetLogEvents", "GetLogEv"],
+  ["RegisterTaskDefinition", "RegTaskDef"],
+  ["DescribeTaskDefinition", "DescrTaskDef"],
+  ["DescribeClusters", "DescrClust"],
+  ["DescribeVpcs", "DescrVpcs"],
+  ["DescribeSubnets", "DescrSubn"],
+  ["DescribeSecurityGroups", "DescrSG"],
+];
+
+const count = (n: number | undefined): string => String(n ?? 0);
+
+export function printReport(summary: Summary): void {
+  const out: string[] = [];
+  const virtual = summary.results.filter((r) => r.mode === "virtual");
+  const realtime = summary.results.filter((r) => r.mode === "realtime");
+
+  out.push(
+    "",
+    "ALGORITHM (virtual time: ManualClock, simulator with the published AWS limits, latency 50-150 ms,",
+    "3% exit failures on first attempts, 2% AGENT launch failures; times are simulated seconds)",
+    "",
+    table(
+      [
+        "scenario",
+        "strategy",
+        "jobs ok",
+        "makespan s",
+        "launch phase s",
+        "DT/bound",
+        "RT/needed",
+        "rate/20",
+        "throttled",
+        "dup",
+        "left running",
+        "not STOPPED",
+      ],
+      virtual.map((r) => {
+        const a = r.algorithm;
+        return [
+          r.scenario,
+          r.strategy,
+          `${String(a.jobsSucceeded)}/${String(a.jobs)}`,
+          f1(a.makespanS),
+          f1(a.launchPhaseS),
+          f3(a.describeTasksRatio),
+          f3(a.runTaskRatio),
+          a.launchRateRatio === null ? "n/a" : `${(a.launchRateRatio * 100).toFixed(1)}%`,
+          String(a.throttledTotal),
+          String(a.duplicates),
+          String(a.abandoned),
+          String(a.notStopped),
+        ];
+      }),
+    ),
+  );
+
+  out.push(
+    "",
+    "API CALLS PER ACTION (virtual time; failed and throttled calls included)",
+    "",
+    table(
+      ["scenario", "strategy", ...ACTIONS.map(([, short]) => short), "bound DT", "needed RT"],
+      virtual.map((r) => [
+        r.scenario,
+        r.strategy,
+        ...ACTIONS.map(([action]) => count(r.algorithm.calls[action])),
+        String(r.algorithm.describeTasksLowerBound),
+        String(r.algorithm.launchesNeeded),
+      ]),
+    ),
+  );
+
+  const throttledRows = virtual
+    .filter((r) => r.algorithm.throttledTotal > 0)
+    .map((r) => [
+      r.scenario,
+      r.strategy,
+      Object.entries(r.algorithm.throttled)
+        .map(([k, v]) => `${k} ${String(v)}`)
+        .join(", "),
+    ]);
+  if (throttledRows.length > 0)
+    out.push(
+      "",
+      "THROTTLING ERRORS SEEN",
+      "",
+      table(["scenario", "strategy", "throttled calls"], throttledRows),
+    );
+
+  const failedRows = virtual
+    .filter((r) => r.algorithm.jobsFailed > 0)
+    .map((r) => [r.scenario, r.strategy, r.algorithm.failures.join(" | ")]);
+  if (failedRows.length > 0)
+    out.push("", "FAILED JOBS", "", table(["scenario", "strategy", "why"], failedRows));
+
+  if (summary.comparisons.length > 0)
+    out.push(
+      "",
+      "OURS / NAIVE (virtual time; < 1 means ours uses fewer calls or less time)",
+      "",
+      table(
+        [
+          "scenario",
+          "vs",
+          "RunTask",
+          "DescribeTasks",
+          "task calls",
+          "all calls",
+          "makespan",
+          "launch phase",
+          "naive jobs failed",
+        ],
+        summary.comparisons.map((c) => [
+          c.scenario,
+          c.naive,
+          f3(c.runTask.ratio),
+          f3(c.describeTasks.ratio),
+          f3(c.taskCalls.ratio),
+          f3(c.totalCalls.ratio),
+          f2(c.makespanS.ratio),
+          f2(c.launchPhaseS.ratio),
+          String(c.naiveJobsFailed),
+        ]),
+      ),
+    );
+
+  if (realtime.length > 0)
+    out.push(
+      "",
+      "PROCESS (real time: our runner alone in its process, the simulator in another, clock sped up",
+      `${String(realtime[0]?.speed ?? "?")}x; CPU and RSS of the runner's process, event-loop delay sampled every 10 ms)`,
+      "",
+      table(
+        [
+          "scenario",
+          "wall s",
+          "CPU ms",
+          "CPU ms/task",
+          "RSS base MB",
+          "RSS peak MB",
+          "maxRSS life MB",
+          "heap@peak MB",
+          "ELD p50 ms",
+          "ELD p99 ms",
+          "ELD max ms",
+          "DT/bound",
+          "RT/needed",
+          "throttled",
+          "dup",
+          "left running",
+          "not STOPPED",
+        ],
+        realtime.map((r) => {
+          const p = r.process;
+          const a = r.algorithm;
+          return [
+            r.scenario,
+            f1(p.wallMs / 1000),
+            p.cpuMs.toFixed(0),
+            f3(p.cpuMsPerTask),
+            f1(p.baselineRssMb),
+            f1(p.sampledPeakRssMb),
+            f1(p.maxRssMb),
+            f1(p.heapAtPeakMb),
+            f1(p.eventLoopDelayP50Ms),
+            f1(p.eventLoopDelayP99Ms),
+            f1(p.eventLoopDelayMaxMs),
+            f3(a.describeTasksRatio),
+            f3(a.runTaskRatio),
+            String(a.throttledTotal),
+            String(a.duplicates),
+            String(a.abandoned),
+            String(a.notStopped),
+          ];
+        }),
+      ),
+    );
+
+  const profiled = virtual.filter((r) => r.cpu !== undefined);
+  if (profiled.length > 0)
+    out.push(
+      "",
+      "RUNNER CPU BY OWNER (virtual-time runs of our runner under V8's sampling profiler, 100 µs;",
+      "each sample charged to the innermost frame of our code on its stack; JS thread only)",
+      "",
+      table(
+        [
+          "scenario",
+          "runner ms",
+          "+GC share ms",
+          "per task ms",
+          "simulator+clock ms",
+          "harness ms",
+          "GC ms",
+          "node other ms",
+          "process CPU ms",
+        ],
+        profiled.map((r) => {
+          const c = r.cpu as NonNullable<typeof r.cpu>;
+          return [
+            r.scenario,
+            c.runnerMs.toFixed(0),
+            c.runnerWithGcShareMs.toFixed(0),
+            f3(c.runnerWithGcShareMs / r.algorithm.tasks),
+            c.simulatorMs.toFixed(0),
+            c.harnessMs.toFixed(0),
+            c.gcMs.toFixed(0),
+            c.otherMs.toFixed(0),
+            r.process.cpuMs.toFixed(0),
+          ];
+        }),
+      ),
+    );
+
+  out.push(
+    "",
+    "TARGETS",
+    "",
+    table(
+      ["", "target", "scenario", "mode", "measured"],
+      summary.targets.map((t) => [
+        t.met ? "met" : "MISSED",
+        t.target,
+        t.scenario,
+        t.mode,
+        t.measured,
+      ]),
+    ),
+    "",
+  );
+  process.stdout.write(out.join("\n"));
+}

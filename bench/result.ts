@@ -1,0 +1,25 @@
+/** What one measurement produces; the orchestrator collects these from the worker processes. */
+import type { AlgorithmMetrics, ProcessMetrics } from "./metrics.js";
+import type { CpuAttribution } from "./profile.js";
+
+export const STRATEGIES = ["ours", "naive-per-task-poll", "naive-sequential"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/**
+ * `virtual`: runner and simulator in one process on a `ManualClock` (measures the algorithm);
+ * `realtime`: the runner alone in its process on a `ScaledClock`, the simulator in another
+ * (measures the process).
+ */
+export type Mode = "virtual" | "realtime";
+
+export interface MeasurementResult {
+  readonly scenario: string;
+  readonly strategy: Strategy;
+  readonly mode: Mode;
+  /** Simulated milliseconds per real millisecond (real-time runs). */
+  readonly speed?: number;
+  readonly algorithm: AlgorithmMetrics;
+  readonly process: ProcessMetrics;
+  /** Profiled runs: the JS thread's CPU by owner (runner, simulator, harness, GC). */
+  readonly cpu?: CpuAttribution;
+}

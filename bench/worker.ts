@@ -1,0 +1,124 @@
+/**
+ * One measurement in a fresh process: one scenario, one strategy, one mode. The orchestrator
+ * (`bench/run.ts`) forks it and receives the result over IPC; run alone it prints the result.
+ *
+ *   node bench/out/build/worker.js --scenario 1x100 --strategy ours --mode virtual
+ */
+import { parseArgs } from "node:util";
+import { createSimulatedAws, ManualClock } from "../src/testing/index.js";
+import type { Env } from "./env.js";
+import { algorithmMetrics, ProcessMonitor, summarizeSim, type RunRecord } from "./metrics.js";
+import { runNaivePerTaskPoll } from "./naive/per-task-poll.js";
+import { runNaiveSequential } from "./naive/sequential.js";
+import { runOurs } from "./ours.js";
+import { startProfile } from "./profile.js";
+import { RemoteSimulator } from "./realtime/remote-sim.js";
+import { realNow, ScaledClock } from "./realtime/scaled-clock.js";
+import { STRATEGIES, type MeasurementResult, type Mode, type Strategy } from "./result.js";
+import {
+  scenarioByName,
+  scriptWorkload,
+  seededRandom,
+  simulatorOptions,
+  taskDefinition,
+  WORKLOAD,
+  type Scenario,
+} from "./workload.js";
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "1x100" },
+    strategy: { type: "string", default: "ours" },
+    mode: { type: "string", default: "virtual" },
+    speed: { type: "string", default: "10" },
+    "sim-server": { type: "string" },
+    profile: { type: "boolean", default: false },
+  },
+});
+const scenario = scenarioByName(values.scenario);
+const strategy = values.strategy as Strategy;
+if (!STRATEGIES.includes(strategy)) throw new Error(`unknown strategy ${strategy}`);
+const mode = values.mode as Mode;
+const EPOCH = Date.UTC(2026, 0, 1);
+
+async function virtualRun(): Promise<MeasurementResult> {
+  const clock = new ManualClock({ start: EPOCH });
+  const aws = createSimulatedAws({ ...simulatorOptions(), clock });
+  scriptWorkload(aws);
+  const env: Env = {
+    clients: aws.clients,
+    clock,
+    drive: (promise) => clock.runUntil(promise, { maxTimeMs: 48 * 3_600_000 }),
+  };
+  // The naive runners do not register definitions: theirs exists before they start.
+  const naive = {
+    taskDefinitionArn:
+      strategy === "ours"
+        ? ""
+        : (aws.registerTaskDefinition(taskDefinition()).taskDefinitionArn as string),
+    subnets: ["subnet-0bench0001"],
+    random: seededRandom(WORKLOAD.seed + 2),
+  };
+  const stopProfile = values.profile ? await startProfile(import.meta.url) : undefined;
+  const monitor = new ProcessMonitor();
+  monitor.start();
+  const run = await runStrategy(strategy, env, scenario, naive);
+  const proc = monitor.stop(run.tasks);
+  const cpu = await stopProfile?.();
+  return {
+    scenario: scenario.name,
+    strategy,
+    mode,
+    algorithm: algorithmMetrics(run, summarizeSim(aws)),
+    process: proc,
+    ...(cpu === undefined ? {} : { cpu }),
+  };
+}
+
+function runStrategy(
+  which: Strategy,
+  env: Env,
+  s: Scenario,
+  naive: Parameters<typeof runNaiveSequential>[2],
+): Promise<RunRecord> {
+  switch (which) {
+    case "ours":
+      return runOurs(env, s);
+    case "naive-per-task-poll":
+      return runNaivePerTaskPoll(env, s, naive);
+    case "naive-sequential":
+      return runNaiveSequential(env, s, naive);
+  }
+}
+
+async function realtimeRun(): Promise<MeasurementResult> {
+  if (strategy !== "ours") throw new Error("real-time runs measure our runner only");
+  const script = values["sim-server"];
+  if (script === undefined) throw new Error("--sim-server <path to sim-server.js> is required");
+  const speed = Number(values.speed);
+  const realStart = realNow();
+  const remote = await RemoteSimulator.start(script, { speed, epoch: EPOCH, realStart });
+  const clock = new ScaledClock(speed, EPOCH, realStart);
+  const env: Env = { clients: remote.clients, clock, drive: (promise) => promise };
+  const monitor = new ProcessMonitor();
+  monitor.start();
+  const run = await runOurs(env, scenario);
+  const proc = monitor.stop(run.tasks);
+  const sim = await remote.summary();
+  await remote.close();
+  return {
+    scenario: scenario.name,
+    strategy,
+    mode,
+    speed,
+    algorithm: algorithmMetrics(run, sim),
+    process: proc,
+  };
+}
+
+const result = mode === "realtime" ? await realtimeRun() : await virtualRun();
+if (process.send !== undefined) {
+  process.send(result, () => process.exit(0));
+} else {
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}

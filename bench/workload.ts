@@ -1,0 +1,160 @@
+/**
+ * The benchmark's workload: the scenarios, the simulated account they run against (published
+ * AWS limits, latency, exit and launch failures) and the jobs. Every random choice is a hash of
+ * (job, task index, attempt), so each strategy meets exactly the same tasks, whatever order it
+ * launches them in.
+ */
+import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
+import type { BatchJobInput } from "../src/index.js";
+import type { SimulatedAws, SimulatedAwsOptions } from "../src/testing/index.js";
+
+/** One scenario: `jobs` concurrent jobs of `tasksPerJob` tasks each, on one runner. */
+export interface Scenario {
+  readonly name: string;
+  readonly jobs: number;
+  readonly tasksPerJob: number;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { name: "1x100", jobs: 1, tasksPerJob: 100 },
+  { name: "1x1000", jobs: 1, tasksPerJob: 1000 },
+  { name: "1x10000", jobs: 1, tasksPerJob: 10_000 },
+  { name: "100x100", jobs: 100, tasksPerJob: 100 },
+];
+
+export function scenarioByName(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (s === undefined) throw new Error(`unknown scenario ${name}`);
+  return s;
+}
+
+/** What every scenario shares. Times are simulated (virtual) milliseconds. */
+export const WORKLOAD = {
+  region: "us-west-2",
+  /** Latency of every simulated call: uniform in [min, max]. */
+  latencyMs: { min: 50, max: 150 },
+  /** How long a task's containers run: uniform over 16 steps in [min, max]. */
+  runMs: { min: 60_000, max: 240_000 },
+  /** Share of first attempts whose essential container exits 1 (retried: maxFailCount). */
+  exitFailureRate: 0.03,
+  /** Share of RunTask requests answered with `failures: [{ reason: "AGENT" }]`, every attempt. */
+  agentFailureRate: 0.02,
+  pollIntervalMs: 15_000,
+  maxFailCount: 2,
+  timeout: "6h",
+  /** The Fargate sustained launch rate the simulator enforces, tasks per second. */
+  fargateRatePerSecond: 20,
+  /** Tasks Fargate launches at once before the sustained rate applies. */
+  fargateBurst: 100,
+  seed: 20_260_101,
+} as const;
+
+/** The job ids of a scenario: `job-0`, `job-1`, ... */
+export function jobIds(scenario: Scenario): string[] {
+  return Array.from({ length: scenario.jobs }, (_, j) => `job-${j}`);
+}
+
+/** The task definition every job runs: one essential container logging to CloudWatch Logs. */
+export function taskDefinition(): RegisterTaskDefinitionCommandInput {
+  return {
+    family: "bench-job",
+    requiresCompatibilities: ["FARGATE"],
+    networkMode: "awsvpc",
+    cpu: "256",
+    memory: "512",
+    containerDefinitions: [
+      {
+        name: "main",
+        image: "alpine:3.20",
+        essential: true,
+        command: ["sh", "-c", "work"],
+        logConfiguration: {
+          logDriver: "awslogs",
+          options: {
+            "awslogs-group": "/ecs/bench",
+            "awslogs-region": WORKLOAD.region,
+            "awslogs-stream-prefix": "ecs",
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** The job our runner is given: a template to register-or-reuse, the default VPC inferred. */
+export function jobInput(jobId: string, scenario: Scenario): BatchJobInput {
+  return {
+    jobId,
+    taskDefinition: { definition: taskDefinition() },
+    taskCount: scenario.tasksPerJob,
+    pollInterval: WORKLOAD.pollIntervalMs,
+    maxFailCount: WORKLOAD.maxFailCount,
+    timeout: WORKLOAD.timeout,
+  };
+}
+
+/** A uniform number in [0, 1) from a string: FNV-1a, then a murmur3 finaliser. */
+export function hashUnit(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+/** A seeded PRNG (mulberry32) for latency and jitter. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const RUN_STEPS = 16;
+
+interface TaskKey {
+  readonly jobId?: string;
+  readonly taskIndex: number;
+  readonly attempt: number;
+}
+
+const key = (t: TaskKey, what: string): string =>
+  `${String(WORKLOAD.seed)}|${t.jobId ?? "?"}|${String(t.taskIndex)}|${String(t.attempt)}|${what}`;
+
+/** The simulator options of every run: the published limits and per-call latency. */
+export function simulatorOptions(): SimulatedAwsOptions {
+  const random = seededRandom(WORKLOAD.seed);
+  const { min, max } = WORKLOAD.latencyMs;
+  return {
+    region: WORKLOAD.region,
+    limits: "aws",
+    seed: WORKLOAD.seed,
+    latency: () => min + random() * (max - min),
+  };
+}
+
+/** Scripts the simulated account: run times, exit failures and AGENT launch failures. */
+export function scriptWorkload(aws: SimulatedAws): void {
+  aws.script({}, { logs: ["starting", "working", "done"] });
+  for (let step = 0; step < RUN_STEPS; step++) {
+    const runMs =
+      WORKLOAD.runMs.min +
+      Math.round(((WORKLOAD.runMs.max - WORKLOAD.runMs.min) * step) / (RUN_STEPS - 1));
+    aws.script((ctx) => Math.floor(hashUnit(key(ctx, "run")) * RUN_STEPS) === step, { runMs });
+  }
+  aws.script((ctx) => ctx.attempt === 1 && hashUnit(key(ctx, "exit")) < WORKLOAD.exitFailureRate, {
+    exitCode: 1,
+    logs: ["starting", "error: input file is corrupt"],
+  });
+  aws.failLaunch((ctx) => hashUnit(key(ctx, "agent")) < WORKLOAD.agentFailureRate, "AGENT");
+}
