@@ -3,6 +3,7 @@
  * typed events and a complete result. See README.md and docs/.
  */
 export {
+  defaultClients,
   EcsBatchRunner,
   type EcsBatchRunnerOptions,
   type JobHandle,

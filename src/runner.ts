@@ -64,7 +64,10 @@ export interface EcsBatchRunnerOptions {
    * per-account limits and halve when AWS throttles (other clients share the account).
    */
   rateLimits?: {
-    /** RunTask, counted in tasks. Default: 20/s, burst 100 (the Fargate launch rate). */
+    /**
+     * RunTask, counted in tasks. Default: 20/s with a burst of 20: RunTask calls that launch
+     * Fargate tasks are limited to 20 per second, burst and sustained.
+     */
     runTask?: RateLimit;
     /** DescribeTasks. Default: 20/s, burst 100. */
     describeTasks?: RateLimit;
@@ -136,12 +139,11 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     this.setListenerLogger(this.logger);
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    const defaults = defaultClients(regionConfig(options.region));
     this.clients = {
-      ecs: options.clients?.ecs ?? lazyClient(() => new ECSClient(regionConfig(options.region))),
-      logs:
-        options.clients?.logs ??
-        lazyClient(() => new CloudWatchLogsClient(regionConfig(options.region))),
-      ec2: options.clients?.ec2 ?? lazyClient(() => new EC2Client(regionConfig(options.region))),
+      ecs: options.clients?.ecs ?? defaults.ecs,
+      logs: options.clients?.logs ?? defaults.logs,
+      ec2: options.clients?.ec2 ?? defaults.ec2,
     };
     this.#registry = new TaskDefinitionRegistry(this.clients.ecs, this.logger);
     this.#network = new NetworkResolver(this.clients.ec2);
@@ -153,7 +155,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         random: this.random,
         limiter: new AdaptiveRateLimiter(
           this.clock,
-          limits.runTask ?? { ratePerSecond: 20, burst: 100 },
+          limits.runTask ?? { ratePerSecond: 20, burst: 20 },
         ),
       },
       { concurrency: options.maxConcurrentLaunches ?? 10 },
@@ -385,8 +387,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     if (region === undefined) return this.clients.logs;
     if (this.#options.logsClientForRegion !== undefined)
       return this.#options.logsClientForRegion(region);
-    if (this.#options.clients?.logs !== undefined || region === this.#options.region)
+    if (this.#options.clients?.logs !== undefined || region === this.#options.region) {
       return this.clients.logs;
+    }
     let client = this.#regionalLogs.get(region);
     if (client === undefined) {
       client = lazyClient(() => new CloudWatchLogsClient({ region }));
@@ -446,5 +449,14 @@ function lazyClient(build: () => AwsClient): AwsClient {
       client ??= build();
       return client.send(command, options);
     },
+  };
+}
+
+/** SDK v3 clients for ECS, CloudWatch Logs and EC2, each built on first use. */
+export function defaultClients(config: { region?: string; endpoint?: string } = {}): AwsClients {
+  return {
+    ecs: lazyClient(() => new ECSClient(config)),
+    logs: lazyClient(() => new CloudWatchLogsClient(config)),
+    ec2: lazyClient(() => new EC2Client(config)),
   };
 }

@@ -9,9 +9,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { ECSClient } from "@aws-sdk/client-ecs";
 import { parse as parseYaml } from "yaml";
 import type { AwsClients } from "../aws.js";
 import { EcsBatchError, EcsBatchValidationError } from "../errors.js";
@@ -21,7 +18,7 @@ import { fromHeimdall, loadHeimdallFiles } from "../job/heimdall.js";
 import type { BatchJobInput } from "../job/schema.js";
 import { createLocalAws, type LocalAws } from "../local/index.js";
 import type { Logger } from "../logger.js";
-import { EcsBatchRunner } from "../runner.js";
+import { defaultClients, EcsBatchRunner } from "../runner.js";
 import { plainLine, ProgressModel, renderFrame, TtyRenderer } from "./progress.js";
 
 declare const __VERSION__: string | undefined;
@@ -155,11 +152,7 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
       ...(values.region === undefined ? {} : { region: values.region }),
       ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
     };
-    clients = {
-      ecs: new ECSClient(config),
-      logs: new CloudWatchLogsClient(config),
-      ec2: new EC2Client(config),
-    };
+    clients = defaultClients(config);
   }
 
   const runner = new EcsBatchRunner({

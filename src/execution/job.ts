@@ -50,6 +50,8 @@ export interface SlotState {
   stopCode?: string;
   stoppedReason?: string;
   lastFailure?: TaskFailure;
+  /** When the last failure happened (ms since epoch). */
+  failedAt?: number;
   /** When the last attempt's task stopped (ms since epoch). */
   stoppedAt?: number;
   /** This runner asked ECS to stop the current attempt. */
@@ -332,6 +334,7 @@ export class JobExecution {
           .catch(() => failure);
       }
       slot.lastFailure = failure;
+      slot.failedAt = clock.now();
       const failedArn = started ? slot.taskArn : undefined;
       if (failedArn !== undefined) {
         slot.failedTaskArns.push(failedArn);

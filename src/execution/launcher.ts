@@ -72,6 +72,13 @@ export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
   "ValidationException",
 ]);
 
+/**
+ * After the caller gave up (timeout, cancel), how many more times an ambiguous request is sent
+ * to learn whether it started a task. Bounded so a stopping job cannot wait forever on an API
+ * that keeps failing; unbounded before that, since a new attempt could start a second task.
+ */
+export const MAX_SENDS_AFTER_ABORT = 3;
+
 /** Sends RunTask with a concurrency cap, an adaptive rate limit and idempotent resends. */
 export class Launcher {
   readonly #ctx: LauncherContext;
@@ -112,9 +119,27 @@ export class Launcher {
     try {
       let sent = 0;
       let input: RunTaskCommandInput | undefined;
+      /** A send failed in a way that may hide a success (5xx, timeout): only a resend can tell. */
+      let ambiguous = false;
+      /** Sends made after the caller gave up, to settle an ambiguous earlier send. */
+      let afterAbort = 0;
       for (;;) {
         if (sent === 0 && !(await this.#ctx.limiter.acquire(signal))) return { kind: "aborted" };
-        if (sent > 0) await this.#ctx.limiter.acquire();
+        if (sent > 0) {
+          if (signal?.aborted === true) {
+            // Throttled requests were refused before they did anything: nothing to settle.
+            if (!ambiguous) return { kind: "aborted" };
+            if (afterAbort >= MAX_SENDS_AFTER_ABORT) {
+              (this.#ctx.logger ?? silentLogger).error(
+                "RunTask kept failing after the job stopped; a task may have started unseen",
+                { startedBy: input?.startedBy, clientToken: input?.clientToken },
+              );
+              return { kind: "aborted" };
+            }
+            afterAbort++;
+          }
+          await this.#ctx.limiter.acquire();
+        }
         if (input === undefined) {
           try {
             input = typeof request === "function" ? request() : request;
@@ -143,6 +168,7 @@ export class Launcher {
             return { kind: "fatal", error };
           }
           if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
+          else ambiguous = true;
           const wait = this.#resendDelay(sent);
           (this.#ctx.logger ?? silentLogger).warn(
             "RunTask failed; sending the same request again",
@@ -153,8 +179,9 @@ export class Launcher {
               delayMs: wait,
             },
           );
-          // Not abortable: the first send may have started a task, and only a resend finds out.
-          await sleepUnlessAborted(this.#ctx.clock, wait);
+          // An ambiguous send may have started a task and only a resend finds out, so that
+          // wait ignores the caller's abort; a merely throttled one can be dropped at once.
+          await sleepUnlessAborted(this.#ctx.clock, wait, ambiguous ? undefined : signal);
         }
       }
     } finally {

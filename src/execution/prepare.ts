@@ -104,8 +104,13 @@ function planFor(
   };
 }
 
-/** Checks a plan's requests: override size and customizations. Throws a validation error. */
-function checkPlan(plan: LaunchPlan, job: BatchJob): void {
+/**
+ * Checks a plan's requests: override size and customizations. With `stage: "input"` (facts from
+ * the input alone) a problem is an `EcsBatchValidationError`; once the plan holds facts from AWS
+ * (the containers of an `{ arn }` definition, the inferred network) it is an
+ * `EcsBatchSetupError` (DESIGN 3.3a). Either way nothing has been launched.
+ */
+function checkPlan(plan: LaunchPlan, job: BatchJob, stage: "input" | "aws"): void {
   const issues: ValidationIssue[] = [
     ...checkOverridesSize({ ...plan, taskCustomizations: [] }, maxAttempts(job)),
     ...validateCustomizations(
@@ -113,7 +118,12 @@ function checkPlan(plan: LaunchPlan, job: BatchJob): void {
       buildRunTaskInput({ ...plan, taskCustomizations: [] }, 0, 1),
     ),
   ];
-  if (issues.length > 0) throw new EcsBatchValidationError(issues);
+  if (issues.length === 0) return;
+  if (stage === "input") throw new EcsBatchValidationError(issues);
+  throw new EcsBatchSetupError(
+    "INVALID_PARAMETER",
+    `the job's RunTask requests do not fit task definition ${plan.taskDefinitionArn}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`,
+  );
 }
 
 /** The task-level overrides for `{ arn }` sources: the definition is as registered, so sizes and roles go in RunTask. */
@@ -218,7 +228,7 @@ async function loadAndCheck(
   if (loaded.kind === "arn") return loaded;
   const template = applyJobToTemplate(loaded.template, job);
   const network = template.networkMode === "awsvpc" ? PLACEHOLDER_NETWORK : undefined;
-  checkPlan(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), job);
+  checkPlan(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), job, "input");
   return { kind: "template", template };
 }
 
@@ -239,7 +249,7 @@ export async function prepareJob(job: BatchJob, ctx: PrepareContext): Promise<Pr
     network,
     source.kind === "arn" ? arnTaskOverrides(job) : {},
   );
-  checkPlan(plan, job);
+  checkPlan(plan, job, "aws");
   return { job, plan, taskDefinition: resolved };
 }
 
@@ -277,7 +287,7 @@ export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<Jo
     network,
     source.kind === "arn" ? arnTaskOverrides(job) : {},
   );
-  checkPlan(plan, job);
+  checkPlan(plan, job, "aws");
   return {
     jobId: job.jobId,
     cluster: job.cluster,

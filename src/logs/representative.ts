@@ -30,10 +30,8 @@ export function representativeTask(state: JobState, status: JobStatus): Represen
     const slot =
       cause?.kind === "exhausted"
         ? slots[cause.taskIndex]
-        : // A non-retryable error: the last task that failed, else the first that ran.
-          ([...slots]
-            .filter((s) => s.lastFailure !== undefined && s.taskArn !== undefined)
-            .at(-1) ?? slots.find((s) => s.taskArn !== undefined));
+        : // A non-retryable error: the task that failed most recently, else the first that ran.
+          (mostRecentFailure(slots) ?? slots.find((s) => s.taskArn !== undefined));
     if (slot?.taskArn === undefined) {
       return {
         error:
@@ -51,4 +49,13 @@ export function representativeTask(state: JobState, status: JobStatus): Represen
   return slot?.taskArn === undefined
     ? { error: "no task ran" }
     : { slot, taskArn: slot.taskArn, stream: "stderr" };
+}
+
+function mostRecentFailure(slots: readonly SlotState[]): SlotState | undefined {
+  let best: SlotState | undefined;
+  for (const s of slots) {
+    if (s.failedAt === undefined || s.taskArn === undefined) continue;
+    if (best === undefined || s.failedAt >= (best.failedAt ?? 0)) best = s;
+  }
+  return best;
 }

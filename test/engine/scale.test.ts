@@ -38,7 +38,7 @@ describe("watching many tasks", () => {
     let lowerBound = 0;
     for (const [at, sizes] of byPoll) {
       const unfinished = [...startedAt.entries()].filter(
-        ([i, s]) => s <= at && (doneAt.get(i) ?? Infinity) >= at,
+        ([i, s]) => s < at && (doneAt.get(i) ?? Infinity) >= at,
       ).length;
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(unfinished);
       expect(sizes.length).toBe(Math.ceil(unfinished / 100));

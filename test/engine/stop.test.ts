@@ -131,6 +131,36 @@ describe("cancel", () => {
   });
 });
 
+describe("a RunTask that keeps failing when the job stops", () => {
+  it("gives up at once when it was only throttled (nothing can have started)", async () => {
+    const { aws, clock, run } = setup();
+    aws.inject({ action: "RunTask", error: "ThrottlingException" });
+    const started = clock.now();
+    const result = await run(job({ taskCount: 2, timeout: "2m" }));
+    expect(result.status).toBe("timedOut");
+    expect(result.tasks.map((t) => [t.status, t.attempts])).toEqual([
+      ["stopped", 0],
+      ["stopped", 0],
+    ]);
+    const after = aws.callsTo("RunTask").filter((c) => c.at > started + 120_000);
+    expect(after).toEqual([]);
+  });
+
+  it("settles an ambiguous failure with at most three more sends, then ends", async () => {
+    const { aws, clock, run, logger } = setup();
+    aws.inject({ action: "RunTask", error: "ServerException" });
+    const started = clock.now();
+    const result = await run(job({ taskCount: 1, timeout: "2m" }));
+    expect(result.status).toBe("timedOut");
+    const after = aws.callsTo("RunTask").filter((c) => c.at > started + 120_000);
+    expect(after.length).toBeLessThanOrEqual(3);
+    expect(logger.lines.some((l) => l.message.includes("a task may have started unseen"))).toBe(
+      true,
+    );
+    expect(clock.now() - started).toBeLessThan(120_000 + 5 * 60_000);
+  });
+});
+
 describe("launch failures (RunTask failures[])", () => {
   it("retries AGENT, RESOURCE:MEMORY and capacity failures on the launch budget, not maxFailCount", async () => {
     const { aws, run, named } = setup();

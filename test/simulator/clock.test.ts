@@ -56,3 +56,18 @@ describe("ManualClock", () => {
     );
   });
 });
+
+describe("ManualClock and real I/O", () => {
+  it("lets a file read finish before jumping to the next timer", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const clock = new ManualClock({ start: 0 });
+    const timeout = clock.sleep(3_600_000).then(() => "timeout");
+    const work = (async () => {
+      await readFile(new URL("../../package.json", import.meta.url));
+      await clock.sleep(10_000);
+      return "work";
+    })();
+    await expect(clock.runUntil(Promise.race([timeout, work]))).resolves.toBe("work");
+    expect(clock.now()).toBe(10_000);
+  });
+});

@@ -5,6 +5,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import {
   DescribeClustersCommand,
+  DescribeTaskDefinitionCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
 } from "@aws-sdk/client-ecs";
@@ -23,6 +24,7 @@ import {
 import {
   awsError,
   createMocks,
+  registered,
   runnerFor,
   sentCommands,
   type Mocks,
@@ -358,5 +360,35 @@ describe("preview", () => {
       name: "EcsBatchSetupError",
       code: "CLUSTER_NOT_FOUND",
     });
+  });
+});
+
+describe("checks that need AWS facts", () => {
+  it("reports oversized overrides of an { arn } definition as a setup error, before any RunTask", async () => {
+    const mocks = createMocks();
+    mocks.ecs.on(DescribeTaskDefinitionCommand).resolves({
+      taskDefinition: registered(
+        {
+          family: "existing",
+          cpu: "256",
+          memory: "512",
+          networkMode: "awsvpc",
+          requiresCompatibilities: ["FARGATE"],
+          containerDefinitions: [{ name: "main", image: "x" }],
+        },
+        4,
+      ),
+    });
+    const error = await runnerFor(mocks)
+      .run({
+        taskDefinition: { arn: "existing:4" },
+        network: { subnets: ["subnet-1"] },
+        containerOverrides: [{ name: "main", environment: { BIG: "x".repeat(9000) } }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcsBatchSetupError);
+    expect(error).toMatchObject({ code: "INVALID_PARAMETER" });
+    expect((error as Error).message).toContain("containerOverrides: RunTask overrides would be");
+    expect(mocks.ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
 });
