@@ -117,7 +117,12 @@ export {
   type RetryContext,
   type RetryPolicy,
 } from "./execution/retry.js";
-export { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
+export {
+  AdaptiveRateLimiter,
+  limitedCall,
+  type LimitedCallResult,
+  type RateLimit,
+} from "./execution/rate-limiter.js";
 export {
   Launcher,
   NON_RETRYABLE_RUN_TASK_ERRORS,

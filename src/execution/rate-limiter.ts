@@ -3,6 +3,7 @@
  * service throttles (other clients share the account's bucket), and creeps back up while calls
  * succeed. Waiters are served in order, so one busy job cannot starve another.
  */
+import { isThrottlingError, isTransientError } from "../aws.js";
 import { sleepUnlessAborted, type Clock } from "../clock.js";
 
 /** Settings of one rate limiter. */
@@ -90,5 +91,56 @@ export class AdaptiveRateLimiter {
       this.#tokens + ((now - this.#last) / 1000) * this.#rate,
     );
     this.#last = now;
+  }
+}
+
+/** How a `limitedCall` ended. */
+export type LimitedCallResult<T> =
+  | { readonly ok: true; readonly value: T; readonly attempts: number }
+  /** A non-transient error, the last transient one once attempts ran out, or `aborted`. */
+  | {
+      readonly ok: false;
+      readonly error: unknown;
+      readonly attempts: number;
+      readonly aborted: boolean;
+    };
+
+/**
+ * One AWS call under a rate limiter, sent again after throttling and transient errors (5xx,
+ * network) with exponential backoff: the pattern every idempotent read and stop of this library
+ * shares. Throttling also slows the limiter. Never rejects.
+ */
+export async function limitedCall<T>(
+  limiter: AdaptiveRateLimiter,
+  clock: Clock,
+  call: () => Promise<T>,
+  options: {
+    /** Attempts at most. Default: unlimited (until `signal` aborts). */
+    readonly maxAttempts?: number;
+    /** Wait before attempt `n + 1`, ms. */
+    readonly backoffMs: (attempt: number) => number;
+    readonly signal?: AbortSignal;
+    /** Called before each wait, e.g. to log. */
+    readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  },
+): Promise<LimitedCallResult<T>> {
+  const max = options.maxAttempts ?? Number.POSITIVE_INFINITY;
+  for (let attempt = 1; ; attempt++) {
+    if (!(await limiter.acquire(options.signal)))
+      return { ok: false, error: undefined, attempts: attempt - 1, aborted: true };
+    try {
+      const value = await call();
+      limiter.onSuccess();
+      return { ok: true, value, attempts: attempt };
+    } catch (error) {
+      if (!isTransientError(error) || attempt >= max)
+        return { ok: false, error, attempts: attempt, aborted: false };
+      if (isThrottlingError(error)) limiter.onThrottle();
+      const delayMs = options.backoffMs(attempt);
+      options.onRetry?.(error, attempt, delayMs);
+      if (!(await sleepUnlessAborted(clock, delayMs, options.signal))) {
+        return { ok: false, error, attempts: attempt, aborted: true };
+      }
+    }
   }
 }

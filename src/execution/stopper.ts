@@ -4,17 +4,11 @@
  * task, where the ARN is already shown, and a list of them would not fit in 255 characters.
  */
 import { StopTaskCommand } from "@aws-sdk/client-ecs";
-import {
-  awsErrorMessage,
-  awsErrorName,
-  isThrottlingError,
-  isTransientError,
-  type AwsClient,
-} from "../aws.js";
-import { sleepUnlessAborted, type Clock } from "../clock.js";
+import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
+import type { Clock } from "../clock.js";
 import { ECS_LIMITS } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+import { limitedCall, type AdaptiveRateLimiter } from "./rate-limiter.js";
 
 /**
  * The StopTask reason: `ecs-batch-runner: job <jobId> <cause>`, at most 255 characters, with
@@ -59,27 +53,31 @@ export class TaskStopper {
     signal?: AbortSignal,
   ): Promise<boolean> {
     const log = this.#ctx.logger ?? silentLogger;
-    for (let attempt = 1; ; attempt++) {
-      if (!(await this.#ctx.limiter.acquire(signal))) return false;
-      this.calls++;
-      try {
-        await this.#ctx.ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
-        this.#ctx.limiter.onSuccess();
-        return true;
-      } catch (error) {
-        const name = awsErrorName(error);
-        // "The referenced task was not found": ECS already forgot it, so it is not running.
-        if (name === "InvalidParameterException" && /not found/i.test(awsErrorMessage(error)))
-          return true;
-        if (!isTransientError(error)) {
-          log.error("StopTask failed", { taskArn, error: `${name}: ${awsErrorMessage(error)}` });
-          return false;
-        }
-        if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
-        const wait = Math.min(10_000, 250 * 2 ** attempt);
-        log.warn("StopTask failed; trying again", { taskArn, error: name, delayMs: wait });
-        if (!(await sleepUnlessAborted(this.#ctx.clock, wait, signal))) return false;
-      }
-    }
+    const out = await limitedCall(
+      this.#ctx.limiter,
+      this.#ctx.clock,
+      () => {
+        this.calls++;
+        return this.#ctx.ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
+      },
+      {
+        backoffMs: (attempt) => Math.min(10_000, 250 * 2 ** attempt),
+        ...(signal === undefined ? {} : { signal }),
+        onRetry: (error, _attempt, delayMs) =>
+          log.warn("StopTask failed; trying again", {
+            taskArn,
+            error: awsErrorName(error),
+            delayMs,
+          }),
+      },
+    );
+    if (out.ok) return true;
+    if (out.aborted) return false;
+    const name = awsErrorName(out.error);
+    // "The referenced task was not found": ECS already forgot it, so it is not running.
+    if (name === "InvalidParameterException" && /not found/i.test(awsErrorMessage(out.error)))
+      return true;
+    log.error("StopTask failed", { taskArn, error: `${name}: ${awsErrorMessage(out.error)}` });
+    return false;
   }
 }

@@ -11,16 +11,10 @@ import {
   type GetLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
 import type { ContainerDefinition } from "@aws-sdk/client-ecs";
-import {
-  awsErrorMessage,
-  awsErrorName,
-  isThrottlingError,
-  isTransientError,
-  type AwsClient,
-} from "../aws.js";
-import { sleepUnlessAborted, type Clock } from "../clock.js";
+import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
+import type { Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { AdaptiveRateLimiter } from "../execution/rate-limiter.js";
+import { limitedCall, type AdaptiveRateLimiter } from "../execution/rate-limiter.js";
 import { formatLogLine, formatStreamSection, joinSections, type LogLine } from "./format.js";
 
 /** Where one container of one task logs. */
@@ -194,38 +188,34 @@ export class CloudWatchLogFetcher implements LogFetcher {
     source: LogSource,
     input: GetLogEventsCommandInput,
   ): Promise<{ out: GetLogEventsCommandOutput; calls: number } | { error: string; calls: number }> {
-    const log = this.#ctx.logger ?? silentLogger;
-    for (let attempt = 1; ; attempt++) {
-      await this.#ctx.limiter.acquire();
-      this.calls++;
-      try {
-        const out = (await client.send(
-          new GetLogEventsCommand(input),
-        )) as GetLogEventsCommandOutput;
-        this.#ctx.limiter.onSuccess();
-        return { out, calls: attempt };
-      } catch (error) {
-        const name = awsErrorName(error);
-        if (name === "ResourceNotFoundException") {
-          return {
-            error: `no log stream ${source.stream} in group ${source.group} (${awsErrorMessage(error)})`,
-            calls: attempt,
-          };
-        }
-        if (!isTransientError(error) || attempt > CALL_RETRIES) {
-          log.warn("GetLogEvents failed", {
-            group: source.group,
-            stream: source.stream,
-            error: name,
-          });
-          return {
-            error: `could not read ${source.stream}: ${name}: ${awsErrorMessage(error)}`,
-            calls: attempt,
-          };
-        }
-        if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
-        await sleepUnlessAborted(this.#ctx.clock, Math.min(10_000, 200 * 2 ** attempt));
-      }
+    const out = await limitedCall(
+      this.#ctx.limiter,
+      this.#ctx.clock,
+      () => {
+        this.calls++;
+        return client.send(new GetLogEventsCommand(input)) as Promise<GetLogEventsCommandOutput>;
+      },
+      {
+        maxAttempts: CALL_RETRIES + 1,
+        backoffMs: (attempt) => Math.min(10_000, 200 * 2 ** attempt),
+      },
+    );
+    if (out.ok) return { out: out.value, calls: out.attempts };
+    const name = awsErrorName(out.error);
+    if (name === "ResourceNotFoundException") {
+      return {
+        error: `no log stream ${source.stream} in group ${source.group} (${awsErrorMessage(out.error)})`,
+        calls: out.attempts,
+      };
     }
+    (this.#ctx.logger ?? silentLogger).warn("GetLogEvents failed", {
+      group: source.group,
+      stream: source.stream,
+      error: name,
+    });
+    return {
+      error: `could not read ${source.stream}: ${name}: ${awsErrorMessage(out.error)}`,
+      calls: out.attempts,
+    };
   }
 }

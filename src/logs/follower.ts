@@ -10,8 +10,9 @@ import {
   type FilterLogEventsCommandInput,
   type FilterLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { awsErrorName, isThrottlingError, isTransientError } from "../aws.js";
+import { awsErrorName } from "../aws.js";
 import { sleepUnlessAborted } from "../clock.js";
+import { limitedCall } from "../execution/rate-limiter.js";
 import { silentLogger } from "../logger.js";
 import type { LogFetcherContext, LogSource } from "./fetcher.js";
 
@@ -210,29 +211,25 @@ export class LogFollower {
     input: FilterLogEventsCommandInput,
   ): Promise<FilterLogEventsCommandOutput | undefined> {
     const client = this.#ctx.logsClientFor(region);
-    for (let attempt = 1; attempt <= 4; attempt++) {
-      await this.#ctx.limiter.acquire();
-      this.calls++;
-      try {
-        const out = (await client.send(
+    const out = await limitedCall(
+      this.#ctx.limiter,
+      this.#ctx.clock,
+      () => {
+        this.calls++;
+        return client.send(
           new FilterLogEventsCommand(input),
-        )) as FilterLogEventsCommandOutput;
-        this.#ctx.limiter.onSuccess();
-        return out;
-      } catch (error) {
-        const name = awsErrorName(error);
-        // Before a task writes its first line its group (or stream) may not exist yet.
-        if (name === "ResourceNotFoundException") return undefined;
-        if (!isTransientError(error)) {
-          (this.#ctx.logger ?? silentLogger).warn(
-            "FilterLogEvents failed; following resumes next interval",
-            { error: name },
-          );
-          return undefined;
-        }
-        if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
-        await sleepUnlessAborted(this.#ctx.clock, 250 * 2 ** attempt);
-      }
+        ) as Promise<FilterLogEventsCommandOutput>;
+      },
+      { maxAttempts: 4, backoffMs: (attempt) => 250 * 2 ** attempt },
+    );
+    if (out.ok) return out.value;
+    const name = awsErrorName(out.error);
+    // Before a task writes its first line its group (or stream) may not exist yet: not a problem.
+    if (name !== "ResourceNotFoundException") {
+      (this.#ctx.logger ?? silentLogger).warn(
+        "FilterLogEvents failed; following resumes next interval",
+        { error: name },
+      );
     }
     return undefined;
   }
