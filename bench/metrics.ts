@@ -256,7 +256,9 @@ export function algorithmMetrics(run: RunRecord, sim: SimSummary): AlgorithmMetr
   let launchRatePerS: number | null = null;
   if (sim.firstRunTaskAt !== undefined && sim.initialLaunchesDoneAt !== undefined) {
     launchPhaseS = (sim.initialLaunchesDoneAt - sim.firstRunTaskAt) / 1000;
-    const afterBurst = sim.launchesInWindow - WORKLOAD.fargateBurst;
+    // One task per RunTask call, so the burst is the smaller of the two Fargate buckets'.
+    const burst = Math.min(WORKLOAD.fargateBurst, WORKLOAD.fargateRunTaskBurst);
+    const afterBurst = sim.launchesInWindow - burst;
     // Only meaningful when the launches after the burst took a while (several seconds).
     if (afterBurst >= 5 * WORKLOAD.fargateRatePerSecond && launchPhaseS > 0)
       launchRatePerS = afterBurst / launchPhaseS;

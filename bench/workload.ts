@@ -46,6 +46,11 @@ export const WORKLOAD = {
   fargateRatePerSecond: 20,
   /** Tasks Fargate launches at once before the sustained rate applies. */
   fargateBurst: 100,
+  /**
+   * RunTask calls launching Fargate tasks: 20 per second, burst and sustained. Each of our
+   * RunTask calls launches one task (every task has its own overrides), so this caps the burst.
+   */
+  fargateRunTaskBurst: 20,
   seed: 20_260_101,
 } as const;
 

@@ -212,6 +212,8 @@ export interface SimulatedEcsOptions {
   autoCreateLogGroups: boolean;
   /** The Fargate task-launch bucket (tasks, not calls). */
   fargateLaunchBucket?: TokenBucketConfig;
+  /** Fargate's own bucket for RunTask calls that launch Fargate tasks (calls, not tasks). */
+  fargateRunTaskBucket?: TokenBucketConfig;
   executor?: TaskExecutor;
 }
 
@@ -610,6 +612,13 @@ export class SimulatedEcs {
     if (tags.length > 50)
       throw serviceError("InvalidParameterException", "Too many tags: a task can have at most 50.");
 
+    if (
+      fargate &&
+      this.#opts.fargateRunTaskBucket !== undefined &&
+      !this.#control.takeTokens(this.#opts.fargateRunTaskBucket, 1)
+    ) {
+      throw serviceError("ThrottlingException", "Rate exceeded");
+    }
     const callIndex = this.#runTaskCalls++;
     const tasks: Task[] = [];
     const failures: unknown[] = [];

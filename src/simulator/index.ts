@@ -93,6 +93,17 @@ export function awsRateLimits(region: string): TokenBucketConfig[] {
 }
 
 /** Fargate On-Demand task launches: 100 burst, then 20 tasks per second. */
+/**
+ * Fargate also limits the RunTask calls that launch its tasks: 20 per second, burst and
+ * sustained (each call may launch up to 10 tasks, so the 100-task burst needs batched calls).
+ */
+export const FARGATE_RUN_TASK_BUCKET: TokenBucketConfig = {
+  service: "ecs",
+  actions: [],
+  burst: 20,
+  ratePerSecond: 20,
+};
+
 export const FARGATE_LAUNCH_BUCKET: TokenBucketConfig = {
   service: "ecs",
   actions: [],
@@ -194,7 +205,12 @@ export function createSimulatedAws(options: SimulatedAwsOptions = {}): Simulated
       timing: { ...DEFAULT_TIMING, ...options.timing },
       stoppedTaskRetentionMs: options.stoppedTaskRetentionMs ?? 3_600_000,
       autoCreateLogGroups: options.autoCreateLogGroups ?? true,
-      ...(limits ? { fargateLaunchBucket: FARGATE_LAUNCH_BUCKET } : {}),
+      ...(limits
+        ? {
+            fargateLaunchBucket: FARGATE_LAUNCH_BUCKET,
+            fargateRunTaskBucket: FARGATE_RUN_TASK_BUCKET,
+          }
+        : {}),
       ...(options.executor === undefined ? {} : { executor: options.executor }),
     },
     control,
@@ -207,6 +223,7 @@ export function createSimulatedAws(options: SimulatedAwsOptions = {}): Simulated
   if (limits) {
     for (const b of awsRateLimits(region)) control.addTokenBucket(b);
     control.addTokenBucket(FARGATE_LAUNCH_BUCKET);
+    control.addTokenBucket(FARGATE_RUN_TASK_BUCKET);
   }
   const sync = (): void => ecs.sync();
   const clients: AwsClients = {

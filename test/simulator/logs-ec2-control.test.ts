@@ -257,3 +257,38 @@ describe("call control", () => {
     expect(done).toBe(true);
   });
 });
+
+describe("the published limits", () => {
+  it("limit RunTask calls that launch Fargate tasks to 20 per second, burst and sustained", async () => {
+    const { RunTaskCommand } = await import("@aws-sdk/client-ecs");
+    const clock = new ManualClock({ start: 0 });
+    const aws = createSimulatedAws({ clock, limits: "aws" });
+    aws.registerTaskDefinition({
+      family: "f",
+      requiresCompatibilities: ["FARGATE"],
+      networkMode: "awsvpc",
+      cpu: "256",
+      memory: "512",
+      containerDefinitions: [{ name: "main", image: "x" }],
+    });
+    const run = () =>
+      aws.ecs
+        .send(
+          new RunTaskCommand({
+            taskDefinition: "f",
+            launchType: "FARGATE",
+            networkConfiguration: { awsvpcConfiguration: { subnets: ["subnet-1"] } },
+          }),
+        )
+        .then(
+          () => "ok",
+          (e: unknown) => (e as Error).name,
+        );
+    const first = await Promise.all(Array.from({ length: 25 }, run));
+    expect(first.filter((r) => r === "ok")).toHaveLength(20);
+    expect(first.filter((r) => r === "ThrottlingException")).toHaveLength(5);
+    await clock.advance(500);
+    const later = await Promise.all(Array.from({ length: 12 }, run));
+    expect(later.filter((r) => r === "ok")).toHaveLength(10);
+  });
+});
