@@ -6,7 +6,10 @@
  */
 import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
 import type { BatchJobInput } from "../src/index.js";
-import type { SimulatedAws, SimulatedAwsOptions } from "../src/testing/index.js";
+import { seededRandom, type SimulatedAws, type SimulatedAwsOptions } from "../src/testing/index.js";
+
+/** The simulator's seeded PRNG (mulberry32), for latency and jitter. */
+export { seededRandom };
 
 /** One scenario: `jobs` concurrent jobs of `tasksPerJob` tasks each, on one runner. */
 export interface Scenario {
@@ -111,18 +114,6 @@ export function hashUnit(key: string): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return (h >>> 0) / 4294967296;
-}
-
-/** A seeded PRNG (mulberry32) for latency and jitter. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const RUN_STEPS = 16;

@@ -318,6 +318,7 @@ export {
   type ManualClockOptions,
 } from "./clock.js";
 export { SimulatedServiceError, serviceError } from "./errors.js";
+export { seededRandom } from "./control.js";
 export type {
   CallRecord,
   FaultRule,
