@@ -250,7 +250,6 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     status: JobStatus,
     prepared: PreparedJob,
   ): Promise<{ logs?: JobLogs; taskLogs?: TaskLogs[] }> {
-    this.#following.delete(state.jobId);
     const settings = prepared.job.logs;
     if (settings.fetch === "none") return {};
     const containers = prepared.taskDefinition.definition.containerDefinitions;
