@@ -305,6 +305,11 @@ export interface ProcessMetrics {
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;
   readonly cpuMsPerTask: number;
+  /**
+   * Of `cpuMs`: the JS thread's share (Linux only, 10 ms resolution); the rest is other
+   * threads, mostly V8's GC helpers (concurrent marking, parallel scavenges).
+   */
+  readonly cpuMainThreadMs?: number;
   /** RSS just before the run, after a full GC (modules loaded, nothing running). */
   readonly baselineRssMb: number;
   /** Of `baselineRssMb`: file-backed pages (the `node` binary, shared libraries; Linux only). */
@@ -339,6 +344,23 @@ function rssFileBytes(): number | undefined {
   }
 }
 
+/**
+ * CPU of the process's JS thread (the main thread) in ms, user + system, from
+ * `/proc/self/task/<pid>/stat` (clock ticks, 10 ms); undefined off Linux. The rest of
+ * `process.cpuUsage()` is the other threads: V8's GC helpers and the libuv pool.
+ */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${String(process.pid)}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How often RSS is sampled. Each wake-up costs CPU, which the run's figures include. */
 const SAMPLE_MS = 50;
 /** Event-loop delay: a timer every 10 ms records how late it fires. */
@@ -347,6 +369,7 @@ const DELAY_RESOLUTION_MS = 10;
 /** Samples CPU, RSS and event-loop delay between `start()` and `stop()`. */
 export class ProcessMonitor {
   #cpu: NodeJS.CpuUsage | undefined;
+  #mainCpu: number | undefined;
   #wall = 0;
   #baseline = 0;
   #peak = 0;
@@ -365,6 +388,7 @@ export class ProcessMonitor {
     this.#timer.unref();
     this.#delay.enable();
     this.#wall = performance.now();
+    this.#mainCpu = mainThreadCpuMs();
     this.#cpu = process.cpuUsage();
   }
 
@@ -378,6 +402,7 @@ export class ProcessMonitor {
 
   stop(tasks: number): ProcessMetrics {
     const cpu = process.cpuUsage(this.#cpu);
+    const mainEnd = mainThreadCpuMs();
     const wallMs = performance.now() - this.#wall;
     this.#delay.disable();
     clearInterval(this.#timer);
@@ -391,6 +416,9 @@ export class ProcessMonitor {
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
       cpuMsPerTask: tasks === 0 ? 0 : cpuMs / tasks,
+      ...(mainEnd === undefined || this.#mainCpu === undefined
+        ? {}
+        : { cpuMainThreadMs: mainEnd - this.#mainCpu }),
       baselineRssMb: this.#baseline / MB,
       ...(this.#baselineFile === undefined ? {} : { baselineRssFileMb: this.#baselineFile / MB }),
       sampledPeakRssMb: this.#peak / MB,

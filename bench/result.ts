@@ -22,4 +22,15 @@ export interface MeasurementResult {
   readonly process: ProcessMetrics;
   /** Profiled runs: the JS thread's CPU by owner (runner, simulator, harness, GC). */
   readonly cpu?: CpuAttribution;
+  /** Real-time runs: the same calls and answers replayed without the runner (`replay.ts`). */
+  readonly transport?: ReplayResult;
+}
+
+/** A transport replay of a real-time run: its process figures. */
+export interface ReplayResult {
+  readonly scenario: string;
+  readonly calls: number;
+  /** Calls answered with an error (as recorded: throttling and the like). */
+  readonly errors: number;
+  readonly process: ProcessMetrics;
 }

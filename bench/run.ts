@@ -4,18 +4,18 @@
  * the process figures. Prints tables and writes `bench/out/latest.json`.
  *
  *   npm run bench
- *   npm run bench -- --scenarios 1x100,1x1000 --speed 20 --no-naive --no-realtime
+ *   npm run bench -- --scenarios 1x100,1x1000 --speed 20 --no-naive --no-realtime --no-replay
  *
  * Each measurement runs in a fresh process built from the sources with tsup (plain `node`, no
  * TypeScript loader in the measured process, as users run the library).
  */
 import { fork } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { build } from "tsup";
 import { printReport, summarize } from "./report.js";
-import type { MeasurementResult, Mode, Strategy } from "./result.js";
+import type { MeasurementResult, Mode, ReplayResult, Strategy } from "./result.js";
 import { SCENARIOS, WORKLOAD } from "./workload.js";
 
 const { values } = parseArgs({
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     speed: { type: "string", default: "10" },
     "no-naive": { type: "boolean", default: false },
     "no-realtime": { type: "boolean", default: false },
+    "no-replay": { type: "boolean", default: false },
     parallel: { type: "string", default: String(Math.min(2, availableParallelism())) },
   },
 });
@@ -34,6 +35,7 @@ for (const name of scenarios) {
 const speed = Number(values.speed);
 const withNaive = !values["no-naive"];
 const withRealtime = !values["no-realtime"];
+const withReplay = !values["no-replay"];
 
 const outDir = new URL("./out/", import.meta.url);
 const buildDir = new URL("./out/build/", import.meta.url);
@@ -41,7 +43,11 @@ const buildDir = new URL("./out/build/", import.meta.url);
 process.stderr.write("building the benchmark workers (tsup)...\n");
 await build({
   config: false,
-  entry: { worker: "bench/worker.ts", "sim-server": "bench/realtime/sim-server.ts" },
+  entry: {
+    worker: "bench/worker.ts",
+    "sim-server": "bench/realtime/sim-server.ts",
+    "replay-server": "bench/realtime/replay-server.ts",
+  },
   outDir: buildDir.pathname,
   format: ["esm"],
   platform: "node",
@@ -52,6 +58,7 @@ await build({
 });
 const worker = new URL("worker.js", buildDir).pathname;
 const simServer = new URL("sim-server.js", buildDir).pathname;
+const replayServer = new URL("replay-server.js", buildDir).pathname;
 
 interface Job {
   readonly scenario: string;
@@ -59,43 +66,43 @@ interface Job {
   readonly mode: Mode;
 }
 
-function measure(job: Job): Promise<MeasurementResult> {
+function measure(job: Job, extra: readonly string[] = []): Promise<MeasurementResult> {
+  return runWorker<MeasurementResult>(describe(job), [
+    "--scenario",
+    job.scenario,
+    "--strategy",
+    job.strategy,
+    "--mode",
+    job.mode,
+    "--speed",
+    String(speed),
+    "--sim-server",
+    simServer,
+    ...(job.strategy === "ours" && job.mode === "virtual" ? ["--profile"] : []),
+    ...extra,
+  ]);
+}
+
+/** Forks one worker and resolves with the result it sends. */
+function runWorker<T>(label: string, args: readonly string[]): Promise<T> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = fork(
-      worker,
-      [
-        "--scenario",
-        job.scenario,
-        "--strategy",
-        job.strategy,
-        "--mode",
-        job.mode,
-        "--speed",
-        String(speed),
-        "--sim-server",
-        simServer,
-        ...(job.strategy === "ours" && job.mode === "virtual" ? ["--profile"] : []),
-      ],
-      {
-        execArgv: ["--expose-gc"],
-        serialization: "advanced",
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-      },
-    );
-    let result: MeasurementResult | undefined;
+    const child = fork(worker, args, {
+      execArgv: ["--expose-gc"],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let result: T | undefined;
     child.on("message", (message: unknown) => {
-      result = message as MeasurementResult;
+      result = message as T;
     });
     child.on("error", reject);
     child.on("exit", (code) => {
       if (result === undefined) {
-        reject(new Error(`${describe(job)} exited with code ${String(code)} and no result`));
+        reject(new Error(`${label} exited with code ${String(code)} and no result`));
         return;
       }
-      process.stderr.write(
-        `  ${describe(job)}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
-      );
+      process.stderr.write(`  ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       resolve(result);
     });
   });
@@ -129,15 +136,32 @@ process.stderr.write(`virtual-time runs (${String(virtualJobs.length)}):\n`);
 const results = await runAll(virtualJobs, Number(values.parallel));
 if (withRealtime) {
   // Alone, one at a time: nothing else may compete for the CPU while the process is measured.
-  const realtimeJobs: Job[] = scenarios.map((scenario) => ({
-    scenario,
-    strategy: "ours",
-    mode: "realtime",
-  }));
   process.stderr.write(
-    `real-time runs at ${String(speed)}x (${String(realtimeJobs.length)}, one at a time):\n`,
+    `real-time runs at ${String(speed)}x (${String(scenarios.length)}, one at a time${withReplay ? ", each followed by its transport replay" : ""}):\n`,
   );
-  results.push(...(await runAll(realtimeJobs, 1)));
+  for (const scenario of scenarios) {
+    const transcript = new URL(`./out/transcripts/${scenario}/`, import.meta.url).pathname;
+    const realtime = await measure(
+      { scenario, strategy: "ours", mode: "realtime" },
+      withReplay ? ["--record", transcript] : [],
+    );
+    if (!withReplay) {
+      results.push(realtime);
+      continue;
+    }
+    const transport = await runWorker<ReplayResult>(`${scenario} transport replay`, [
+      "--scenario",
+      scenario,
+      "--mode",
+      "replay",
+      "--transcript",
+      transcript,
+      "--replay-server",
+      replayServer,
+    ]);
+    await rm(transcript, { recursive: true, force: true });
+    results.push({ ...realtime, transport });
+  }
 }
 
 const summary = summarize(results);

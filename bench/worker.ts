@@ -13,8 +13,16 @@ import { runNaiveSequential } from "./naive/sequential.js";
 import { runOurs } from "./ours.js";
 import { startProfile } from "./profile.js";
 import { RemoteSimulator } from "./realtime/remote-sim.js";
+import { readRequests } from "./realtime/transcript.js";
+import { replayTranscript } from "./replay.js";
 import { realNow, ScaledClock } from "./realtime/scaled-clock.js";
-import { STRATEGIES, type MeasurementResult, type Mode, type Strategy } from "./result.js";
+import {
+  STRATEGIES,
+  type MeasurementResult,
+  type Mode,
+  type ReplayResult,
+  type Strategy,
+} from "./result.js";
 import {
   scenarioByName,
   scriptWorkload,
@@ -32,13 +40,20 @@ const { values } = parseArgs({
     mode: { type: "string", default: "virtual" },
     speed: { type: "string", default: "10" },
     "sim-server": { type: "string" },
+    /** Real-time runs: record the transcript of the calls into this directory. */
+    record: { type: "string" },
+    /** Replay runs: the transcript directory, and the replay server to answer from it. */
+    transcript: { type: "string" },
+    "replay-server": { type: "string" },
     profile: { type: "boolean", default: false },
   },
 });
 const scenario = scenarioByName(values.scenario);
 const strategy = values.strategy as Strategy;
 if (!STRATEGIES.includes(strategy)) throw new Error(`unknown strategy ${strategy}`);
-const mode = values.mode as Mode;
+const mode = values.mode as Mode | "replay";
+/** The mode of a measurement (a replay sends no `MeasurementResult`). */
+const measured: Mode = mode === "realtime" ? "realtime" : "virtual";
 const EPOCH = Date.UTC(2026, 0, 1);
 
 async function virtualRun(): Promise<MeasurementResult> {
@@ -68,7 +83,7 @@ async function virtualRun(): Promise<MeasurementResult> {
   return {
     scenario: scenario.name,
     strategy,
-    mode,
+    mode: measured,
     algorithm: algorithmMetrics(run, summarizeSim(aws)),
     process: proc,
     ...(cpu === undefined ? {} : { cpu }),
@@ -97,7 +112,15 @@ async function realtimeRun(): Promise<MeasurementResult> {
   if (script === undefined) throw new Error("--sim-server <path to sim-server.js> is required");
   const speed = Number(values.speed);
   const realStart = realNow();
-  const remote = await RemoteSimulator.start(script, { speed, epoch: EPOCH, realStart });
+  const remote = await RemoteSimulator.start(
+    script,
+    RemoteSimulator.simServerArgs({
+      speed,
+      epoch: EPOCH,
+      realStart,
+      ...(values.record === undefined ? {} : { record: values.record }),
+    }),
+  );
   const clock = new ScaledClock(speed, EPOCH, realStart);
   const env: Env = { clients: remote.clients, clock, drive: (promise) => promise };
   const monitor = new ProcessMonitor();
@@ -109,14 +132,34 @@ async function realtimeRun(): Promise<MeasurementResult> {
   return {
     scenario: scenario.name,
     strategy,
-    mode,
+    mode: measured,
     speed,
     algorithm: algorithmMetrics(run, sim),
     process: proc,
   };
 }
 
-const result = mode === "realtime" ? await realtimeRun() : await virtualRun();
+async function replayRun(): Promise<ReplayResult> {
+  const dir = values.transcript;
+  const script = values["replay-server"];
+  if (dir === undefined || script === undefined)
+    throw new Error("--transcript <dir> and --replay-server <path> are required");
+  const requests = await readRequests(dir);
+  const remote = await RemoteSimulator.start(script, ["--transcript", dir]);
+  const monitor = new ProcessMonitor();
+  monitor.start();
+  const { calls, errors } = await replayTranscript(remote, requests);
+  const proc = monitor.stop(scenario.jobs * scenario.tasksPerJob);
+  await remote.close();
+  return { scenario: scenario.name, calls, errors, process: proc };
+}
+
+const result =
+  mode === "realtime"
+    ? await realtimeRun()
+    : mode === "replay"
+      ? await replayRun()
+      : await virtualRun();
 if (process.send !== undefined) {
   process.send(result, () => process.exit(0));
 } else {

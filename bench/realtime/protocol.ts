@@ -1,4 +1,8 @@
-/** Messages between the runner process and the simulator process of a real-time run. */
+/**
+ * Messages between the runner process and the simulator process of a real-time run. Requests
+ * and answers travel as JSON text, as they do between the AWS SDK and AWS: the runner's process
+ * parses every answer with `JSON.parse`, the way the SDK parses a response body.
+ */
 import type { SimSummary } from "../metrics.js";
 
 export type ServiceName = "ecs" | "logs" | "ec2";
@@ -9,7 +13,8 @@ export type Request =
       readonly id: number;
       readonly service: ServiceName;
       readonly action: string;
-      readonly input: unknown;
+      /** The command's input, `JSON.stringify`-ed. */
+      readonly body: string;
     }
   | { readonly type: "summary"; readonly id: number }
   | { readonly type: "exit" };
@@ -25,13 +30,16 @@ export interface WireError {
 
 export type Response =
   | { readonly type: "ready" }
-  | { readonly type: "result"; readonly id: number; readonly output: unknown }
+  /** `body`: the output, `JSON.stringify`-ed (dates as ISO strings). */
+  | { readonly type: "result"; readonly id: number; readonly body: string }
   | { readonly type: "error"; readonly id: number; readonly error: WireError }
   | { readonly type: "summary"; readonly id: number; readonly summary: SimSummary };
 
-/** Arguments of the simulator process: `--speed`, `--epoch`, `--real-start`. */
+/** Arguments of the simulator process: `--speed`, `--epoch`, `--real-start`, `--record`. */
 export interface SimServerArgs {
   readonly speed: number;
   readonly epoch: number;
   readonly realStart: number;
+  /** Directory to write the transcript of the run into (`transcript.ts`). */
+  readonly record?: string;
 }

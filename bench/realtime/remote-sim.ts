@@ -20,6 +20,15 @@ function rebuild(error: WireError): Error {
   return serviceError(error.name, error.message, {}, error.requestId);
 }
 
+/**
+ * The SDK hands timestamps to its callers as `Date`s (ECS sends them as epoch seconds; the
+ * simulator's JSON carries them as ISO strings). Every timestamp field in the ECS shapes the
+ * runner reads ends in `At` (`createdAt`, `startedAt`, `stoppedAt`, `registeredAt`, ...).
+ */
+function reviveDates(key: string, value: unknown): unknown {
+  return typeof value === "string" && key.endsWith("At") ? new Date(value) : value;
+}
+
 export class RemoteSimulator {
   readonly clients: AwsClients;
   readonly #child: ChildProcess;
@@ -36,24 +45,17 @@ export class RemoteSimulator {
     };
   }
 
-  /** Forks `script` (the built `sim-server.js`) and waits until it is ready. */
-  static start(
-    script: string,
-    args: SimServerArgs,
-    execArgv: string[] = [],
-  ): Promise<RemoteSimulator> {
-    const child = fork(
-      script,
-      [
-        "--speed",
-        String(args.speed),
-        "--epoch",
-        String(args.epoch),
-        "--real-start",
-        String(args.realStart),
-      ],
-      { serialization: "advanced", execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] },
-    );
+  /**
+   * Forks `script` (the built `sim-server.js`, or `replay-server.js`) with `args` and waits
+   * until it is ready.
+   */
+  static start(script: string, args: readonly string[]): Promise<RemoteSimulator> {
+    const child = fork(script, args, {
+      // Not the measured process's flags (`--expose-gc`, profiling): the peer runs plainly.
+      execArgv: [],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     return new Promise((resolve, reject) => {
       child.once("error", reject);
       child.once("exit", (code) =>
@@ -65,12 +67,30 @@ export class RemoteSimulator {
     });
   }
 
+  /** The arguments of `sim-server.js`. */
+  static simServerArgs(args: SimServerArgs): string[] {
+    return [
+      "--speed",
+      String(args.speed),
+      "--epoch",
+      String(args.epoch),
+      "--real-start",
+      String(args.realStart),
+      ...(args.record === undefined ? [] : ["--record", args.record]),
+    ];
+  }
+
+  /** Sends one call as JSON text; the answer comes back parsed, as the SDK would return it. */
+  call(service: ServiceName, action: string, body: string): Promise<unknown> {
+    return this.#request((id) => ({ type: "call", id, service, action, body }));
+  }
+
   #client(service: ServiceName): AwsClient {
     return {
       send: (command: AwsCommand) => {
         const name = (command as { constructor: { name: string } }).constructor.name;
         const action = name.endsWith("Command") ? name.slice(0, -"Command".length) : name;
-        return this.#request((id) => ({ type: "call", id, service, action, input: command.input }));
+        return this.call(service, action, JSON.stringify(command.input));
       },
     };
   }
@@ -90,7 +110,7 @@ export class RemoteSimulator {
     this.#pending.delete(message.id);
     switch (message.type) {
       case "result":
-        pending.resolve(message.output);
+        pending.resolve(JSON.parse(message.body, reviveDates));
         break;
       case "error":
         pending.reject(rebuild(message.error));

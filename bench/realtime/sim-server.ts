@@ -10,13 +10,16 @@ import { createSimulatedAws } from "../../src/testing/index.js";
 import { summarizeSim } from "../metrics.js";
 import { scriptWorkload, simulatorOptions } from "../workload.js";
 import type { Request, Response, ServiceName, WireError } from "./protocol.js";
-import { ScaledClock } from "./scaled-clock.js";
+import { realNow, ScaledClock } from "./scaled-clock.js";
+import { TranscriptRecorder } from "./transcript.js";
 
 const { values } = parseArgs({
   options: {
     speed: { type: "string" },
     epoch: { type: "string" },
     "real-start": { type: "string" },
+    /** Directory to write the transcript of every call into when the run ends. */
+    record: { type: "string" },
   },
 });
 const clock = new ScaledClock(
@@ -27,6 +30,7 @@ const clock = new ScaledClock(
 const aws = createSimulatedAws({ ...simulatorOptions(), clock });
 scriptWorkload(aws);
 const clients: Record<ServiceName, AwsClient> = aws.clients;
+const recorder = values.record === undefined ? undefined : new TranscriptRecorder();
 
 const reply = (message: Response): void => {
   process.send?.(message);
@@ -56,17 +60,32 @@ function wireError(error: unknown): WireError {
 process.on("message", (raw: unknown) => {
   const message = raw as Request;
   switch (message.type) {
-    case "call":
-      clients[message.service].send(command(message.action, message.input)).then(
-        (output) => reply({ type: "result", id: message.id, output }),
-        (error: unknown) => reply({ type: "error", id: message.id, error: wireError(error) }),
+    case "call": {
+      const { id, service, action, body } = message;
+      const answered = recorder?.arrived(realNow(), service, action, body);
+      clients[service].send(command(action, JSON.parse(body) as unknown)).then(
+        (output) => {
+          const result = { type: "result", body: JSON.stringify(output) } as const;
+          answered?.(result, realNow());
+          reply({ ...result, id });
+        },
+        (error: unknown) => {
+          const failed = { type: "error", error: wireError(error) } as const;
+          answered?.(failed, realNow());
+          reply({ ...failed, id });
+        },
       );
       break;
+    }
     case "summary":
       reply({ type: "summary", id: message.id, summary: summarizeSim(aws) });
       break;
     case "exit":
-      process.disconnect();
+      void (
+        values.record === undefined || recorder === undefined
+          ? Promise.resolve()
+          : recorder.save(values.record)
+      ).then(() => process.disconnect());
       break;
   }
 });

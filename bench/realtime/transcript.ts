@@ -1,0 +1,102 @@
+/**
+ * The calls of a real-time run as the simulator process saw them, so that the same calls and
+ * answers can be replayed without the runner (`replay-server.ts`, `bench/replay.ts`): what the
+ * runner's process spends on the transport alone. Two JSON-lines files in one directory: the
+ * requests (read by the replaying process) and the replies (read by the replay server).
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { finished } from "node:stream/promises";
+import type { ServiceName, WireError } from "./protocol.js";
+
+/** A call as it arrived. */
+export interface RecordedRequest {
+  /** Real milliseconds since the first call arrived. */
+  readonly at: number;
+  readonly service: ServiceName;
+  readonly action: string;
+  readonly body: string;
+}
+
+/** The answer to the call of the same index. */
+export interface RecordedReply {
+  readonly action: string;
+  /** Real milliseconds between the call's arrival and the answer; -1: never answered. */
+  readonly after: number;
+  readonly reply: { readonly type: "result"; readonly body: string } | RecordedError;
+}
+
+interface RecordedError {
+  readonly type: "error";
+  readonly error: WireError;
+}
+
+const REQUESTS = "requests.jsonl";
+const REPLIES = "replies.jsonl";
+
+/** Records calls in arrival order; `save` writes both files. */
+export class TranscriptRecorder {
+  readonly #requests: RecordedRequest[] = [];
+  readonly #replies: (RecordedReply | undefined)[] = [];
+  #first: number | undefined;
+
+  /** Notes a call's arrival; the returned function records its answer. */
+  arrived(
+    now: number,
+    service: ServiceName,
+    action: string,
+    body: string,
+  ): (reply: RecordedReply["reply"], now: number) => void {
+    this.#first ??= now;
+    const index = this.#requests.length;
+    this.#requests.push({ at: now - this.#first, service, action, body });
+    this.#replies.push(undefined);
+    return (reply, answeredAt) => {
+      this.#replies[index] = { action, after: answeredAt - now, reply };
+    };
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await writeLines(join(dir, REQUESTS), this.#requests);
+    await writeLines(
+      join(dir, REPLIES),
+      // A call still unanswered when the run ended was never seen answered by the runner either.
+      this.#replies.map(
+        (r, i) =>
+          r ?? {
+            action: this.#requests[i]?.action ?? "",
+            after: -1,
+            reply: { type: "error", error: { name: "Unanswered", message: "never answered" } },
+          },
+      ),
+    );
+  }
+}
+
+async function writeLines(file: string, items: readonly unknown[]): Promise<void> {
+  const out = createWriteStream(file);
+  for (const item of items) {
+    if (!out.write(`${JSON.stringify(item)}\n`))
+      await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+  }
+  out.end();
+  await finished(out);
+}
+
+async function readLines<T>(file: string): Promise<T[]> {
+  const items: T[] = [];
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity }))
+    if (line !== "") items.push(JSON.parse(line) as T);
+  return items;
+}
+
+export function readRequests(dir: string): Promise<RecordedRequest[]> {
+  return readLines(join(dir, REQUESTS));
+}
+
+export function readReplies(dir: string): Promise<RecordedReply[]> {
+  return readLines(join(dir, REPLIES));
+}
