@@ -26,7 +26,7 @@ import type { PreparedJob } from "./prepare.js";
 import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
-import type { TaskWatcher, WatchResult } from "./watcher.js";
+import { knownStatus, type TaskWatcher, type WatchResult } from "./watcher.js";
 
 /** Where a task slot is. */
 export type SlotPhase =
@@ -148,6 +148,8 @@ export class JobExecution {
       cluster: job.cluster,
       taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
       startedAt,
+      // Every field from the start, and none ever deleted: slots keep one compact shape (a
+      // deleted property turns an object into a hash table), which matters at 10,000 slots.
       slots: Array.from({ length: job.taskCount }, (_, index) => ({
         index,
         taskName: taskName(job.taskNamePrefix, job.jobId, index),
@@ -155,7 +157,15 @@ export class JobExecution {
         attempts: 0,
         applicationFailures: 0,
         launchFailures: 0,
+        taskArn: undefined,
+        lastStatus: undefined,
         failedTaskArns: [],
+        exitCode: undefined,
+        stopCode: undefined,
+        stoppedReason: undefined,
+        lastFailure: undefined,
+        failedAt: undefined,
+        stoppedAt: undefined,
         stopRequested: false,
       })),
       failedTaskArns: [],
@@ -181,7 +191,7 @@ export class JobExecution {
     // A timeout or cancel that came while the job was being prepared: nothing gets launched.
     if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
     try {
-      await Promise.all(this.state.slots.map((slot) => this.#runSlot(slot)));
+      await this.#runSlots();
       await Promise.all(this.#stopRequests);
       await Promise.all(this.#pendingLogReads);
     } finally {
@@ -230,9 +240,37 @@ export class JobExecution {
     return this.#services.logger;
   }
 
-  async #runSlot(slot: SlotState): Promise<void> {
+  /**
+   * The slots take their places in the launch queue at once, in order, as one entry; a slot's
+   * run starts when its turn comes, so a slot waiting to launch costs nothing.
+   */
+  #runSlots(): Promise<void> {
+    const slots = this.state.slots;
+    const { launcher } = this.#services;
+    return new Promise<void>((resolve, reject) => {
+      let left = slots.length;
+      if (left === 0) resolve();
+      const finished = (): void => {
+        if (--left === 0) resolve();
+      };
+      launcher.queue(
+        slots.length,
+        (reserved, index) => {
+          this.#runSlot(slots[index] as SlotState, reserved).then(finished, reject);
+        },
+        this.#stopping.signal,
+      );
+    });
+  }
+
+  /** One slot's attempts; `reserved`: the launcher holds a launch slot for the first one. */
+  async #runSlot(slot: SlotState, reserved: boolean): Promise<void> {
     const job = this.#prepared.job;
     const { clock, launcher, random, retryPolicy } = this.#services;
+    // The loop below calls `launch` without awaiting anything first, so a reservation is either
+    // used there or, when the job is already stopping, given back here.
+    if (reserved && this.#isStopping()) launcher.unreserve();
+    let holding = reserved;
     while (!this.#isStopping()) {
       const attempt = slot.attempts + 1;
       slot.phase = "launching";
@@ -242,7 +280,9 @@ export class JobExecution {
       const launched = await launcher.launch(
         () => buildRunTaskInput(plan, slot.index, attempt),
         this.#stopping.signal,
+        { reserved: holding },
       );
+      holding = false;
       if (launched.kind === "aborted") break;
       slot.attempts = attempt;
       if (launched.kind === "fatal") {
@@ -264,11 +304,11 @@ export class JobExecution {
         task = launched.task;
         const arn = task.taskArn as string;
         slot.taskArn = arn;
-        slot.lastStatus = task.lastStatus;
+        slot.lastStatus = knownStatus(task.lastStatus);
         slot.phase = "running";
-        delete slot.exitCode;
-        delete slot.stopCode;
-        delete slot.stoppedReason;
+        slot.exitCode = undefined;
+        slot.stopCode = undefined;
+        slot.stoppedReason = undefined;
         this.#emit("taskStarted", {
           jobId: job.jobId,
           taskIndex: slot.index,
@@ -286,9 +326,6 @@ export class JobExecution {
           });
         }
         this.#services.onTaskStarted?.(this.state, slot, task);
-        // Only the ARN of the RunTask answer is needed from here on; holding the whole task
-        // while it runs (the watcher holds the latest one) doubled a big job's memory.
-        task = { taskArn: arn };
         // The job may have started stopping while this RunTask was in flight.
         if (this.#isStopping()) this.#stopSlot(slot);
         const watched = await this.#watch(slot, attempt);
@@ -312,7 +349,8 @@ export class JobExecution {
           return;
         }
         failure = outcome.failure;
-        task = watched.kind === "stopped" ? watched.task : task;
+        // Not read from the RunTask answer, which must not stay alive while the task runs.
+        task = watched.kind === "stopped" ? watched.task : { taskArn: arn };
       }
 
       // A failed attempt.
@@ -398,7 +436,7 @@ export class JobExecution {
       ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
       signal: this.#stopWatchDeadline.signal,
       onStatus: (task) => {
-        slot.lastStatus = task.lastStatus;
+        slot.lastStatus = knownStatus(task.lastStatus);
         this.#emit("taskStatusChanged", {
           jobId: job.jobId,
           taskIndex: slot.index,
@@ -479,7 +517,7 @@ export class JobExecution {
 
 /** Copies what DescribeTasks said about an attempt into its slot. */
 function recordTask(slot: SlotState, task: Task, essential: EssentialContainers): void {
-  slot.lastStatus = task.lastStatus;
+  slot.lastStatus = knownStatus(task.lastStatus);
   if (task.stopCode !== undefined) slot.stopCode = task.stopCode;
   if (task.stoppedReason !== undefined) slot.stoppedReason = task.stoppedReason;
   if (task.stoppedAt !== undefined) slot.stoppedAt = task.stoppedAt.getTime();

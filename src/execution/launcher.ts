@@ -114,8 +114,13 @@ export class Launcher {
   async launch(
     request: RunTaskCommandInput | (() => RunTaskCommandInput),
     signal?: AbortSignal,
+    options: {
+      /** The caller holds a slot `queue` reserved for it: no waiting, and the slot is used up. */
+      readonly reserved?: boolean;
+    } = {},
   ): Promise<LaunchResult> {
-    if (!(await this.#slot(signal))) return { kind: "aborted" };
+    if (options.reserved !== true && !(await this.#slot(signal))) return { kind: "aborted" };
+    let fatal = false;
     try {
       let sent = 0;
       let input: RunTaskCommandInput | undefined;
@@ -144,6 +149,7 @@ export class Launcher {
           try {
             input = typeof request === "function" ? request() : request;
           } catch (error) {
+            fatal = true;
             return { kind: "fatal", error };
           }
         }
@@ -165,6 +171,7 @@ export class Launcher {
         } catch (error) {
           const name = awsErrorName(error);
           if (NON_RETRYABLE_RUN_TASK_ERRORS.has(name) || !isTransientError(error)) {
+            fatal = true;
             return { kind: "fatal", error };
           }
           if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
@@ -185,7 +192,11 @@ export class Launcher {
         }
       }
     } finally {
-      this.#release();
+      // After an error no resend can fix (a missing cluster, access denied), the next waiter,
+      // often of the same job, gets the slot only once the caller has seen the error and had
+      // the chance to stop its other launches.
+      if (fatal) void this.#ctx.clock.sleep(0).then(() => this.#release());
+      else this.#release();
     }
   }
 
@@ -194,25 +205,69 @@ export class Launcher {
     return Math.floor(cap / 2 + (this.#ctx.random() * cap) / 2);
   }
 
-  async #slot(signal?: AbortSignal): Promise<boolean> {
-    while (this.#inFlight >= this.#concurrency) {
-      if (signal?.aborted === true) return false;
-      await new Promise<void>((resolve) => {
-        this.#waiting.push({ resolve, ...(signal === undefined ? {} : { signal }) });
-        if (signal !== undefined) this.#watchAbort(signal);
-      });
+  /**
+   * Queues `count` launches at once, first come first served, without a waiting promise each:
+   * `start(true, i)` is called, in order of `i`, once a launch slot is reserved for launch `i`,
+   * whose caller then passes `{ reserved: true }` to `launch` (or gives the slot back with
+   * `unreserve`); `start(false, i)` when `signal` aborted first. A job queues all its tasks as
+   * one entry, so 10,000 tasks waiting to launch cost next to nothing, where a suspended call
+   * each was memory every garbage collection had to walk through.
+   */
+  queue(
+    count: number,
+    start: (reserved: boolean, index: number) => void,
+    signal?: AbortSignal,
+  ): void {
+    let index = 0;
+    if (signal?.aborted === true) {
+      for (; index < count; index++) start(false, index);
+      return;
     }
-    if (signal?.aborted === true) return false;
-    this.#inFlight++;
-    return true;
+    while (index < count && this.#inFlight < this.#concurrency && this.#waiting.length === 0) {
+      this.#inFlight++;
+      start(true, index++);
+    }
+    if (index >= count) return;
+    this.#waiting.push({
+      start,
+      next: index,
+      end: count,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    if (signal !== undefined) this.#watchAbort(signal);
   }
 
+  /** Gives back a slot `queue` reserved, when the caller will not launch after all. */
+  unreserve(): void {
+    this.#release();
+  }
+
+  #slot(signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.queue(1, resolve, signal);
+    });
+  }
+
+  /** A launch ended: its slot goes to the next launch still waiting, or becomes free. */
   #release(): void {
-    this.#inFlight--;
-    const next = this.#waiting.shift();
-    if (next === undefined) return;
-    if (next.signal !== undefined) this.#unwatchAbort(next.signal);
-    next.resolve();
+    for (;;) {
+      const head = this.#waiting[0];
+      if (head === undefined) {
+        this.#inFlight--;
+        return;
+      }
+      const index = head.next++;
+      if (head.next >= head.end) {
+        this.#waiting.shift();
+        if (head.signal !== undefined) this.#unwatchAbort(head.signal);
+      }
+      if (head.signal?.aborted === true) {
+        head.start(false, index);
+        continue;
+      }
+      head.start(true, index);
+      return;
+    }
   }
 
   #watchAbort(signal: AbortSignal): void {
@@ -223,12 +278,11 @@ export class Launcher {
     }
     const onAbort = (): void => {
       this.#abortWatches.delete(signal);
-      // Wake this signal's waiters (they see the abort and give up); keep the others in order.
-      const waiting = this.#waiting.splice(0);
-      for (const w of waiting) {
-        if (w.signal === signal) w.resolve();
-        else this.#waiting.push(w);
-      }
+      // This signal's waiters give up; the others keep their order.
+      const refused: Waiter[] = [];
+      for (const w of this.#waiting.splice(0))
+        (w.signal === signal ? refused : this.#waiting).push(w);
+      for (const w of refused) for (let i = w.next; i < w.end; i++) w.start(false, i);
     };
     this.#abortWatches.set(signal, { waiters: 1, onAbort });
     signal.addEventListener("abort", onAbort, { once: true });
@@ -242,8 +296,11 @@ export class Launcher {
   }
 }
 
-/** A launch waiting for a free slot. */
+/** Launches `next` to `end - 1` of one `queue` call, waiting for free slots. */
 interface Waiter {
-  readonly resolve: () => void;
+  /** Called once per launch: `true` with a slot reserved, `false` when `signal` aborted first. */
+  readonly start: (reserved: boolean, index: number) => void;
+  next: number;
+  readonly end: number;
   readonly signal?: AbortSignal;
 }

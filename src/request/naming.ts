@@ -8,7 +8,9 @@ import { ECS_LIMITS, RUNNER_TAG_KEYS, type KeyValuePair } from "../job/schema.js
 
 /** `${prefix}-${jobId}-${index}`: the task's name, RunTask `startedBy` and `TASK_NAME`. */
 export function taskName(prefix: string, jobId: string, index: number): string {
-  return `${prefix}-${jobId}-${index}`;
+  // `join` builds one flat string; a template literal builds a tree of string pieces, and a
+  // job keeps one name per task for its whole life.
+  return [prefix, jobId, index].join("-");
 }
 
 /**

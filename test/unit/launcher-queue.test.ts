@@ -1,0 +1,131 @@
+import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
+import { describe, expect, it } from "vitest";
+import { AdaptiveRateLimiter, Launcher, type AwsCommand } from "../../src/index.js";
+import { ManualClock } from "../../src/testing/index.js";
+import { awsError } from "../helpers/aws-mocks.js";
+
+/** A launcher whose RunTask answers after `latencyMs`, recording the `startedBy` of each send. */
+function setup(concurrency: number, latencyMs = 100) {
+  const clock = new ManualClock({ start: 0 });
+  const sent: string[] = [];
+  const failing = new Set<string>();
+  const ecs = {
+    send: async (command: AwsCommand) => {
+      const input = command.input as RunTaskCommandInput;
+      const name = input.startedBy ?? "?";
+      sent.push(name);
+      await clock.sleep(latencyMs);
+      if (failing.has(name)) throw awsError("ClusterNotFoundException", "Cluster not found.");
+      return { tasks: [{ taskArn: `arn:task/${name}`, lastStatus: "PROVISIONING" }] };
+    },
+  };
+  const launcher = new Launcher(
+    {
+      ecs,
+      clock,
+      random: () => 0.5,
+      limiter: new AdaptiveRateLimiter(clock, { ratePerSecond: 1000, burst: 1000 }),
+    },
+    { concurrency },
+  );
+  return { clock, launcher, sent, failing };
+}
+
+const request = (name: string): RunTaskCommandInput => ({ taskDefinition: "td", startedBy: name });
+
+describe("Launcher.queue", () => {
+  it("serves queued launches in order, across callers, never more than the concurrency at once", async () => {
+    const { clock, launcher, sent } = setup(2);
+    const granted: string[] = [];
+    const done: Promise<unknown>[] = [];
+    const queue = (job: string, count: number) => {
+      launcher.queue(count, (reserved, i) => {
+        granted.push(`${job}${String(i)}:${String(reserved)}`);
+        done.push(launcher.launch(request(`${job}${String(i)}`), undefined, { reserved }));
+      });
+    };
+    queue("a", 3);
+    queue("b", 2);
+    // Two slots: a0 and a1 start at once, the rest wait for them.
+    expect(granted).toEqual(["a0:true", "a1:true"]);
+    await clock.runUntil(
+      (async () => {
+        while (done.length < 5) await clock.sleep(10);
+        await Promise.all(done);
+      })(),
+    );
+    expect(granted).toEqual(["a0:true", "a1:true", "a2:true", "b0:true", "b1:true"]);
+    expect(sent).toEqual(["a0", "a1", "a2", "b0", "b1"]);
+    // 5 launches of 100 ms, 2 at a time: 3 rounds.
+    expect(clock.now()).toBeGreaterThanOrEqual(300);
+    expect(clock.now()).toBeLessThan(400);
+  });
+
+  it("refuses the waiting launches of an aborted signal and keeps the others' order", async () => {
+    const { clock, launcher, sent } = setup(1);
+    const ac = new AbortController();
+    const events: string[] = [];
+    const done: Promise<unknown>[] = [];
+    const queue = (job: string, count: number, signal?: AbortSignal) => {
+      launcher.queue(
+        count,
+        (reserved, i) => {
+          events.push(`${job}${String(i)}:${String(reserved)}`);
+          if (reserved)
+            done.push(launcher.launch(request(`${job}${String(i)}`), signal, { reserved }));
+        },
+        signal,
+      );
+    };
+    queue("a", 3, ac.signal);
+    queue("b", 2);
+    ac.abort();
+    expect(events).toEqual(["a0:true", "a1:false", "a2:false"]);
+    await clock.runUntil(
+      (async () => {
+        while (done.length < 3) await clock.sleep(10);
+        await Promise.all(done);
+      })(),
+    );
+    expect(events).toEqual(["a0:true", "a1:false", "a2:false", "b0:true", "b1:true"]);
+    // a0 held a slot but was not sent yet when the abort came: none of "a" is sent.
+    expect(sent).toEqual(["b0", "b1"]);
+    // Queued after the abort: refused at once.
+    queue("a", 1, ac.signal);
+    expect(events.at(-1)).toBe("a0:false");
+  });
+
+  it("passes a reserved slot on when it is given back", () => {
+    const { launcher } = setup(1);
+    const events: string[] = [];
+    launcher.queue(2, (reserved, i) => events.push(`${String(i)}:${String(reserved)}`));
+    expect(events).toEqual(["0:true"]);
+    launcher.unreserve();
+    expect(events).toEqual(["0:true", "1:true"]);
+  });
+
+  it("lets the caller see a non-retryable error before the next waiter is sent", async () => {
+    const { clock, launcher, sent, failing } = setup(1);
+    failing.add("a0");
+    const ac = new AbortController();
+    const done: Promise<unknown>[] = [];
+    launcher.queue(
+      2,
+      (reserved, i) => {
+        if (!reserved) return;
+        done.push(
+          launcher.launch(request(`a${String(i)}`), ac.signal, { reserved }).then((result) => {
+            // What a job does with a fatal error: stop its other launches.
+            if (result.kind === "fatal") ac.abort();
+            return result;
+          }),
+        );
+      },
+      ac.signal,
+    );
+    await clock.runUntil(Promise.all(done));
+    await clock.runUntil(clock.sleep(1000));
+    expect(sent).toEqual(["a0"]);
+    expect(done).toHaveLength(1);
+  });
+});
