@@ -26,7 +26,7 @@ import type { PreparedJob } from "./prepare.js";
 import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
-import { knownStatus, type TaskWatcher, type WatchResult } from "./watcher.js";
+import { knownStatus, shared, type TaskWatcher, type WatchResult } from "./watcher.js";
 
 /** Where a task slot is. */
 export type SlotPhase =
@@ -518,8 +518,8 @@ export class JobExecution {
 /** Copies what DescribeTasks said about an attempt into its slot. */
 function recordTask(slot: SlotState, task: Task, essential: EssentialContainers): void {
   slot.lastStatus = knownStatus(task.lastStatus);
-  if (task.stopCode !== undefined) slot.stopCode = task.stopCode;
-  if (task.stoppedReason !== undefined) slot.stoppedReason = task.stoppedReason;
+  if (task.stopCode !== undefined) slot.stopCode = shared(task.stopCode);
+  if (task.stoppedReason !== undefined) slot.stoppedReason = shared(task.stoppedReason);
   if (task.stoppedAt !== undefined) slot.stoppedAt = task.stoppedAt.getTime();
   const main = (task.containers ?? []).find((c) => essential.get(c.name ?? "") !== false);
   if (main !== undefined && task.lastStatus === "STOPPED") {

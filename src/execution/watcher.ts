@@ -72,6 +72,10 @@ interface Entry {
   lastStatus?: string;
   lastTask?: Task;
   missing: number;
+  /** The DescribeTasks call that last answered for this task (`TaskWatcher.calls`). */
+  answeredBy: number;
+  /** Finished: no longer watched. */
+  done: boolean;
   readonly onStatus?: (task: Task) => void;
   readonly resolve: (result: WatchResult) => void;
   /** Ends the watch when aborted. */
@@ -138,6 +142,8 @@ export class TaskWatcher {
         dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
         ...(request.lastStatus === undefined ? {} : { lastStatus: request.lastStatus }),
         missing: 0,
+        answeredBy: 0,
+        done: false,
         ...(request.onStatus === undefined ? {} : { onStatus: request.onStatus }),
         resolve,
         ...(request.signal === undefined ? {} : { signal: request.signal }),
@@ -190,7 +196,8 @@ export class TaskWatcher {
   }
 
   #finish(entry: Entry, result: WatchResult): void {
-    if (this.#entries.get(entry.taskArn) !== entry) return;
+    if (entry.done) return;
+    entry.done = true;
     this.#entries.delete(entry.taskArn);
     this.#leaveAbortGroup(entry);
     entry.resolve(result);
@@ -258,11 +265,11 @@ export class TaskWatcher {
   }
 
   async #describe(batch: Entry[]): Promise<void> {
-    const live = batch.filter((e) => this.#entries.get(e.taskArn) === e);
+    const live = batch.filter((e) => !e.done);
     if (live.length === 0) return;
     const cluster = (live[0] as Entry).cluster;
     await this.#ctx.limiter.acquire();
-    this.calls++;
+    const call = ++this.calls;
     this.tasksDescribed += live.length;
     let out: DescribeTasksCommandOutput;
     try {
@@ -296,11 +303,10 @@ export class TaskWatcher {
       return;
     }
     const now = this.#ctx.clock.now();
-    const seen = new Set<string>();
     for (const task of out.tasks ?? []) {
       const entry = task.taskArn === undefined ? undefined : this.#entries.get(task.taskArn);
       if (entry === undefined) continue;
-      seen.add(entry.taskArn);
+      entry.answeredBy = call;
       entry.missing = 0;
       entry.dueAt = nextGridTime(now, entry.interval);
       if (task.lastStatus === "STOPPED") {
@@ -312,14 +318,14 @@ export class TaskWatcher {
       // A new `version` means ECS changed the task; a running task reads the same on every poll.
       const changed = task.lastStatus !== entry.lastStatus;
       if (changed || task.version === undefined || task.version !== entry.lastTask?.version) {
-        const seen = lastSeen(task);
-        entry.lastTask = seen;
-        entry.lastStatus = seen.lastStatus;
+        const last = lastSeen(task);
+        entry.lastTask = last;
+        entry.lastStatus = last.lastStatus;
       }
       if (changed) entry.onStatus?.(task);
     }
     for (const e of live) {
-      if (seen.has(e.taskArn) || this.#entries.get(e.taskArn) !== e) continue;
+      if (e.answeredBy === call || e.done) continue;
       e.missing++;
       e.dueAt = nextGridTime(now, e.interval);
       if (e.missing >= this.#missingPolls) {
@@ -354,6 +360,18 @@ export function knownStatus(status: string | undefined): string | undefined {
   return status === undefined ? undefined : (STATUSES.get(status) ?? status);
 }
 
+const SHARED = new Map<string, string>();
+/**
+ * One copy of a string that thousands of tasks report alike (stop codes, "Essential container
+ * in task exited"), so a job keeps one string, not one per task; at most 1,000 are remembered.
+ */
+export function shared(text: string): string {
+  const known = SHARED.get(text);
+  if (known !== undefined) return known;
+  if (SHARED.size < 1000) SHARED.set(text, text);
+  return text;
+}
+
 /**
  * What a watch keeps of a task between polls: its status, version and stop details, enough to
  * report how it was last seen if the watch ends without seeing it STOPPED. Not the whole
@@ -366,8 +384,8 @@ function lastSeen(task: Task): Task {
   if (task.lastStatus !== undefined) seen.lastStatus = knownStatus(task.lastStatus);
   if (task.desiredStatus !== undefined) seen.desiredStatus = knownStatus(task.desiredStatus);
   if (task.version !== undefined) seen.version = task.version;
-  if (task.stopCode !== undefined) seen.stopCode = task.stopCode;
-  if (task.stoppedReason !== undefined) seen.stoppedReason = task.stoppedReason;
+  if (task.stopCode !== undefined) seen.stopCode = shared(task.stopCode) as Task["stopCode"];
+  if (task.stoppedReason !== undefined) seen.stoppedReason = shared(task.stoppedReason);
   if (task.stoppingAt !== undefined) seen.stoppingAt = task.stoppingAt;
   return seen;
 }
