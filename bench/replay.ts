@@ -1,15 +1,32 @@
 /**
  * The transport alone: the calls of a real-time run sent again at the same moments, and the same
- * answers received after the same delays (`realtime/replay-server.ts`), with no runner. What
- * this process spends is what the runner's process spent on the transport (sending requests,
- * receiving and parsing answers, the GC of the answers, the wake-ups to do so) plus the
- * measurement's own sampling; the runner's process minus this is what the runner itself costs.
- * Serialising the requests is left out here (the recorded JSON is sent as is), so it stays on
- * the runner's side of the difference.
+ * answers received after the same delays (`realtime/replay-server.ts`), with no runner. Each call
+ * goes the way the runner's calls went: an SDK command built from the recorded input, sent
+ * through the same client (which serialises the input, receives the answer and parses it), the
+ * answer dropped. What this process spends is what the runner's process spent on the AWS SDK's
+ * part and the transport (command objects, serialising, receiving, parsing, the GC of all that,
+ * the wake-ups to do so) plus the measurement's own sampling; the runner's process minus this
+ * is what the runner itself costs. Reading a recorded input back (`JSON.parse` of a request
+ * body, a few microseconds) is the one cost here the runner's process did not have.
  */
+import * as ec2 from "@aws-sdk/client-ec2";
+import * as ecs from "@aws-sdk/client-ecs";
+import * as logs from "@aws-sdk/client-cloudwatch-logs";
+import type { AwsCommand } from "../src/index.js";
+import type { ServiceName } from "./realtime/protocol.js";
 import type { RemoteSimulator } from "./realtime/remote-sim.js";
 import { realNow } from "./realtime/scaled-clock.js";
 import type { RecordedRequest } from "./realtime/transcript.js";
+
+type CommandClass = new (input: never) => AwsCommand;
+const SDK: Record<ServiceName, Record<string, unknown>> = { ecs, logs, ec2 };
+
+/** The SDK command class of `action` (`RunTask` -> `RunTaskCommand`). */
+function commandClass(service: ServiceName, action: string): CommandClass {
+  const found = SDK[service][`${action}Command`];
+  if (typeof found !== "function") throw new Error(`no SDK command for ${service} ${action}`);
+  return found as CommandClass;
+}
 
 /** Replays `requests` in order, each at its recorded offset from now; resolves when all are answered. */
 export async function replayTranscript(
@@ -31,7 +48,9 @@ export async function replayTranscript(
     const wait = start + r.at - realNow();
     if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
     outstanding++;
-    remote.call(r.service, r.action, r.body).then(settle, () => {
+    const Command = commandClass(r.service, r.action);
+    const command = new Command(JSON.parse(r.body) as never);
+    remote.clients[r.service].send(command).then(settle, () => {
       errors++;
       settle();
     });
