@@ -340,8 +340,8 @@ export class TaskWatcher {
 }
 
 const STOPPED = "STOPPED";
-/** The statuses ECS reports, so that a status kept for a long time is one shared string. */
-const STATUSES = new Map(
+/** Strings kept once however many tasks report them; ECS's statuses are there from the start. */
+const SHARED = new Map<string, string>(
   [
     "PROVISIONING",
     "PENDING",
@@ -355,15 +355,15 @@ const STATUSES = new Map(
   ].map((s) => [s, s]),
 );
 
-/** `status` as one shared string when ECS knows it: statuses are kept per task for long. */
+/** `status` as one shared string: statuses are kept per task for long. */
 export function knownStatus(status: string | undefined): string | undefined {
-  return status === undefined ? undefined : (STATUSES.get(status) ?? status);
+  return status === undefined ? undefined : shared(status);
 }
 
-const SHARED = new Map<string, string>();
 /**
- * One copy of a string that thousands of tasks report alike (stop codes, "Essential container
- * in task exited"), so a job keeps one string, not one per task; at most 1,000 are remembered.
+ * One copy of a string that thousands of tasks report alike (statuses, stop codes, "Essential
+ * container in task exited"), so a job keeps one string, not one per task; at most 1,000 are
+ * remembered.
  */
 export function shared(text: string): string {
   const known = SHARED.get(text);
