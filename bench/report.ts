@@ -164,13 +164,13 @@ function checkTargets(results: readonly MeasurementResult[]): TargetCheck[] {
 
 /**
  * The runner's own CPU in a real-time run: the runner's process minus the same calls and
- * answers replayed without the runner (`replay.ts`).
+ * answers replayed without the runner (`replay.ts`), less the replay's reading of its records.
  */
 export function runnerCpu(
   r: MeasurementResult,
 ): { transportMs: number; runnerMs: number; perTaskMs: number } | undefined {
   if (r.transport === undefined) return undefined;
-  const transportMs = r.transport.process.cpuMs;
+  const transportMs = r.transport.process.cpuMs - r.transport.readingMs;
   const runnerMs = r.process.cpuMs - transportMs;
   return { transportMs, runnerMs, perTaskMs: runnerMs / r.algorithm.tasks };
 }

@@ -32,5 +32,7 @@ export interface ReplayResult {
   readonly calls: number;
   /** Calls answered with an error (as recorded: throttling and the like). */
   readonly errors: number;
+  /** Time the replay spent reading its records back, its own work: taken off its CPU. */
+  readonly readingMs: number;
   readonly process: ProcessMetrics;
 }

@@ -148,10 +148,10 @@ async function replayRun(): Promise<ReplayResult> {
   const remote = await RemoteSimulator.start(script, ["--transcript", dir]);
   const monitor = new ProcessMonitor();
   monitor.start();
-  const { calls, errors } = await replayTranscript(remote, requests);
+  const { calls, errors, readingMs } = await replayTranscript(remote, requests);
   const proc = monitor.stop(scenario.jobs * scenario.tasksPerJob);
   await remote.close();
-  return { scenario: scenario.name, calls, errors, process: proc };
+  return { scenario: scenario.name, calls, errors, readingMs, process: proc };
 }
 
 const result =
