@@ -4,7 +4,12 @@
  * derived from both, and the process figures (CPU, RSS, event-loop delay).
  */
 import { readFileSync } from "node:fs";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import {
+  constants,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  type PerformanceEntry,
+} from "node:perf_hooks";
 import type { SimulatedAws } from "../src/testing/index.js";
 import { WORKLOAD } from "./workload.js";
 
@@ -330,6 +335,12 @@ export interface ProcessMetrics {
   readonly eventLoopDelayP99Ms: number;
   readonly eventLoopDelayP50Ms: number;
   readonly eventLoopDelayMaxMs: number;
+  /** Major (mark-compact) collections during the run; each walks the whole live heap. */
+  readonly gcMajor: number;
+  /** Minor collections (scavenges) during the run. */
+  readonly gcMinor: number;
+  /** The collections' time on the JS thread (their helper threads' time is not in it). */
+  readonly gcPauseMs: number;
 }
 
 const MB = 1024 * 1024;
@@ -377,6 +388,20 @@ export class ProcessMonitor {
   #baselineFile: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #delay = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
+  readonly #gc = { major: 0, minor: 0, pauseMs: 0 };
+  readonly #gcObserver = new PerformanceObserver((list) => {
+    this.#countGc(list.getEntries());
+  });
+
+  #countGc(entries: readonly PerformanceEntry[]): void {
+    for (const entry of entries) {
+      // A "gc" entry's `detail` ({ kind, flags }) is missing from this version of Node's types.
+      const kind = (entry as { readonly detail?: { readonly kind?: number } | null }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.#gc.major++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) this.#gc.minor++;
+      this.#gc.pauseMs += entry.duration;
+    }
+  }
 
   start(): void {
     (globalThis as { gc?: () => void }).gc?.();
@@ -387,6 +412,7 @@ export class ProcessMonitor {
     this.#timer = setInterval(() => this.#sample(), SAMPLE_MS);
     this.#timer.unref();
     this.#delay.enable();
+    this.#gcObserver.observe({ entryTypes: ["gc"] });
     this.#wall = performance.now();
     this.#mainCpu = mainThreadCpuMs();
     this.#cpu = process.cpuUsage();
@@ -405,6 +431,8 @@ export class ProcessMonitor {
     const mainEnd = mainThreadCpuMs();
     const wallMs = performance.now() - this.#wall;
     this.#delay.disable();
+    this.#countGc(this.#gcObserver.takeRecords());
+    this.#gcObserver.disconnect();
     clearInterval(this.#timer);
     this.#sample();
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -429,6 +457,9 @@ export class ProcessMonitor {
       eventLoopDelayP99Ms: delayMs(this.#delay.percentile(99)),
       eventLoopDelayP50Ms: delayMs(this.#delay.percentile(50)),
       eventLoopDelayMaxMs: delayMs(this.#delay.max),
+      gcMajor: this.#gc.major,
+      gcMinor: this.#gc.minor,
+      gcPauseMs: this.#gc.pauseMs,
     };
   }
 }

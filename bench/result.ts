@@ -24,6 +24,11 @@ export interface MeasurementResult {
   readonly cpu?: CpuAttribution;
   /** Real-time runs: the same calls and answers replayed without the runner (`replay.ts`). */
   readonly transport?: ReplayResult;
+  /**
+   * Real-time runs repeated (`--repeat`): the runner CPU per task of every run + replay pair, in
+   * run order. This result is the pair with the median figure.
+   */
+  readonly runnerCpuRepeats?: readonly number[];
 }
 
 /** A transport replay of a real-time run: its process figures. */

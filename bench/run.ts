@@ -5,6 +5,7 @@
  *
  *   npm run bench
  *   npm run bench -- --scenarios 1x100,1x1000 --speed 20 --no-naive --no-realtime --no-replay
+ *   npm run bench -- --scenarios 1x10000 --no-naive --repeat 3
  *
  * Each measurement runs in a fresh process built from the sources with tsup (plain `node`, no
  * TypeScript loader in the measured process, as users run the library).
@@ -14,7 +15,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { build } from "tsup";
-import { printReport, summarize } from "./report.js";
+import { medianPair, printReport, summarize } from "./report.js";
 import type { MeasurementResult, Mode, ReplayResult, Strategy } from "./result.js";
 import { SCENARIOS, WORKLOAD } from "./workload.js";
 
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     "no-naive": { type: "boolean", default: false },
     "no-realtime": { type: "boolean", default: false },
     "no-replay": { type: "boolean", default: false },
+    /** Real-time run + replay pairs per scenario; the report keeps the median pair. */
+    repeat: { type: "string", default: "1" },
     parallel: { type: "string", default: String(Math.min(2, availableParallelism())) },
   },
 });
@@ -36,6 +39,10 @@ const speed = Number(values.speed);
 const withNaive = !values["no-naive"];
 const withRealtime = !values["no-realtime"];
 const withReplay = !values["no-replay"];
+const repeat = Number(values.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1");
+if (repeat > 1 && !withReplay)
+  throw new Error("--repeat repeats run + replay pairs: drop --no-replay");
 
 const outDir = new URL("./out/", import.meta.url);
 const buildDir = new URL("./out/build/", import.meta.url);
@@ -137,30 +144,34 @@ const results = await runAll(virtualJobs, Number(values.parallel));
 if (withRealtime) {
   // Alone, one at a time: nothing else may compete for the CPU while the process is measured.
   process.stderr.write(
-    `real-time runs at ${String(speed)}x (${String(scenarios.length)}, one at a time${withReplay ? ", each followed by its transport replay" : ""}):\n`,
+    `real-time runs at ${String(speed)}x (${String(scenarios.length * repeat)}, one at a time${withReplay ? ", each followed by its transport replay" : ""}):\n`,
   );
   for (const scenario of scenarios) {
     const transcript = new URL(`./out/transcripts/${scenario}/`, import.meta.url).pathname;
-    const realtime = await measure(
-      { scenario, strategy: "ours", mode: "realtime" },
-      withReplay ? ["--record", transcript] : [],
-    );
-    if (!withReplay) {
-      results.push(realtime);
-      continue;
+    const pairs: MeasurementResult[] = [];
+    for (let k = 1; k <= repeat; k++) {
+      const realtime = await measure(
+        { scenario, strategy: "ours", mode: "realtime" },
+        withReplay ? ["--record", transcript] : [],
+      );
+      if (!withReplay) {
+        pairs.push(realtime);
+        continue;
+      }
+      const transport = await runWorker<ReplayResult>(`${scenario} transport replay`, [
+        "--scenario",
+        scenario,
+        "--mode",
+        "replay",
+        "--transcript",
+        transcript,
+        "--replay-server",
+        replayServer,
+      ]);
+      await rm(transcript, { recursive: true, force: true });
+      pairs.push({ ...realtime, transport });
     }
-    const transport = await runWorker<ReplayResult>(`${scenario} transport replay`, [
-      "--scenario",
-      scenario,
-      "--mode",
-      "replay",
-      "--transcript",
-      transcript,
-      "--replay-server",
-      replayServer,
-    ]);
-    await rm(transcript, { recursive: true, force: true });
-    results.push({ ...realtime, transport });
+    results.push(medianPair(pairs));
   }
 }
 
