@@ -1,5 +1,5 @@
 /** Turns measurements into comparisons, target checks and tables. */
-import type { MeasurementResult, Strategy } from "./result.js";
+import type { MeasurementResult, PairFigures, Strategy } from "./result.js";
 
 /** Ours vs one naive strategy on one scenario (virtual-time runs). */
 export interface Comparison {
@@ -137,26 +137,31 @@ function checkTargets(results: readonly MeasurementResult[]): TargetCheck[] {
     }
     if (r.mode === "realtime") {
       const p = r.process;
+      const rss = overPairs(r, p.sampledPeakRssMb, (x) => x.peakRssMb, "highest", f1);
       add(
         r,
         "peak RSS ≤ 200 MB",
-        `${f1(p.sampledPeakRssMb)} MB (${f1(p.baselineRssMb)} MB before the job)`,
-        p.sampledPeakRssMb <= 200,
+        `${rss.text} MB (${f1(p.baselineRssMb)} MB before the job)`,
+        rss.value <= 200,
       );
-      add(
+      const delay = overPairs(
         r,
-        "event-loop delay p99 ≤ 50 ms",
-        `${f1(p.eventLoopDelayP99Ms)} ms`,
-        p.eventLoopDelayP99Ms <= 50,
+        p.eventLoopDelayP99Ms,
+        (x) => x.eventLoopDelayP99Ms,
+        "highest",
+        f1,
       );
+      add(r, "event-loop delay p99 ≤ 50 ms", `${delay.text} ms`, delay.value <= 50);
       const runner = runnerCpu(r);
-      if (runner !== undefined)
+      if (runner !== undefined) {
+        const cpu = overPairs(r, runner.perTaskMs, (x) => x.runnerCpuMsPerTask, "median", f3);
         add(
           r,
           "runner CPU ≤ 0.2 ms per task (runner's process minus its transport replayed alone)",
-          `${f3(runner.perTaskMs)} ms${repeats(r)} (${p.cpuMs.toFixed(0)} ms process - ${runner.transportMs.toFixed(0)} ms transport; whole process ${f3(p.cpuMsPerTask)} ms per task)`,
-          runner.perTaskMs <= 0.2,
+          `${cpu.text} ms (${p.cpuMs.toFixed(0)} ms process - ${runner.transportMs.toFixed(0)} ms transport; whole process ${f3(p.cpuMsPerTask)} ms per task)`,
+          cpu.value <= 0.2,
         );
+      }
     }
   }
   return checks;
@@ -167,14 +172,25 @@ function withReplay(run: string, replay: string | undefined): string {
   return replay === undefined ? run : `${run}/${replay}`;
 }
 
-/** ", median of 3 pairs: 0.150, 0.160, 0.170" for repeated runs; "" otherwise. */
-function repeats(r: MeasurementResult): string {
-  const all = r.runnerCpuRepeats;
-  if (all === undefined || all.length < 2) return "";
-  return `, median of ${String(all.length)} pairs: ${[...all]
-    .sort((a, b) => a - b)
-    .map(f3)
-    .join(", ")}`;
+/**
+ * One target figure of a real-time result: the result's own, or over repeated pairs the median
+ * (`runner CPU`) or the highest (`peak RSS`, `event-loop delay`: a limit must hold in every run),
+ * with every pair's figure listed.
+ */
+function overPairs(
+  r: MeasurementResult,
+  own: number,
+  pick: (p: PairFigures) => number,
+  how: "median" | "highest",
+  format: (n: number) => string,
+): { value: number; text: string } {
+  const all = (r.repeats ?? []).map(pick).sort((a, b) => a - b);
+  if (all.length < 2) return { value: own, text: format(own) };
+  const value = how === "median" ? own : Math.max(...all);
+  return {
+    value,
+    text: `${format(value)}, ${how} of ${String(all.length)} pairs: ${all.map(format).join(", ")}`,
+  };
 }
 
 /**
@@ -208,7 +224,11 @@ export function medianPair(pairs: readonly MeasurementResult[]): MeasurementResu
   }
   return {
     ...median.pair,
-    runnerCpuRepeats: pairs.map((pair) => runnerCpu(pair)?.perTaskMs ?? Number.NaN),
+    repeats: pairs.map((pair) => ({
+      runnerCpuMsPerTask: runnerCpu(pair)?.perTaskMs ?? Number.NaN,
+      peakRssMb: pair.process.sampledPeakRssMb,
+      eventLoopDelayP99Ms: pair.process.eventLoopDelayP99Ms,
+    })),
   };
 }
 

@@ -25,10 +25,17 @@ export interface MeasurementResult {
   /** Real-time runs: the same calls and answers replayed without the runner (`replay.ts`). */
   readonly transport?: ReplayResult;
   /**
-   * Real-time runs repeated (`--repeat`): the runner CPU per task of every run + replay pair, in
-   * run order. This result is the pair with the median figure.
+   * Real-time runs repeated (`--repeat`): the figures of every run + replay pair, in run order.
+   * This result is the pair with the median runner CPU.
    */
-  readonly runnerCpuRepeats?: readonly number[];
+  readonly repeats?: readonly PairFigures[];
+}
+
+/** One real-time run + replay pair's target figures. */
+export interface PairFigures {
+  readonly runnerCpuMsPerTask: number;
+  readonly peakRssMb: number;
+  readonly eventLoopDelayP99Ms: number;
 }
 
 /** A transport replay of a real-time run: its process figures. */
