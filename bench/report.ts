@@ -174,7 +174,7 @@ function withReplay(run: string, replay: string | undefined): string {
 
 /**
  * One target figure of a real-time result: the result's own, or over repeated pairs the median
- * (`runner CPU`) or the highest (`peak RSS`, `event-loop delay`: a limit must hold in every run),
+ * (`runner CPU`; the result is the median pair, so its own figure) or the highest (`peak RSS`, `event-loop delay`: a limit must hold in every run),
  * with every pair's figure listed.
  */
 function overPairs(
@@ -208,7 +208,7 @@ export function runnerCpu(
 
 /**
  * The pair with the median runner CPU of repeated real-time runs (the lower middle one of an
- * even count), carrying every pair's figure: one pair varies by ±0.04 ms per task at 10,000
+ * even count), carrying every pair's figure: one pair varies by ±0.05 ms per task at 10,000
  * tasks, and the median is not moved by one pair that the machine disturbed.
  */
 export function medianPair(pairs: readonly MeasurementResult[]): MeasurementResult {
@@ -420,7 +420,7 @@ export function printReport(summary: Summary): void {
             f3(p.cpuMsPerTask),
             runnerCpu(r)?.transportMs.toFixed(0) ?? "n/a",
             f3(runnerCpu(r)?.perTaskMs ?? null),
-            withReplay(String(p.gcMajor), r.transport && String(r.transport.process.gcMajor)),
+            withReplay(String(p.gcMajor), r.transport?.process.gcMajor.toFixed(0)),
             withReplay(p.gcPauseMs.toFixed(0), r.transport?.process.gcPauseMs.toFixed(0)),
             f1(p.baselineRssMb),
             f1(p.sampledPeakRssMb),
