@@ -4,10 +4,9 @@
  * runner's process spends on the transport alone. Two JSON-lines files in one directory: the
  * requests (read by the replaying process) and the replies (read by the replay server).
  */
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import type { ServiceName, WireError } from "./protocol.js";
 
@@ -86,11 +85,22 @@ async function writeLines(file: string, items: readonly unknown[]): Promise<void
   await finished(out);
 }
 
-async function readLines<T>(file: string): Promise<T[]> {
-  const items: T[] = [];
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity }))
-    if (line !== "") items.push(JSON.parse(line) as T);
-  return items;
+/** Where each non-empty line of `bytes` starts and ends (the newline excluded). */
+function* lineRanges(bytes: Buffer): Generator<readonly [number, number]> {
+  const NEWLINE = 0x0a;
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end === -1) end = bytes.length;
+    if (end > start) yield [start, end];
+    start = end + 1;
+  }
+}
+
+/** The JSON lines of `bytes`, each parsed only when the iteration reaches it. */
+function* parseLines<T>(bytes: Buffer): Generator<T> {
+  for (const [start, end] of lineRanges(bytes))
+    yield JSON.parse(bytes.toString("utf8", start, end)) as T;
 }
 
 /** Recorded requests, read one at a time in arrival order. */
@@ -106,23 +116,12 @@ export interface RecordedRequests extends Iterable<RecordedRequest> {
  */
 export async function readRequests(dir: string): Promise<RecordedRequests> {
   const bytes = await readFile(join(dir, REQUESTS));
-  const NEWLINE = 0x0a;
   let count = 0;
-  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) count++;
-  return {
-    count,
-    *[Symbol.iterator]() {
-      let start = 0;
-      while (start < bytes.length) {
-        let end = bytes.indexOf(NEWLINE, start);
-        if (end === -1) end = bytes.length;
-        if (end > start) yield JSON.parse(bytes.toString("utf8", start, end)) as RecordedRequest;
-        start = end + 1;
-      }
-    },
-  };
+  for (const _ of lineRanges(bytes)) count++;
+  return { count, [Symbol.iterator]: () => parseLines<RecordedRequest>(bytes) };
 }
 
-export function readReplies(dir: string): Promise<RecordedReply[]> {
-  return readLines(join(dir, REPLIES));
+/** Every recorded reply, parsed (the replay server is not measured: it may hold them all). */
+export async function readReplies(dir: string): Promise<RecordedReply[]> {
+  return [...parseLines<RecordedReply>(await readFile(join(dir, REPLIES)))];
 }
