@@ -132,6 +132,7 @@ export {
 } from "./execution/launcher.js";
 export {
   TaskWatcher,
+  type WatchListener,
   type WatchRequest,
   type WatchResult,
   type WatcherContext,

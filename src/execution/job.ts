@@ -15,7 +15,7 @@ import { formatDuration } from "../job/duration.js";
 import type { Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
-import type { Launcher } from "./launcher.js";
+import type { Launcher, LaunchResult } from "./launcher.js";
 import {
   classifyStoppedTask,
   essentialContainers,
@@ -26,7 +26,13 @@ import type { PreparedJob } from "./prepare.js";
 import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
-import { knownStatus, shared, type TaskWatcher, type WatchResult } from "./watcher.js";
+import {
+  knownStatus,
+  shared,
+  type TaskWatcher,
+  type WatchListener,
+  type WatchResult,
+} from "./watcher.js";
 
 /** Where a task slot is. */
 export type SlotPhase =
@@ -132,6 +138,11 @@ export class JobExecution {
   /** Work that must finish before `jobCompleted` (the last read of followed logs). */
   #pendingLogReads: Promise<unknown>[] = [];
   #started = false;
+  /** Slots not at their end yet; `#slotsDone` when none is left. */
+  #slotsLeft = 0;
+  #slotsDone: () => void = () => undefined;
+  /** Ends the run with an error: a bug in a step, not anything ECS did. */
+  #slotsFailed: (error: unknown) => void = () => undefined;
   #pendingStop: StopCause | undefined;
   #completed = false;
 
@@ -242,168 +253,265 @@ export class JobExecution {
 
   /**
    * The slots take their places in the launch queue at once, in order, as one entry; a slot's
-   * run starts when its turn comes, so a slot waiting to launch costs nothing.
+   * run starts when its turn comes, so a slot waiting to launch costs nothing. From there each
+   * slot moves by callbacks (launch answered, watch ended, backoff over), not by a suspended
+   * call per slot: a running task costs its slot and the watcher's record of it, which is what
+   * every garbage collection of a host running 10,000 tasks walks through.
    */
   #runSlots(): Promise<void> {
     const slots = this.state.slots;
-    const { launcher } = this.#services;
     return new Promise<void>((resolve, reject) => {
-      let left = slots.length;
-      if (left === 0) resolve();
-      const finished = (): void => {
-        if (--left === 0) resolve();
-      };
-      launcher.queue(
+      this.#slotsLeft = slots.length;
+      this.#slotsDone = resolve;
+      this.#slotsFailed = reject;
+      if (slots.length === 0) resolve();
+      this.#services.launcher.queue(
         slots.length,
-        (reserved, index) => {
-          this.#runSlot(slots[index] as SlotState, reserved).then(finished, reject);
-        },
+        (reserved, index) => this.#guard(() => this.#attempt(slots[index] as SlotState, reserved)),
         this.#stopping.signal,
       );
     });
   }
 
-  /** One slot's attempts; `reserved`: the launcher holds a launch slot for the first one. */
-  async #runSlot(slot: SlotState, reserved: boolean): Promise<void> {
-    const job = this.#prepared.job;
-    const { clock, launcher, random, retryPolicy } = this.#services;
-    // The loop below calls `launch` without awaiting anything first, so a reservation is either
-    // used there or, when the job is already stopping, given back here.
-    if (reserved && this.#isStopping()) launcher.unreserve();
-    let holding = reserved;
-    while (!this.#isStopping()) {
-      const attempt = slot.attempts + 1;
-      slot.phase = "launching";
-      slot.stopRequested = false;
-      // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
-      const plan = this.#prepared.plan;
-      const launched = await launcher.launch(
-        () => buildRunTaskInput(plan, slot.index, attempt),
-        this.#stopping.signal,
-        { reserved: holding },
-      );
-      holding = false;
-      if (launched.kind === "aborted") break;
-      slot.attempts = attempt;
-      if (launched.kind === "fatal") {
-        this.#log.error("RunTask failed for good", {
-          jobId: job.jobId,
-          taskIndex: slot.index,
-          error: awsErrorName(launched.error),
-        });
-        this.#stop({ kind: "fatal", error: launched.error });
-        break;
-      }
-      let failure: TaskFailure;
-      let task: Task | undefined;
-      // Read once: `launched` holds the RunTask answer, which must not stay alive while the task runs.
-      const started = launched.kind === "started";
-      if (launched.kind === "failed") {
-        failure = launched.failure;
-      } else {
-        task = launched.task;
-        const arn = task.taskArn as string;
-        slot.taskArn = arn;
-        slot.lastStatus = knownStatus(task.lastStatus);
-        slot.phase = "running";
-        slot.exitCode = undefined;
-        slot.stopCode = undefined;
-        slot.stoppedReason = undefined;
-        this.#emit("taskStarted", {
-          jobId: job.jobId,
-          taskIndex: slot.index,
-          attempt,
-          taskArn: arn,
-          taskName: slot.taskName,
-        });
-        if (task.lastStatus !== undefined) {
-          this.#emit("taskStatusChanged", {
-            jobId: job.jobId,
-            taskIndex: slot.index,
-            attempt,
-            taskArn: arn,
-            lastStatus: task.lastStatus,
-          });
-        }
-        this.#services.onTaskStarted?.(this.state, slot, task);
-        // The job may have started stopping while this RunTask was in flight.
-        if (this.#isStopping()) this.#stopSlot(slot);
-        const watched = await this.#watch(slot, attempt);
-        const done = this.#services.onTaskDone?.(this.state, slot, arn);
-        if (done !== undefined) this.#pendingLogReads.push(done.catch(() => undefined));
-        const outcome = this.#outcome(slot, watched);
-        if (outcome === undefined) break;
-        if (outcome.status === "succeeded") {
-          slot.phase = "succeeded";
-          this.#emit("taskSucceeded", {
-            jobId: job.jobId,
-            taskIndex: slot.index,
-            attempt,
-            taskArn: arn,
-            exitCode: outcome.exitCode,
-          });
-          return;
-        }
-        if (outcome.status === "stopped") {
-          slot.phase = "stopped";
-          return;
-        }
-        failure = outcome.failure;
-        // Not read from the RunTask answer, which must not stay alive while the task runs.
-        task = watched.kind === "stopped" ? watched.task : { taskArn: arn };
-      }
-
-      // A failed attempt.
-      if (FAILURE_BUDGETS[failure.kind] === "application") slot.applicationFailures++;
-      else slot.launchFailures++;
-      const context: RetryContext = {
-        taskIndex: slot.index,
-        attempt,
-        applicationFailures: slot.applicationFailures,
-        launchFailures: slot.launchFailures,
-        maxFailCount: job.maxFailCount,
-        maxLaunchRetries: job.retry.maxLaunchRetries,
-        backoff: job.retry.backoff,
-      };
-      const willRetry = !this.#isStopping() && this.#decide(failure, context);
-      if (this.#services.withLogTail !== undefined && started) {
-        failure = await this.#services
-          .withLogTail(failure, task, this.#prepared)
-          .catch(() => failure);
-      }
-      slot.lastFailure = failure;
-      slot.failedAt = clock.now();
-      const failedArn = started ? slot.taskArn : undefined;
-      if (failedArn !== undefined) {
-        slot.failedTaskArns.push(failedArn);
-        this.state.failedTaskArns.push(failedArn);
-      }
-      this.#emit("taskFailed", {
-        jobId: job.jobId,
-        taskIndex: slot.index,
-        attempt,
-        ...(failedArn === undefined ? {} : { taskArn: failedArn }),
-        failure,
-        willRetry,
-      });
-      if (!willRetry) {
-        slot.phase = "failed";
-        if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
-        return;
-      }
-      const delayMs = Math.max(0, Math.round(retryPolicy.delay(failure, context, random)));
-      slot.phase = "backoff";
-      this.#emit("retried", {
-        jobId: job.jobId,
-        taskIndex: slot.index,
-        attempt: attempt + 1,
-        ...(failedArn === undefined ? {} : { previousTaskArn: failedArn }),
-        delayMs,
-      });
-      if (!(await sleepUnlessAborted(clock, delayMs, this.#stopping.signal))) break;
+  /** Runs a step of a slot; anything it throws is a bug, and fails the job's run as such. */
+  #guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#fail(error);
     }
-    // The job is stopping and this slot has nothing running.
+  }
+
+  /**
+   * A step failed unexpectedly: the run rejects with the error, and the tasks already running
+   * are stopped rather than left running unwatched.
+   */
+  #fail(error: unknown): void {
+    try {
+      this.#stop({ kind: "fatal", error });
+    } finally {
+      this.#slotsFailed(error);
+    }
+  }
+
+  /** The slot has reached its end (succeeded, failed, stopped). */
+  #slotDone(slot: SlotState): void {
+    // Neither succeeded nor failed: the job is stopping, or the watch ended without a verdict.
     if (slot.phase !== "succeeded" && slot.phase !== "failed") slot.phase = "stopped";
+    if (--this.#slotsLeft === 0) this.#slotsDone();
+  }
+
+  /** Launches the slot's next attempt; `reserved`: the launcher holds a launch slot for it. */
+  #attempt(slot: SlotState, reserved: boolean): void {
+    if (this.#isStopping()) {
+      // A reservation is either used by `launch` below or, when the job is stopping, given back.
+      if (reserved) this.#services.launcher.unreserve();
+      this.#slotDone(slot);
+      return;
+    }
+    const attempt = slot.attempts + 1;
+    slot.phase = "launching";
+    slot.stopRequested = false;
+    // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
+    const plan = this.#prepared.plan;
+    this.#services.launcher
+      .launch(() => buildRunTaskInput(plan, slot.index, attempt), this.#stopping.signal, {
+        reserved,
+      })
+      .then(
+        (launched) => this.#guard(() => this.#launched(slot, attempt, launched)),
+        (error: unknown) => this.#fail(error),
+      );
+  }
+
+  #launched(slot: SlotState, attempt: number, launched: LaunchResult): void {
+    if (launched.kind === "aborted") {
+      this.#slotDone(slot);
+      return;
+    }
+    slot.attempts = attempt;
+    if (launched.kind === "fatal") {
+      this.#log.error("RunTask failed for good", {
+        jobId: this.state.jobId,
+        taskIndex: slot.index,
+        error: awsErrorName(launched.error),
+      });
+      this.#stop({ kind: "fatal", error: launched.error });
+      this.#slotDone(slot);
+      return;
+    }
+    if (launched.kind === "failed") {
+      this.#afterFailure(slot, attempt, launched.failure, undefined);
+      return;
+    }
+    const task = launched.task;
+    const arn = task.taskArn as string;
+    slot.taskArn = arn;
+    slot.lastStatus = knownStatus(task.lastStatus);
+    slot.phase = "running";
+    slot.exitCode = undefined;
+    slot.stopCode = undefined;
+    slot.stoppedReason = undefined;
+    const jobId = this.state.jobId;
+    this.#emit("taskStarted", {
+      jobId,
+      taskIndex: slot.index,
+      attempt,
+      taskArn: arn,
+      taskName: slot.taskName,
+    });
+    if (task.lastStatus !== undefined) {
+      this.#emit("taskStatusChanged", {
+        jobId,
+        taskIndex: slot.index,
+        attempt,
+        taskArn: arn,
+        lastStatus: task.lastStatus,
+      });
+    }
+    this.#services.onTaskStarted?.(this.state, slot, task);
+    // The job may have started stopping while this RunTask was in flight.
+    if (this.#isStopping()) this.#stopSlot(slot);
+    const job = this.#prepared.job;
+    // The RunTask answer is not kept: it would stay alive as long as the task runs.
+    this.#services.watcher.track(
+      {
+        cluster: job.cluster,
+        taskArn: arn,
+        pollInterval: slot.stopRequested
+          ? Math.min(job.pollInterval, STOPPING_POLL_MS)
+          : job.pollInterval,
+        ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
+        signal: this.#stopWatchDeadline.signal,
+      },
+      this.#watchListener,
+      slot,
+    );
+  }
+
+  /**
+   * One listener for every watch of the job: the slot is the watch's subject, and its current
+   * attempt and ARN are the watched ones (they change only when the next attempt launches).
+   */
+  readonly #watchListener: WatchListener<SlotState> = {
+    onStatus: (slot, task) =>
+      this.#guard(() => {
+        slot.lastStatus = knownStatus(task.lastStatus);
+        this.#emit("taskStatusChanged", {
+          jobId: this.state.jobId,
+          taskIndex: slot.index,
+          attempt: slot.attempts,
+          taskArn: slot.taskArn as string,
+          lastStatus: task.lastStatus ?? "UNKNOWN",
+        });
+      }),
+    onDone: (slot, watched) => this.#guard(() => this.#watched(slot, watched)),
+  };
+
+  #watched(slot: SlotState, watched: WatchResult): void {
+    const arn = slot.taskArn as string;
+    const attempt = slot.attempts;
+    const last = watched.kind === "stopped" ? watched.task : watched.lastTask;
+    if (last !== undefined) recordTask(slot, last, this.#essential);
+    const done = this.#services.onTaskDone?.(this.state, slot, arn);
+    if (done !== undefined) this.#pendingLogReads.push(done.catch(() => undefined));
+    const outcome = this.#outcome(slot, watched);
+    if (outcome === undefined || outcome.status === "stopped") {
+      if (outcome !== undefined) slot.phase = "stopped";
+      this.#slotDone(slot);
+      return;
+    }
+    if (outcome.status === "succeeded") {
+      slot.phase = "succeeded";
+      this.#emit("taskSucceeded", {
+        jobId: this.state.jobId,
+        taskIndex: slot.index,
+        attempt,
+        taskArn: arn,
+        exitCode: outcome.exitCode,
+      });
+      this.#slotDone(slot);
+      return;
+    }
+    this.#afterFailure(
+      slot,
+      attempt,
+      outcome.failure,
+      watched.kind === "stopped" ? watched.task : { taskArn: arn },
+    );
+  }
+
+  /**
+   * A failed attempt: count it, decide, report, then end the slot or retry after the backoff.
+   * `task`: what ECS said of the attempt's task; `undefined` when it never started.
+   */
+  #afterFailure(slot: SlotState, attempt: number, failure: TaskFailure, task?: Task): void {
+    this.#retryOrEnd(slot, attempt, failure, task).then(
+      (retry) => {
+        if (retry) this.#guard(() => this.#attempt(slot, false));
+        else this.#guard(() => this.#slotDone(slot));
+      },
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** Resolves `true` once the backoff before the next attempt is over. */
+  async #retryOrEnd(
+    slot: SlotState,
+    attempt: number,
+    failure: TaskFailure,
+    task: Task | undefined,
+  ): Promise<boolean> {
+    const job = this.#prepared.job;
+    const { clock, random, retryPolicy } = this.#services;
+    const started = task !== undefined;
+    if (FAILURE_BUDGETS[failure.kind] === "application") slot.applicationFailures++;
+    else slot.launchFailures++;
+    const context: RetryContext = {
+      taskIndex: slot.index,
+      attempt,
+      applicationFailures: slot.applicationFailures,
+      launchFailures: slot.launchFailures,
+      maxFailCount: job.maxFailCount,
+      maxLaunchRetries: job.retry.maxLaunchRetries,
+      backoff: job.retry.backoff,
+    };
+    const willRetry = !this.#isStopping() && this.#decide(failure, context);
+    if (this.#services.withLogTail !== undefined && started) {
+      failure = await this.#services
+        .withLogTail(failure, task, this.#prepared)
+        .catch(() => failure);
+    }
+    slot.lastFailure = failure;
+    slot.failedAt = clock.now();
+    const failedArn = started ? slot.taskArn : undefined;
+    if (failedArn !== undefined) {
+      slot.failedTaskArns.push(failedArn);
+      this.state.failedTaskArns.push(failedArn);
+    }
+    this.#emit("taskFailed", {
+      jobId: job.jobId,
+      taskIndex: slot.index,
+      attempt,
+      ...(failedArn === undefined ? {} : { taskArn: failedArn }),
+      failure,
+      willRetry,
+    });
+    if (!willRetry) {
+      slot.phase = "failed";
+      if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
+      return false;
+    }
+    const delayMs = Math.max(0, Math.round(retryPolicy.delay(failure, context, random)));
+    slot.phase = "backoff";
+    this.#emit("retried", {
+      jobId: job.jobId,
+      taskIndex: slot.index,
+      attempt: attempt + 1,
+      ...(failedArn === undefined ? {} : { previousTaskArn: failedArn }),
+      delayMs,
+    });
+    return sleepUnlessAborted(clock, delayMs, this.#stopping.signal);
   }
 
   /** The retry decision: the policy, then the job's own veto. */
@@ -422,33 +530,6 @@ export class JobExecution {
       });
       return false;
     }
-  }
-
-  async #watch(slot: SlotState, attempt: number): Promise<WatchResult> {
-    const job = this.#prepared.job;
-    const arn = slot.taskArn as string;
-    const result = await this.#services.watcher.watch({
-      cluster: job.cluster,
-      taskArn: arn,
-      pollInterval: slot.stopRequested
-        ? Math.min(job.pollInterval, STOPPING_POLL_MS)
-        : job.pollInterval,
-      ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
-      signal: this.#stopWatchDeadline.signal,
-      onStatus: (task) => {
-        slot.lastStatus = knownStatus(task.lastStatus);
-        this.#emit("taskStatusChanged", {
-          jobId: job.jobId,
-          taskIndex: slot.index,
-          attempt,
-          taskArn: arn,
-          lastStatus: task.lastStatus ?? "UNKNOWN",
-        });
-      },
-    });
-    const last = result.kind === "stopped" ? result.task : result.lastTask;
-    if (last !== undefined) recordTask(slot, last, this.#essential);
-    return result;
   }
 
   /** Reads a watch result; `undefined` when the slot is done without a verdict (watching ended). */

@@ -48,6 +48,18 @@ export interface WatchRequest {
   readonly lastStatus?: string;
 }
 
+/**
+ * Receives what `TaskWatcher.track` sees of its watches. One listener serves any number of
+ * watches, told apart by the `subject` each was tracked with, so a watch costs the watcher's
+ * own record and nothing else: no promise, no closure per task.
+ */
+export interface WatchListener<S> {
+  /** A new `lastStatus` (STOPPED included). */
+  onStatus?(subject: S, task: Task): void;
+  /** The watch ended; called once, never from inside the `track` call that began it. */
+  onDone(subject: S, result: WatchResult): void;
+}
+
 /** What the watcher needs from the runner. */
 export interface WatcherContext {
   readonly ecs: AwsClient;
@@ -76,8 +88,8 @@ interface Entry {
   answeredBy: number;
   /** Finished: no longer watched. */
   done: boolean;
-  readonly onStatus?: (task: Task) => void;
-  readonly resolve: (result: WatchResult) => void;
+  readonly listener: WatchListener<unknown>;
+  readonly subject: unknown;
   /** Ends the watch when aborted. */
   readonly signal?: AbortSignal;
 }
@@ -129,29 +141,44 @@ export class TaskWatcher {
   /** Watches a task until it is STOPPED, missing, failing, or the caller aborts. Never rejects. */
   watch(request: WatchRequest): Promise<WatchResult> {
     return new Promise<WatchResult>((resolve) => {
-      if (request.signal?.aborted === true) {
-        resolve({ kind: "cancelled" });
-        return;
-      }
-      const existing = this.#entries.get(request.taskArn);
-      if (existing !== undefined) this.#finish(existing, cancelled(existing));
-      const entry: Entry = {
-        cluster: request.cluster,
-        taskArn: request.taskArn,
-        interval: request.pollInterval,
-        dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
-        ...(request.lastStatus === undefined ? {} : { lastStatus: request.lastStatus }),
-        missing: 0,
-        answeredBy: 0,
-        done: false,
-        ...(request.onStatus === undefined ? {} : { onStatus: request.onStatus }),
-        resolve,
-        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      const listener: WatchListener<undefined> = {
+        onDone: (_, result) => resolve(result),
+        ...(request.onStatus === undefined
+          ? {}
+          : { onStatus: (_: undefined, task: Task) => request.onStatus?.(task) }),
       };
-      if (request.signal !== undefined) this.#joinAbortGroup(request.signal, entry);
-      this.#entries.set(request.taskArn, entry);
-      this.#schedule(entry.dueAt);
+      this.track(request, listener, undefined);
     });
+  }
+
+  /**
+   * Watches a task like `watch`, reporting to `listener` with `subject` instead of through a
+   * promise: a job with thousands of running tasks keeps one listener, not a suspended call
+   * per task for every garbage collection to walk through. `request.onStatus` is not used.
+   */
+  track<S>(request: WatchRequest, listener: WatchListener<S>, subject: S): void {
+    if (request.signal?.aborted === true) {
+      queueMicrotask(() => listener.onDone(subject, { kind: "cancelled" }));
+      return;
+    }
+    const existing = this.#entries.get(request.taskArn);
+    if (existing !== undefined) this.#finish(existing, cancelled(existing));
+    const entry: Entry = {
+      cluster: request.cluster,
+      taskArn: request.taskArn,
+      interval: request.pollInterval,
+      dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
+      ...(request.lastStatus === undefined ? {} : { lastStatus: request.lastStatus }),
+      missing: 0,
+      answeredBy: 0,
+      done: false,
+      listener,
+      subject,
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
+    };
+    if (request.signal !== undefined) this.#joinAbortGroup(request.signal, entry);
+    this.#entries.set(request.taskArn, entry);
+    this.#schedule(entry.dueAt);
   }
 
   #joinAbortGroup(signal: AbortSignal, entry: Entry): void {
@@ -200,7 +227,7 @@ export class TaskWatcher {
     entry.done = true;
     this.#entries.delete(entry.taskArn);
     this.#leaveAbortGroup(entry);
-    entry.resolve(result);
+    entry.listener.onDone(entry.subject, result);
   }
 
   async #loop(): Promise<void> {
@@ -311,7 +338,7 @@ export class TaskWatcher {
       entry.dueAt = nextGridTime(now, entry.interval);
       if (task.lastStatus === "STOPPED") {
         entry.lastStatus = STOPPED;
-        entry.onStatus?.(task);
+        entry.listener.onStatus?.(entry.subject, task);
         this.#finish(entry, { kind: "stopped", task });
         continue;
       }
@@ -322,7 +349,7 @@ export class TaskWatcher {
         entry.lastTask = last;
         entry.lastStatus = last.lastStatus;
       }
-      if (changed) entry.onStatus?.(task);
+      if (changed) entry.listener.onStatus?.(entry.subject, task);
     }
     for (const e of live) {
       if (e.answeredBy === call || e.done) continue;

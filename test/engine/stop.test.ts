@@ -1,7 +1,8 @@
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
-import { EcsBatchSetupError } from "../../src/index.js";
-import { job, setup } from "../helpers/sim.js";
+import { EcsBatchRunner, EcsBatchSetupError, type JobServices } from "../../src/index.js";
+import { createSimulatedAws, ManualClock } from "../../src/testing/index.js";
+import { job, memoryLogger, setup } from "../helpers/sim.js";
 
 describe("timeout", () => {
   it("stops every running task when the job times out", async () => {
@@ -240,6 +241,36 @@ describe("non-retryable RunTask errors", () => {
       ["stopped", 1],
     ]);
     expect(aws.count("StopTask")).toBe(2);
+    aws.assert.noUnfinishedTasks();
+  });
+});
+
+describe("a bug in the runner's own step", () => {
+  it("rejects the run with the error and stops the tasks already running", async () => {
+    const clock = new ManualClock();
+    const aws = createSimulatedAws({ clock });
+    aws.script({}, { runMs: 600_000 });
+    const logger = memoryLogger();
+    // A service that throws where a host's code never could: the step that saw it must not
+    // leave the run hanging, nor the tasks running unwatched.
+    class Buggy extends EcsBatchRunner {
+      protected override get jobServices(): JobServices {
+        return {
+          ...super.jobServices,
+          onTaskStarted: (_state, slot) => {
+            if (slot.index === 2) throw new Error("bug in onTaskStarted");
+          },
+        };
+      }
+    }
+    const runner = new Buggy({ clients: aws.clients, clock, logger });
+    const rejected: unknown[] = [];
+    runner.on("jobRejected", (e) => rejected.push(e.error.message));
+    const error = await clock.runUntil(runner.run(job({ taskCount: 3 })).catch((e: unknown) => e));
+    expect(error).toMatchObject({ message: "bug in onTaskStarted" });
+    expect(rejected).toEqual(["bug in onTaskStarted"]);
+    await clock.runUntil(clock.sleep(60_000));
+    expect(aws.count("StopTask")).toBe(3);
     aws.assert.noUnfinishedTasks();
   });
 });
