@@ -382,7 +382,8 @@ export function printReport(summary: Summary): void {
       "PROCESS (real time: our runner alone in its process, the simulator in another, clock sped up",
       `${String(realtime[0]?.speed ?? "?")}x; CPU and RSS of the runner's process, event-loop delay sampled every 10 ms;`,
       "transport: the same calls and answers replayed without the runner, less its reading of them;",
-      "runner = CPU - transport; GCs: the runner's process / its replay, pause on the JS thread)",
+      "runner = CPU - transport; GCs: the runner's process / its replay, pause on the JS thread;",
+      "sim launches: tasks the simulator launched beside the run / beside the replay, same work)",
       "",
       table(
         [
@@ -395,6 +396,7 @@ export function printReport(summary: Summary): void {
           "runner ms/task",
           "major GCs run/replay",
           "GC pause ms run/replay",
+          "sim launches run/replay",
           "RSS base MB",
           "RSS peak MB",
           "maxRSS life MB",
@@ -422,6 +424,7 @@ export function printReport(summary: Summary): void {
             f3(runnerCpu(r)?.perTaskMs ?? null),
             withReplay(String(p.gcMajor), r.transport?.process.gcMajor.toFixed(0)),
             withReplay(p.gcPauseMs.toFixed(0), r.transport?.process.gcPauseMs.toFixed(0)),
+            withReplay(String(a.launches), r.transport?.neighbourLaunches.toFixed(0)),
             f1(p.baselineRssMb),
             f1(p.sampledPeakRssMb),
             f1(p.maxRssMb),

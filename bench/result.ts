@@ -46,5 +46,7 @@ export interface ReplayResult {
   readonly errors: number;
   /** Time the replay spent reading its records back, its own work: taken off its CPU. */
   readonly readingMs: number;
+  /** Tasks the replay's neighbour, the run's simulator run again, launched (the run's: `launches`). */
+  readonly neighbourLaunches: number;
   readonly process: ProcessMetrics;
 }

@@ -5,7 +5,7 @@
  *   node bench/out/build/worker.js --scenario 1x100 --strategy ours --mode virtual
  */
 import { parseArgs } from "node:util";
-import { createSimulatedAws, ManualClock } from "../src/testing/index.js";
+import { ManualClock } from "../src/testing/index.js";
 import type { Env } from "./env.js";
 import { algorithmMetrics, ProcessMonitor, summarizeSim, type RunRecord } from "./metrics.js";
 import { runNaivePerTaskPoll } from "./naive/per-task-poll.js";
@@ -25,9 +25,8 @@ import {
 } from "./result.js";
 import {
   scenarioByName,
-  scriptWorkload,
   seededRandom,
-  simulatorOptions,
+  simulatedAccount,
   taskDefinition,
   WORKLOAD,
   type Scenario,
@@ -58,8 +57,7 @@ const EPOCH = Date.UTC(2026, 0, 1);
 
 async function virtualRun(): Promise<MeasurementResult> {
   const clock = new ManualClock({ start: EPOCH });
-  const aws = createSimulatedAws({ ...simulatorOptions(), clock });
-  scriptWorkload(aws);
+  const aws = simulatedAccount(clock);
   const env: Env = {
     clients: aws.clients,
     clock,
@@ -150,8 +148,16 @@ async function replayRun(): Promise<ReplayResult> {
   monitor.start();
   const { calls, errors, readingMs } = await replayTranscript(remote, requests);
   const proc = monitor.stop(scenario.jobs * scenario.tasksPerJob);
+  const neighbour = await remote.summary();
   await remote.close();
-  return { scenario: scenario.name, calls, errors, readingMs, process: proc };
+  return {
+    scenario: scenario.name,
+    calls,
+    errors,
+    readingMs,
+    neighbourLaunches: neighbour.launches,
+    process: proc,
+  };
 }
 
 const result =

@@ -6,7 +6,13 @@
  */
 import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
 import type { BatchJobInput } from "../src/index.js";
-import { seededRandom, type SimulatedAws, type SimulatedAwsOptions } from "../src/testing/index.js";
+import type { Clock } from "../src/index.js";
+import {
+  createSimulatedAws,
+  seededRandom,
+  type SimulatedAws,
+  type SimulatedAwsOptions,
+} from "../src/testing/index.js";
 
 /** The simulator's seeded PRNG (mulberry32), for latency and jitter. */
 export { seededRandom };
@@ -153,4 +159,11 @@ export function scriptWorkload(aws: SimulatedAws): void {
     logs: ["starting", "error: input file is corrupt"],
   });
   aws.failLaunch((ctx) => hashUnit(key(ctx, "agent")) < WORKLOAD.agentFailureRate, "AGENT");
+}
+
+/** The benchmark's simulated account on `clock`: the published limits, latency and scripts. */
+export function simulatedAccount(clock: Clock): SimulatedAws {
+  const aws = createSimulatedAws({ ...simulatorOptions(), clock });
+  scriptWorkload(aws);
+  return aws;
 }

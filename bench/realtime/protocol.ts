@@ -3,6 +3,7 @@
  * and answers travel as JSON text, as they do between the AWS SDK and AWS: the runner's process
  * parses every answer with `JSON.parse`, the way the SDK parses a response body.
  */
+import type { AwsCommand } from "../../src/index.js";
 import type { SimSummary } from "../metrics.js";
 
 export type ServiceName = "ecs" | "logs" | "ec2";
@@ -42,4 +43,12 @@ export interface SimServerArgs {
   readonly realStart: number;
   /** Directory to write the transcript of the run into (`transcript.ts`). */
   readonly record?: string;
+}
+
+/** A stand-in for the SDK command the runner sent: the simulator reads its name and input. */
+export function simulatorCommand(action: string, body: string): AwsCommand {
+  return {
+    input: JSON.parse(body) as unknown,
+    constructor: { name: `${action}Command` },
+  } as AwsCommand;
 }

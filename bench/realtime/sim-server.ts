@@ -5,11 +5,16 @@
  * and event-loop delay are the runner's own.
  */
 import { parseArgs } from "node:util";
-import type { AwsClient, AwsCommand } from "../../src/index.js";
-import { createSimulatedAws } from "../../src/testing/index.js";
+import type { AwsClient } from "../../src/index.js";
 import { summarizeSim } from "../metrics.js";
-import { scriptWorkload, simulatorOptions } from "../workload.js";
-import type { Request, Response, ServiceName, WireError } from "./protocol.js";
+import { simulatedAccount } from "../workload.js";
+import {
+  simulatorCommand,
+  type Request,
+  type Response,
+  type ServiceName,
+  type WireError,
+} from "./protocol.js";
 import { realNow, ScaledClock } from "./scaled-clock.js";
 import { TranscriptRecorder } from "./transcript.js";
 
@@ -27,19 +32,13 @@ const clock = new ScaledClock(
   Number(values.epoch),
   Number(values["real-start"]),
 );
-const aws = createSimulatedAws({ ...simulatorOptions(), clock });
-scriptWorkload(aws);
+const aws = simulatedAccount(clock);
 const clients: Record<ServiceName, AwsClient> = aws.clients;
-const recorder = values.record === undefined ? undefined : new TranscriptRecorder();
+const recorder = values.record === undefined ? undefined : new TranscriptRecorder(clock);
 
 const reply = (message: Response): void => {
   process.send?.(message);
 };
-
-/** A stand-in for the SDK command the runner sent: the simulator reads its name and input. */
-function command(action: string, input: unknown): AwsCommand {
-  return { input, constructor: { name: `${action}Command` } } as AwsCommand;
-}
 
 function wireError(error: unknown): WireError {
   const e = error as {
@@ -63,7 +62,7 @@ process.on("message", (raw: unknown) => {
     case "call": {
       const { id, service, action, body } = message;
       const answered = recorder?.arrived(realNow(), service, action, body);
-      clients[service].send(command(action, JSON.parse(body) as unknown)).then(
+      clients[service].send(simulatorCommand(action, body)).then(
         (output) => {
           const result = { type: "result", body: JSON.stringify(output) } as const;
           answered?.(result, realNow());

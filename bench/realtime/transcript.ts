@@ -5,10 +5,11 @@
  * requests (read by the replaying process) and the replies (read by the replay server).
  */
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import type { ServiceName, WireError } from "./protocol.js";
+import type { ScaledClock } from "./scaled-clock.js";
 
 /** A call as it arrived. */
 export interface RecordedRequest {
@@ -34,12 +35,28 @@ interface RecordedError {
 
 const REQUESTS = "requests.jsonl";
 const REPLIES = "replies.jsonl";
+const RUN = "run.json";
+
+/** The simulated clock of the recorded run. */
+export interface RecordedRun {
+  /** Simulated milliseconds per real millisecond. */
+  readonly speed: number;
+  /** Simulated time when the first call arrived. */
+  readonly firstCallAt: number;
+}
 
 /** Records calls in arrival order; `save` writes both files. */
 export class TranscriptRecorder {
   readonly #requests: RecordedRequest[] = [];
   readonly #replies: (RecordedReply | undefined)[] = [];
+  readonly #clock: ScaledClock;
   #first: number | undefined;
+  #firstSimulated = 0;
+
+  /** `clock`: the simulator's, so a replay can run a simulator on the same time. */
+  constructor(clock: ScaledClock) {
+    this.#clock = clock;
+  }
 
   /** Notes a call's arrival; the returned function records its answer. */
   arrived(
@@ -48,7 +65,10 @@ export class TranscriptRecorder {
     action: string,
     body: string,
   ): (reply: RecordedReply["reply"], now: number) => void {
-    this.#first ??= now;
+    if (this.#first === undefined) {
+      this.#first = now;
+      this.#firstSimulated = this.#clock.now();
+    }
     const index = this.#requests.length;
     this.#requests.push({ at: now - this.#first, service, action, body });
     this.#replies.push(undefined);
@@ -59,6 +79,8 @@ export class TranscriptRecorder {
 
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
+    const run: RecordedRun = { speed: this.#clock.speed, firstCallAt: this.#firstSimulated };
+    await writeFile(join(dir, RUN), JSON.stringify(run));
     await writeLines(join(dir, REQUESTS), this.#requests);
     await writeLines(
       join(dir, REPLIES),
@@ -124,4 +146,9 @@ export async function readRequests(dir: string): Promise<RecordedRequests> {
 /** Every recorded reply, parsed (the replay server is not measured: it may hold them all). */
 export async function readReplies(dir: string): Promise<RecordedReply[]> {
   return [...parseLines<RecordedReply>(await readFile(join(dir, REPLIES)))];
+}
+
+/** The recorded run's simulated clock. */
+export async function readRun(dir: string): Promise<RecordedRun> {
+  return JSON.parse(await readFile(join(dir, RUN), "utf8")) as RecordedRun;
 }
