@@ -23,7 +23,12 @@ export class ScaledClock implements Clock {
   ) {}
 
   now(): number {
-    return this.epoch + (realNow() - this.realStart) * this.speed;
+    return this.at(realNow());
+  }
+
+  /** The simulated time at the real instant `real` (a `realNow()` reading). */
+  at(real: number): number {
+    return this.epoch + (real - this.realStart) * this.speed;
   }
 
   /**

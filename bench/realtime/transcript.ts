@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import type { ServiceName, WireError } from "./protocol.js";
-import type { ScaledClock } from "./scaled-clock.js";
+import { realNow, type ScaledClock } from "./scaled-clock.js";
 
 /** A call as it arrived. */
 export interface RecordedRequest {
@@ -51,7 +51,6 @@ export class TranscriptRecorder {
   readonly #replies: (RecordedReply | undefined)[] = [];
   readonly #clock: ScaledClock;
   #first: number | undefined;
-  #firstSimulated = 0;
 
   /** `clock`: the simulator's, so a replay can run a simulator on the same time. */
   constructor(clock: ScaledClock) {
@@ -65,10 +64,7 @@ export class TranscriptRecorder {
     action: string,
     body: string,
   ): (reply: RecordedReply["reply"], now: number) => void {
-    if (this.#first === undefined) {
-      this.#first = now;
-      this.#firstSimulated = this.#clock.now();
-    }
+    this.#first ??= now;
     const index = this.#requests.length;
     this.#requests.push({ at: now - this.#first, service, action, body });
     this.#replies.push(undefined);
@@ -79,7 +75,10 @@ export class TranscriptRecorder {
 
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const run: RecordedRun = { speed: this.#clock.speed, firstCallAt: this.#firstSimulated };
+    const run: RecordedRun = {
+      speed: this.#clock.speed,
+      firstCallAt: this.#clock.at(this.#first ?? realNow()),
+    };
     await writeFile(join(dir, RUN), JSON.stringify(run));
     await writeLines(join(dir, REQUESTS), this.#requests);
     await writeLines(
