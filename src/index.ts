@@ -132,6 +132,7 @@ export {
 } from "./execution/launcher.js";
 export {
   TaskWatcher,
+  type TrackRequest,
   type WatchListener,
   type WatchRequest,
   type WatchResult,

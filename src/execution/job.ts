@@ -352,23 +352,14 @@ export class JobExecution {
     slot.exitCode = undefined;
     slot.stopCode = undefined;
     slot.stoppedReason = undefined;
-    const jobId = this.state.jobId;
     this.#emit("taskStarted", {
-      jobId,
+      jobId: this.state.jobId,
       taskIndex: slot.index,
       attempt,
       taskArn: arn,
       taskName: slot.taskName,
     });
-    if (task.lastStatus !== undefined) {
-      this.#emit("taskStatusChanged", {
-        jobId,
-        taskIndex: slot.index,
-        attempt,
-        taskArn: arn,
-        lastStatus: task.lastStatus,
-      });
-    }
+    if (task.lastStatus !== undefined) this.#statusChanged(slot, task.lastStatus);
     this.#services.onTaskStarted?.(this.state, slot, task);
     // The job may have started stopping while this RunTask was in flight.
     if (this.#isStopping()) this.#stopSlot(slot);
@@ -397,16 +388,21 @@ export class JobExecution {
     onStatus: (slot, task) =>
       this.#guard(() => {
         slot.lastStatus = knownStatus(task.lastStatus);
-        this.#emit("taskStatusChanged", {
-          jobId: this.state.jobId,
-          taskIndex: slot.index,
-          attempt: slot.attempts,
-          taskArn: slot.taskArn as string,
-          lastStatus: task.lastStatus ?? "UNKNOWN",
-        });
+        this.#statusChanged(slot, task.lastStatus ?? "UNKNOWN");
       }),
     onDone: (slot, watched) => this.#guard(() => this.#watched(slot, watched)),
   };
+
+  /** `taskStatusChanged` for the slot's current attempt. */
+  #statusChanged(slot: SlotState, lastStatus: string): void {
+    this.#emit("taskStatusChanged", {
+      jobId: this.state.jobId,
+      taskIndex: slot.index,
+      attempt: slot.attempts,
+      taskArn: slot.taskArn as string,
+      lastStatus,
+    });
+  }
 
   #watched(slot: SlotState, watched: WatchResult): void {
     const arn = slot.taskArn as string;

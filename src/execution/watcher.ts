@@ -48,6 +48,9 @@ export interface WatchRequest {
   readonly lastStatus?: string;
 }
 
+/** What `TaskWatcher.track` watches: a `WatchRequest` whose statuses go to the listener. */
+export type TrackRequest = Omit<WatchRequest, "onStatus">;
+
 /**
  * Receives what `TaskWatcher.track` sees of its watches. One listener serves any number of
  * watches, told apart by the `subject` each was tracked with, so a watch costs the watcher's
@@ -154,9 +157,9 @@ export class TaskWatcher {
   /**
    * Watches a task like `watch`, reporting to `listener` with `subject` instead of through a
    * promise: a job with thousands of running tasks keeps one listener, not a suspended call
-   * per task for every garbage collection to walk through. `request.onStatus` is not used.
+   * per task for every garbage collection to walk through.
    */
-  track<S>(request: WatchRequest, listener: WatchListener<S>, subject: S): void {
+  track<S>(request: TrackRequest, listener: WatchListener<S>, subject: S): void {
     if (request.signal?.aborted === true) {
       queueMicrotask(() => listener.onDone(subject, { kind: "cancelled" }));
       return;
