@@ -22,6 +22,13 @@ export interface MeasurementResult {
   readonly process: ProcessMetrics;
   /** Profiled runs: the JS thread's CPU by owner (runner, simulator, harness, GC). */
   readonly cpu?: CpuAttribution;
+  /**
+   * Real-time runs: how the transport replay was taken. `none`: no replay (the first run of a
+   * scenario, which records the transcript the next run's replay sends, or `--no-replay`);
+   * `sequential`: the run's own transcript replayed after it, alone; `side-by-side`: the
+   * previous run's transcript replayed beside this run, both started at the same moment.
+   */
+  readonly pairing?: "none" | "sequential" | "side-by-side";
   /** Real-time runs: the same calls and answers replayed without the runner (`replay.ts`). */
   readonly transport?: ReplayResult;
   /**

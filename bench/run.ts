@@ -6,6 +6,7 @@
  *   npm run bench
  *   npm run bench -- --scenarios 1x100,1x1000 --speed 20 --no-naive --no-realtime --no-replay
  *   npm run bench -- --scenarios 1x10000 --no-naive --repeat 3
+ *   npm run bench -- --scenarios 1x10000 --no-naive --speed 1 --sequential-replay
  *
  * Each measurement runs in a fresh process built from the sources with tsup (plain `node`, no
  * TypeScript loader in the measured process, as users run the library).
@@ -28,6 +29,11 @@ const { values } = parseArgs({
     "no-replay": { type: "boolean", default: false },
     /** Real-time run + replay pairs per scenario; the report keeps the median pair. */
     repeat: { type: "string", default: "1" },
+    /**
+     * Replay each run's own transcript after it, alone, instead of replaying the previous run's
+     * transcript beside the next run (the default; see "Modes" in bench/README.md).
+     */
+    "sequential-replay": { type: "boolean", default: false },
     parallel: { type: "string", default: String(Math.min(2, availableParallelism())) },
   },
 });
@@ -39,6 +45,7 @@ const speed = Number(values.speed);
 const withNaive = !values["no-naive"];
 const withRealtime = !values["no-realtime"];
 const withReplay = !values["no-replay"];
+const sideBySide = !values["sequential-replay"];
 const repeat = Number(values.repeat);
 if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat must be a whole number ≥ 1");
 if (repeat > 1 && !withReplay)
@@ -142,37 +149,65 @@ const virtualJobs: Job[] = scenarios.flatMap((scenario) =>
 process.stderr.write(`virtual-time runs (${String(virtualJobs.length)}):\n`);
 const results = await runAll(virtualJobs, Number(values.parallel));
 if (withRealtime) {
-  // Alone, one at a time: nothing else may compete for the CPU while the process is measured.
-  process.stderr.write(
-    `real-time runs at ${String(speed)}x (${String(scenarios.length * repeat)}, one at a time${withReplay ? ", each followed by its transport replay" : ""}):\n`,
-  );
-  for (const scenario of scenarios) {
-    const transcript = new URL(`./out/transcripts/${scenario}/`, import.meta.url).pathname;
-    const pairs: MeasurementResult[] = [];
+  process.stderr.write(`real-time runs at ${String(speed)}x: ${realtimePlan()}\n`);
+  for (const scenario of scenarios) await realtimeScenario(scenario);
+}
+
+function realtimePlan(): string {
+  const n = scenarios.length;
+  if (!withReplay) return `${String(n * repeat)}, one at a time`;
+  if (!sideBySide)
+    return `${String(n * repeat)}, one at a time, each followed by its transport replay`;
+  return `${String(n * (repeat + 1))}, one at a time, the first of each scenario alone and each later one beside the transport replay of the one before`;
+}
+
+/**
+ * The real-time runs of one scenario and their transport replays. Side by side (the default),
+ * each run shares the machine with the replay of the previous run's transcript, started at the
+ * same moment: whatever slows this machine down for a minute or an hour slows both processes,
+ * so their difference keeps only the runner. A first run, measured alone, records the transcript
+ * the first pair replays. Transcripts of one scenario differ only by a few throttled resends.
+ */
+async function realtimeScenario(scenario: string): Promise<void> {
+  const transcript = (k: number): string =>
+    new URL(`./out/transcripts/${scenario}-${String(k)}/`, import.meta.url).pathname;
+  const run = async (k: number): Promise<MeasurementResult> => {
+    if (!withReplay) return measure({ scenario, strategy: "ours", mode: "realtime" });
+    // A transcript an interrupted benchmark left behind would mix with the new one.
+    await rm(transcript(k), { recursive: true, force: true });
+    return measure({ scenario, strategy: "ours", mode: "realtime" }, ["--record", transcript(k)]);
+  };
+  const replay = async (k: number): Promise<ReplayResult> => {
+    const result = await runWorker<ReplayResult>(`${scenario} transport replay`, [
+      "--scenario",
+      scenario,
+      "--mode",
+      "replay",
+      "--transcript",
+      transcript(k),
+      "--replay-server",
+      replayServer,
+    ]);
+    await rm(transcript(k), { recursive: true, force: true });
+    return result;
+  };
+  const pairs: MeasurementResult[] = [];
+  if (!withReplay) {
+    for (let k = 1; k <= repeat; k++) pairs.push({ ...(await run(k)), pairing: "none" });
+  } else if (!sideBySide) {
     for (let k = 1; k <= repeat; k++) {
-      const realtime = await measure(
-        { scenario, strategy: "ours", mode: "realtime" },
-        withReplay ? ["--record", transcript] : [],
-      );
-      if (!withReplay) {
-        pairs.push(realtime);
-        continue;
-      }
-      const transport = await runWorker<ReplayResult>(`${scenario} transport replay`, [
-        "--scenario",
-        scenario,
-        "--mode",
-        "replay",
-        "--transcript",
-        transcript,
-        "--replay-server",
-        replayServer,
-      ]);
-      await rm(transcript, { recursive: true, force: true });
-      pairs.push({ ...realtime, transport });
+      const realtime = await run(k);
+      pairs.push({ ...realtime, transport: await replay(k), pairing: "sequential" });
     }
-    results.push(medianPair(pairs));
+  } else {
+    results.push({ ...(await run(0)), pairing: "none" });
+    for (let k = 1; k <= repeat; k++) {
+      const [realtime, transport] = await Promise.all([run(k), replay(k - 1)]);
+      pairs.push({ ...realtime, transport, pairing: "side-by-side" });
+    }
+    await rm(transcript(repeat), { recursive: true, force: true });
   }
+  results.push(medianPair(pairs));
 }
 
 const summary = summarize(results);
