@@ -172,10 +172,12 @@ async function realtimeScenario(scenario: string): Promise<void> {
   const transcript = (k: number): string =>
     new URL(`./out/transcripts/${scenario}-${String(k)}/`, import.meta.url).pathname;
   const run = async (k: number): Promise<MeasurementResult> => {
-    if (!withReplay) return measure({ scenario, strategy: "ours", mode: "realtime" });
     // A transcript an interrupted benchmark left behind would mix with the new one.
-    await rm(transcript(k), { recursive: true, force: true });
-    return measure({ scenario, strategy: "ours", mode: "realtime" }, ["--record", transcript(k)]);
+    if (withReplay) await rm(transcript(k), { recursive: true, force: true });
+    return measure(
+      { scenario, strategy: "ours", mode: "realtime" },
+      withReplay ? ["--record", transcript(k)] : [],
+    );
   };
   const replay = async (k: number): Promise<ReplayResult> => {
     const result = await runWorker<ReplayResult>(`${scenario} transport replay`, [
@@ -205,6 +207,7 @@ async function realtimeScenario(scenario: string): Promise<void> {
       const [realtime, transport] = await Promise.all([run(k), replay(k - 1)]);
       pairs.push({ ...realtime, transport, pairing: "side-by-side" });
     }
+    // The last run recorded too, so that every run had the same neighbour: a recording simulator.
     await rm(transcript(repeat), { recursive: true, force: true });
   }
   results.push(medianPair(pairs));
