@@ -129,7 +129,11 @@ export class Launcher {
       /** Sends made after the caller gave up, to settle an ambiguous earlier send. */
       let afterAbort = 0;
       for (;;) {
-        if (sent === 0 && !(await this.#ctx.limiter.acquire(signal))) return { kind: "aborted" };
+        if (sent === 0) {
+          // A token can be granted a moment before the abort comes: not sent yet, not sent at all.
+          const granted = await this.#ctx.limiter.acquire(signal);
+          if (!granted || signal?.aborted === true) return { kind: "aborted" };
+        }
         if (sent > 0) {
           if (signal?.aborted === true) {
             // Throttled requests were refused before they did anything: nothing to settle.

@@ -23,7 +23,12 @@ export class AdaptiveRateLimiter {
   #rate: number;
   #tokens: number;
   #last: number;
-  #queue: Promise<void> = Promise.resolve();
+  /** Callers waiting for a token, first come first served. */
+  readonly #waiters: Waiter[] = [];
+  /** Index of the first in line: served waiters are dropped from the array in bulk. */
+  #head = 0;
+  /** The loop serving the waiters runs. */
+  #pumping = false;
   /** Throttling errors reported to this limiter. */
   throttles = 0;
 
@@ -40,27 +45,75 @@ export class AdaptiveRateLimiter {
     return this.#rate;
   }
 
-  /** Waits for a token. Resolves false (taking nothing) if `signal` aborts first. */
+  /**
+   * Waits for a token. Resolves false (taking nothing) if `signal` aborts first: at once when
+   * the caller is next in line, otherwise when its turn comes. A token there when nobody waits
+   * is taken at once, with no promise of its own; those who wait share one loop and one timer.
+   * A caller that must not act after an abort checks its signal again on resuming: the token
+   * may have come just before.
+   */
   acquire(signal?: AbortSignal): Promise<boolean> {
-    const turn = this.#queue.then(() => this.#take(signal));
-    this.#queue = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    return turn;
-  }
-
-  async #take(signal?: AbortSignal): Promise<boolean> {
-    for (;;) {
-      if (signal?.aborted === true) return false;
+    if (signal?.aborted === true) return REFUSED;
+    if (this.#head === this.#waiters.length) {
       this.#refill();
       if (this.#tokens >= 1) {
         this.#tokens -= 1;
-        return true;
+        return GRANTED;
       }
-      const waitMs = Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
-      if (!(await sleepUnlessAborted(this.#clock, waitMs, signal))) return false;
     }
+    return new Promise<boolean>((resolve) => {
+      this.#waiters.push({ resolve, signal });
+      if (!this.#pumping) {
+        this.#pumping = true;
+        this.#pump();
+      }
+    });
+  }
+
+  /**
+   * Grants tokens to the waiters in order as they come. Between tokens it sleeps on the clock
+   * until the next is due, the sleep cut short if the first in line gives up: one timer however
+   * many wait, where a sleep per waiter cost each of a job's 10,000 launches its own. Called
+   * back by the clock rather than looping in an async function: this runs once per token.
+   */
+  readonly #pump = (): void => {
+    this.#refill();
+    let waiter = this.#first();
+    while (waiter !== undefined && this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#serve(true);
+      waiter = this.#first();
+    }
+    if (waiter === undefined) {
+      this.#pumping = false;
+      return;
+    }
+    const waitMs = Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
+    // Woken either way: when the sleep ends, or when the first in line gives up.
+    this.#clock.sleep(waitMs, waiter.signal).then(this.#pump, this.#pump);
+  };
+
+  /** The first in line, after refusing those ahead of it whose signal aborted. */
+  #first(): Waiter | undefined {
+    for (;;) {
+      const waiter = this.#waiters[this.#head];
+      if (waiter?.signal?.aborted !== true) return waiter;
+      this.#serve(false);
+    }
+  }
+
+  /** Answers the first in line and takes it out. */
+  #serve(granted: boolean): void {
+    const waiter = this.#waiters[this.#head] as Waiter;
+    this.#head++;
+    if (this.#head === this.#waiters.length) {
+      this.#waiters.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#waiters.length) {
+      this.#waiters.splice(0, this.#head);
+      this.#head = 0;
+    }
+    waiter.resolve(granted);
   }
 
   /** The service throttled a call: halve the rate and drop saved-up tokens. */
@@ -94,6 +147,16 @@ export class AdaptiveRateLimiter {
   }
 }
 
+/** One caller of `acquire` waiting for a token. */
+interface Waiter {
+  readonly resolve: (granted: boolean) => void;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Shared answers of `acquire` when it need not wait: a settled promise can have any number of readers. */
+const GRANTED: Promise<boolean> = Promise.resolve(true);
+const REFUSED: Promise<boolean> = Promise.resolve(false);
+
 /** How a `limitedCall` ended. */
 export type LimitedCallResult<T> =
   | { readonly ok: true; readonly value: T; readonly attempts: number }
@@ -126,7 +189,8 @@ export async function limitedCall<T>(
 ): Promise<LimitedCallResult<T>> {
   const max = options.maxAttempts ?? Number.POSITIVE_INFINITY;
   for (let attempt = 1; ; attempt++) {
-    if (!(await limiter.acquire(options.signal)))
+    const granted = await limiter.acquire(options.signal);
+    if (!granted || options.signal?.aborted === true)
       return { ok: false, error: undefined, attempts: attempt - 1, aborted: true };
     try {
       const value = await call();

@@ -2,7 +2,7 @@
  * Names, tags and idempotency tokens of a job's tasks (DESIGN 3.1). Pure functions: the same
  * inputs always give the same names, which is what lets a restarted host find its tasks again.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import type { Tag } from "@aws-sdk/client-ecs";
 import { ECS_LIMITS, RUNNER_TAG_KEYS, type KeyValuePair } from "../job/schema.js";
 
@@ -21,9 +21,19 @@ export function taskName(prefix: string, jobId: string, index: number): string {
  * for another run within a day.
  */
 export function clientToken(jobId: string, index: number, attempt: number): string {
-  const hash = createHash("sha256").update(`${jobId}\u0000${index}\u0000${attempt}`).digest("hex");
+  const hash = sha256Hex(`${jobId}\u0000${index}\u0000${attempt}`);
   const readable = `${jobId.slice(0, 24)}-${index}-${attempt}-`;
   return (readable + hash).slice(0, ECS_LIMITS.clientTokenMaxLength);
+}
+
+/** Node's one-shot `crypto.hash` (20.12 and later): no Hash object per token. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string })
+  .hash;
+
+function sha256Hex(text: string): string {
+  return oneShot !== undefined
+    ? oneShot("sha256", text, "hex")
+    : crypto.createHash("sha256").update(text).digest("hex");
 }
 
 /** The environment the runner injects into every container of a task. */
@@ -48,9 +58,20 @@ export function taskTags(
   index: number,
   attempt: number,
 ): Tag[] {
+  return [...jobTags(userTags, jobId), ...attemptTags(index, attempt)];
+}
+
+/** The tags every task of a job carries alike: the user's, then the job id. */
+export function jobTags(userTags: Readonly<Record<string, string>>, jobId: string): Tag[] {
   return [
     ...Object.entries(userTags).map(([key, value]) => ({ key, value })),
     { key: RUNNER_TAG_KEYS.jobId, value: jobId },
+  ];
+}
+
+/** The tags that differ per attempt, after `jobTags`: the task's index and the attempt. */
+export function attemptTags(index: number, attempt: number): Tag[] {
+  return [
     { key: RUNNER_TAG_KEYS.taskIndex, value: String(index) },
     { key: RUNNER_TAG_KEYS.attempt, value: String(attempt) },
   ];

@@ -12,10 +12,12 @@ import {
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   applyCustomizations,
+  buildContainerOverrides,
   buildRunTaskInput,
   clientToken,
   EcsBatchSetupError,
   effectiveEnvironment,
+  injectedEnvironment,
   mergeContainerOverrides,
   mergeEnvironment,
   NetworkResolver,
@@ -177,6 +179,10 @@ describe("RunTask input", () => {
     expect(tokens.size).toBe(200);
     for (const t of tokens) expect(t.length).toBeLessThanOrEqual(64);
     expect(clientToken("abc", 1, 1)).toBe(clientToken("abc", 1, 1));
+    // Pinned: a host restarted on a newer version must derive the tokens its tasks were sent with.
+    expect(clientToken("abc123", 1, 2)).toBe(
+      "abc123-1-2-79f8c30418f217ce99a0e1ba0fd8dcb6df547fb310d565bad8fb5",
+    );
     expect(clientToken("abc", 1, 1)).not.toBe(clientToken("abd", 1, 1));
   });
 
@@ -210,6 +216,67 @@ describe("RunTask input", () => {
     expect(input.networkConfiguration?.awsvpcConfiguration?.assignPublicIp).toBe("ENABLED");
     expect(input.tags?.[0]?.key).toBe("ecs-batch:job-id");
     expect(input.overrides?.ephemeralStorage).toEqual({ sizeInGiB: 50 });
+  });
+
+  it("gives every task the merged overrides plus its own injected variables, sharing nothing it could change", () => {
+    for (const [index, attempt] of [
+      [0, 1],
+      [2, 3],
+    ] as const) {
+      const input = buildRunTaskInput(plan, index, attempt);
+      const injected = injectedEnvironment({
+        taskName: `heimdall-job-abc123-${String(index)}`,
+        index,
+        taskCount: 3,
+        attempt,
+      });
+      expect(input.overrides?.containerOverrides).toEqual(
+        buildContainerOverrides(plan.containerNames, plan.containerOverrides, injected),
+      );
+      // Spoil this task's request: the next one must not see it.
+      const main = input.overrides?.containerOverrides?.[0];
+      main?.command?.push("--spoiled");
+      main?.environment?.push({ name: "SPOILED", value: "1" });
+      input.networkConfiguration?.awsvpcConfiguration?.subnets?.push("subnet-spoiled");
+      input.tags?.push({ key: "spoiled", value: "1" });
+    }
+    const nextInput = buildRunTaskInput(plan, 1, 1);
+    expect(nextInput.networkConfiguration?.awsvpcConfiguration).toEqual(plan.network);
+    expect(nextInput.tags?.map((t) => t.key)).toEqual([
+      "team",
+      "ecs-batch:job-id",
+      "ecs-batch:task-index",
+      "ecs-batch:attempt",
+    ]);
+    const next = nextInput.overrides?.containerOverrides?.[0];
+    expect(next?.command).toEqual(["/run.sh"]);
+    expect(next?.environment?.map((e) => e.name)).toEqual([
+      "CUSTOM_VAR",
+      "TASK_NAME",
+      "TASK_NUM",
+      "TASK_COUNT",
+      "TASK_ATTEMPT",
+    ]);
+  });
+
+  it("keeps an injected variable a hand-built plan sets in its place, with the runner's value", () => {
+    const own: LaunchPlan = {
+      ...plan,
+      containerOverrides: [
+        {
+          name: "main",
+          environment: [
+            { name: "TASK_ATTEMPT", value: "mine" },
+            { name: "OTHER", value: "x" },
+          ],
+        },
+      ],
+    };
+    const env = buildRunTaskInput(own, 0, 2).overrides?.containerOverrides?.[0]?.environment;
+    expect(env?.slice(0, 2)).toEqual([
+      { name: "TASK_ATTEMPT", value: "2" },
+      { name: "OTHER", value: "x" },
+    ]);
   });
 
   it("leaves the input of applyCustomizations untouched", () => {
