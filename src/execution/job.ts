@@ -372,7 +372,7 @@ export class JobExecution {
         pollInterval: slot.stopRequested
           ? Math.min(job.pollInterval, STOPPING_POLL_MS)
           : job.pollInterval,
-        ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
+        lastStatus: slot.lastStatus,
         signal: this.#stopWatchDeadline.signal,
       },
       this.#watchListener,

@@ -50,11 +50,7 @@ export function classifyStoppedTask(
 ): TaskOutcome {
   const stopCode = task.stopCode;
   const stoppedReason = task.stoppedReason;
-  const base = {
-    ...(stopCode === undefined ? {} : { stopCode }),
-    ...(stoppedReason === undefined ? {} : { stoppedReason }),
-  };
-  if (stoppedByRunner && stopCode === "UserInitiated") return { status: "stopped" };
+  if (stoppedByRunner && stopCode === "UserInitiated") return STOPPED;
   const kind = stopCode === undefined ? "containers" : (STOP_CODE_KINDS[stopCode] ?? "containers");
   const containers = (task.containers ?? []).filter((c) => essential.get(c.name ?? "") !== false);
 
@@ -66,7 +62,7 @@ export function classifyStoppedTask(
         kind: "start",
         reason: `task failed to start: ${culprit?.reason ?? stoppedReason ?? "no reason given"}`,
         exitCode: null,
-        ...base,
+        ...stopDetails(task),
         ...(culprit?.name === undefined ? {} : { container: culprit.name }),
       },
     };
@@ -77,7 +73,7 @@ export function classifyStoppedTask(
       failure: {
         kind: "interrupted",
         reason: `${stopCode === "InfrastructureHealth" ? "AWS replaced the task's infrastructure" : "Fargate Spot reclaimed the task"} (${String(stopCode)}${stoppedReason === undefined ? "" : `: ${stoppedReason}`})`,
-        ...base,
+        ...stopDetails(task),
       },
     };
   }
@@ -87,7 +83,7 @@ export function classifyStoppedTask(
       failure: {
         kind: "stopped",
         reason: `stopped outside this runner (${String(stopCode)}${stoppedReason === undefined ? "" : `: ${stoppedReason}`})`,
-        ...base,
+        ...stopDetails(task),
       },
     };
   }
@@ -100,7 +96,7 @@ export function classifyStoppedTask(
         kind: "start",
         reason: `task stopped before ${neverRan === undefined ? "any essential container ran" : `container "${String(neverRan.name)}" ran`}: ${neverRan?.reason ?? stoppedReason ?? "no reason given"}`,
         exitCode: null,
-        ...base,
+        ...stopDetails(task),
         ...(neverRan?.name === undefined ? {} : { container: neverRan.name }),
       },
     };
@@ -113,12 +109,24 @@ export function classifyStoppedTask(
         kind: "exit",
         reason: `container "${String(failed.name)}" exited with code ${String(failed.exitCode)}${failed.reason === undefined ? "" : ` (${failed.reason})`}`,
         exitCode: failed.exitCode ?? null,
-        ...base,
+        ...stopDetails(task),
         ...(failed.name === undefined ? {} : { container: failed.name }),
       },
     };
   }
-  return { status: "succeeded", exitCode: 0 };
+  return SUCCEEDED;
+}
+
+/** Outcomes every task that ends alike shares: a job of 10,000 tasks classifies each. */
+const SUCCEEDED: TaskOutcome = Object.freeze({ status: "succeeded", exitCode: 0 });
+const STOPPED: TaskOutcome = Object.freeze({ status: "stopped" });
+
+/** The stop code and reason a failure carries, those ECS gave. */
+function stopDetails(task: Task): { stopCode?: string; stoppedReason?: string } {
+  return {
+    ...(task.stopCode === undefined ? {} : { stopCode: task.stopCode }),
+    ...(task.stoppedReason === undefined ? {} : { stoppedReason: task.stoppedReason }),
+  };
 }
 
 /** The failure of a task ECS no longer knows (`MISSING`, or absent, on consecutive polls). */

@@ -56,7 +56,7 @@ export class AdaptiveRateLimiter {
     if (signal?.aborted === true) return REFUSED;
     if (this.#head === this.#waiters.length) {
       this.#refill();
-      if (this.#tokens >= 1) {
+      if (this.#tokens >= this.#whole()) {
         this.#tokens -= 1;
         return GRANTED;
       }
@@ -79,7 +79,7 @@ export class AdaptiveRateLimiter {
   readonly #pump = (): void => {
     this.#refill();
     let waiter = this.#first();
-    while (waiter !== undefined && this.#tokens >= 1) {
+    while (waiter !== undefined && this.#tokens >= this.#whole()) {
       this.#tokens -= 1;
       this.#serve(true);
       waiter = this.#first();
@@ -88,10 +88,22 @@ export class AdaptiveRateLimiter {
       this.#pumping = false;
       return;
     }
-    const waitMs = Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
+    // Until a whole token is there (`#whole` allows for waking a little early); the epsilon
+    // keeps a float just above an integer (51.00000000000001) from costing a millisecond more.
+    const waitMs = Math.ceil(((1 - this.#tokens) / this.#rate) * 1000 - 1e-9);
     // Woken either way: when the sleep ends, or when the first in line gives up.
     this.#clock.sleep(waitMs, waiter.signal).then(this.#pump, this.#pump);
   };
+
+  /**
+   * Tokens that count as a whole one: a token due within the next millisecond is granted now.
+   * Timers fire up to a millisecond early against the clock (Node counts from a loop time that
+   * lags), and waiting for the rest cost a second wake-up per token; the balance may go that
+   * much below zero, so the rate over time stays exact.
+   */
+  #whole(): number {
+    return 1 - this.#rate / 1000;
+  }
 
   /** The first in line, after refusing those ahead of it whose signal aborted. */
   #first(): Waiter | undefined {

@@ -79,13 +79,14 @@ export interface WatcherOptions {
   readonly concurrency?: number;
 }
 
+/** Every field set from the start: one object shape for every watch, read on every poll. */
 interface Entry {
   readonly cluster: string;
   readonly taskArn: string;
   interval: number;
   dueAt: number;
-  lastStatus?: string;
-  lastTask?: Task;
+  lastStatus: string | undefined;
+  lastTask: Task | undefined;
   missing: number;
   /** The DescribeTasks call that last answered for this task (`TaskWatcher.calls`). */
   answeredBy: number;
@@ -94,7 +95,7 @@ interface Entry {
   readonly listener: WatchListener<unknown>;
   readonly subject: unknown;
   /** Ends the watch when aborted. */
-  readonly signal?: AbortSignal;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** The watches that end when one signal aborts, and the one listener that ends them. */
@@ -171,13 +172,14 @@ export class TaskWatcher {
       taskArn: request.taskArn,
       interval: request.pollInterval,
       dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
-      ...(request.lastStatus === undefined ? {} : { lastStatus: request.lastStatus }),
+      lastStatus: request.lastStatus,
+      lastTask: undefined,
       missing: 0,
       answeredBy: 0,
       done: false,
       listener,
       subject,
-      ...(request.signal === undefined ? {} : { signal: request.signal }),
+      signal: request.signal,
     };
     if (request.signal !== undefined) this.#joinAbortGroup(request.signal, entry);
     this.#entries.set(request.taskArn, entry);

@@ -102,6 +102,16 @@ describe("AdaptiveRateLimiter", () => {
     expect(limiter.rate).toBe(10);
   });
 
+  it("grants a token due within a millisecond now, and makes the next wait that much longer", async () => {
+    const { clock, granted, take } = setup(20, 1);
+    await take(1);
+    // A timer that fires a millisecond early finds 0.98 of a token: granted, not slept on again.
+    await clock.advance(49);
+    await clock.runUntil(take(2));
+    await clock.runUntil(take(3));
+    expect(granted.map((g) => g.at)).toEqual([0, 49, 100]);
+  });
+
   it("never drops below the minimum rate", () => {
     const clock = new ManualClock({ start: 0 });
     const limiter = new AdaptiveRateLimiter(clock, {
