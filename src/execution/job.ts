@@ -64,6 +64,10 @@ export interface SlotState {
   stopRequested: boolean;
 }
 
+/** The launch options of a slot, shared: one object each, not one per launch. */
+const RESERVED = { reserved: true } as const;
+const NOT_RESERVED = { reserved: false } as const;
+
 /** Why a job stopped early. */
 export type StopCause =
   | { readonly kind: "exhausted"; readonly taskIndex: number; readonly failure: TaskFailure }
@@ -267,7 +271,13 @@ export class JobExecution {
       if (slots.length === 0) resolve();
       this.#services.launcher.queue(
         slots.length,
-        (reserved, index) => this.#guard(() => this.#attempt(slots[index] as SlotState, reserved)),
+        (reserved, index) => {
+          try {
+            this.#attempt(slots[index] as SlotState, reserved);
+          } catch (error) {
+            this.#fail(error);
+          }
+        },
         this.#stopping.signal,
       );
     });
@@ -315,13 +325,18 @@ export class JobExecution {
     // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
     const plan = this.#prepared.plan;
     this.#services.launcher
-      .launch(() => buildRunTaskInput(plan, slot.index, attempt), this.#stopping.signal, {
-        reserved,
-      })
-      .then(
-        (launched) => this.#guard(() => this.#launched(slot, attempt, launched)),
-        (error: unknown) => this.#fail(error),
-      );
+      .launch(
+        () => buildRunTaskInput(plan, slot.index, attempt),
+        this.#stopping.signal,
+        reserved ? RESERVED : NOT_RESERVED,
+      )
+      .then((launched) => {
+        try {
+          this.#launched(slot, attempt, launched);
+        } catch (error) {
+          this.#fail(error);
+        }
+      }, this.#failed);
   }
 
   #launched(slot: SlotState, attempt: number, launched: LaunchResult): void {
@@ -385,13 +400,25 @@ export class JobExecution {
    * attempt and ARN are the watched ones (they change only when the next attempt launches).
    */
   readonly #watchListener: WatchListener<SlotState> = {
-    onStatus: (slot, task) =>
-      this.#guard(() => {
+    // Guarded like `#guard`, written out: these run for every status of every task.
+    onStatus: (slot, task) => {
+      try {
         slot.lastStatus = knownStatus(task.lastStatus);
         this.#statusChanged(slot, task.lastStatus ?? "UNKNOWN");
-      }),
-    onDone: (slot, watched) => this.#guard(() => this.#watched(slot, watched)),
+      } catch (error) {
+        this.#fail(error);
+      }
+    },
+    onDone: (slot, watched) => {
+      try {
+        this.#watched(slot, watched);
+      } catch (error) {
+        this.#fail(error);
+      }
+    },
   };
+
+  readonly #failed = (error: unknown): void => this.#fail(error);
 
   /** `taskStatusChanged` for the slot's current attempt. */
   #statusChanged(slot: SlotState, lastStatus: string): void {
