@@ -293,7 +293,11 @@ export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<Jo
     cluster: job.cluster,
     taskDefinition,
     ...(network === undefined ? {} : { network }),
-    runTaskInputs: Array.from({ length: job.taskCount }, (_, i) => buildRunTaskInput(plan, i, 1)),
+    // Requests of one plan share their unchanging parts (override and tag entries); a preview's
+    // caller may edit what it is given, so each input here is a copy of its own.
+    runTaskInputs: Array.from({ length: job.taskCount }, (_, i) =>
+      structuredClone(buildRunTaskInput(plan, i, 1)),
+    ),
   };
 }
 

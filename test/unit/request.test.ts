@@ -416,6 +416,28 @@ describe("preview", () => {
     expect(mocks.ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
 
+  it("gives every task's input as a copy of its own, so editing one changes no other", async () => {
+    const runner = runnerFor(mocks);
+    const plan = await runner.preview({
+      jobId: "j1",
+      cluster: "batch",
+      taskDefinition: { definition },
+      taskCount: 2,
+      containerOverrides: [{ name: "main", environment: [{ name: "MODE", value: "full" }] }],
+      tags: { team: "data" },
+    });
+    const [first, second] = plan.runTaskInputs;
+    const entry = first?.overrides?.containerOverrides?.[0]?.environment?.[0];
+    if (entry !== undefined) entry.value = "edited";
+    const tag = first?.tags?.[0];
+    if (tag !== undefined) tag.value = "edited";
+    expect(second?.overrides?.containerOverrides?.[0]?.environment?.[0]).toEqual({
+      name: "MODE",
+      value: "full",
+    });
+    expect(second?.tags?.[0]).toEqual({ key: "team", value: "data" });
+  });
+
   it("reports a missing cluster as a setup error", async () => {
     mocks.ecs.on(DescribeClustersCommand).resolves({
       clusters: [],
