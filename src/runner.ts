@@ -240,7 +240,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           since: task.createdAt?.getTime() ?? this.clock.now(),
         });
       },
-      onTaskDone: (_state, _slot, taskArn) => this.logFollower.finish(taskArn),
+      // Most tasks have no followed logs: nothing to wait for, so no promise per task.
+      onTaskDone: (_state, _slot, taskArn) =>
+        this.logFollower.isFollowing(taskArn) ? this.logFollower.finish(taskArn) : undefined,
     };
   }
 

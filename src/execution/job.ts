@@ -117,8 +117,14 @@ export interface JobServices {
   ) => Promise<TaskFailure>;
   /** Called when a task starts and when it is done, for live log following. */
   readonly onTaskStarted?: (state: JobState, slot: SlotState, task: Task) => void;
-  /** The job waits for these before it completes, not before it moves on. */
-  readonly onTaskDone?: (state: JobState, slot: SlotState, taskArn: string) => Promise<void>;
+  /**
+   * The job waits for the promise, if any, before it completes, not before it moves on.
+   */
+  readonly onTaskDone?: (
+    state: JobState,
+    slot: SlotState,
+    taskArn: string,
+  ) => Promise<void> | undefined;
 }
 
 /** After StopTask, how long the runner keeps watching for STOPPED (DESIGN 3.4). */
@@ -139,8 +145,15 @@ export class JobExecution {
   /** Aborted when the job is done: its timers end. */
   readonly #done = new AbortController();
   #stopRequests: Promise<unknown>[] = [];
-  /** Work that must finish before `jobCompleted` (the last read of followed logs). */
-  #pendingLogReads: Promise<unknown>[] = [];
+  /**
+   * Work that must finish before `jobCompleted` (the last read of followed logs), counted, not
+   * kept: a 10,000-task job would otherwise hold a settled promise per task to its end.
+   */
+  #logReadsLeft = 0;
+  #logReadsDone: (() => void) | undefined;
+  readonly #logReadSettled = (): void => {
+    if (--this.#logReadsLeft === 0) this.#logReadsDone?.();
+  };
   #started = false;
   /** Slots not at their end yet; `#slotsDone` when none is left. */
   #slotsLeft = 0;
@@ -208,7 +221,7 @@ export class JobExecution {
     try {
       await this.#runSlots();
       await Promise.all(this.#stopRequests);
-      await Promise.all(this.#pendingLogReads);
+      if (this.#logReadsLeft > 0) await new Promise<void>((r) => (this.#logReadsDone = r));
     } finally {
       this.#done.abort();
     }
@@ -437,7 +450,10 @@ export class JobExecution {
     const last = watched.kind === "stopped" ? watched.task : watched.lastTask;
     if (last !== undefined) recordTask(slot, last, this.#essential);
     const done = this.#services.onTaskDone?.(this.state, slot, arn);
-    if (done !== undefined) this.#pendingLogReads.push(done.catch(() => undefined));
+    if (done !== undefined) {
+      this.#logReadsLeft++;
+      void done.then(this.#logReadSettled, this.#logReadSettled);
+    }
     const outcome = this.#outcome(slot, watched);
     if (outcome === undefined || outcome.status === "stopped") {
       if (outcome !== undefined) slot.phase = "stopped";

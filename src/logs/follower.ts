@@ -109,6 +109,11 @@ export class LogFollower {
     }
   }
 
+  /** Whether `taskArn`'s streams are being followed (until `finish`'s last read is done). */
+  isFollowing(taskArn: string): boolean {
+    return this.#targets.has(taskArn);
+  }
+
   /** The task stopped: one more read picks up its tail, then it is no longer followed. */
   finish(taskArn: string): Promise<void> {
     const state = this.#targets.get(taskArn);

@@ -169,6 +169,21 @@ describe("following logs", () => {
     expect(aws.count("FilterLogEvents")).toBeGreaterThan(0);
   });
 
+  it("completes the job only after the last read of a stopped task's streams", async () => {
+    const { aws, run, named, events } = setup({ runner: { logFollowIntervalMs: 2000 } });
+    // Reads of logs take 20 s, so the read after STOPPED ends well after the task is seen
+    // STOPPED; with `fetch: "none"` nothing else holds the job back.
+    aws.setLatency((service) => (service === "logs" ? 20_000 : 0));
+    aws.script(
+      { taskIndex: 0, attempt: 1 },
+      { runMs: 10_000, logs: ["start", { message: "last words", atMs: 9999 }] },
+    );
+    const result = await run(job({ taskCount: 1, logs: { follow: true, fetch: "none" } }));
+    expect(result.status).toBe("succeeded");
+    expect(named("log").map((e) => e.message)).toEqual(["start", "last words"]);
+    expect(events.at(-1)?.name).toBe("jobCompleted");
+  });
+
   it("follows 1,000 running tasks with at most ⌈1000/100⌉ calls per interval, within the rate budget", async () => {
     const { aws, clock, run, named } = setup({ runner: { logFollowIntervalMs: 5000 } });
     aws.script(
