@@ -98,9 +98,9 @@ interface Entry {
   readonly signal: AbortSignal | undefined;
 }
 
-/** The watches that end when one signal aborts, and the one listener that ends them. */
+/** How many watches end when one signal aborts, and the one listener that ends them. */
 interface AbortGroup {
-  readonly entries: Set<Entry>;
+  watches: number;
   readonly onAbort: () => void;
 }
 
@@ -181,32 +181,36 @@ export class TaskWatcher {
       subject,
       signal: request.signal,
     };
-    if (request.signal !== undefined) this.#joinAbortGroup(request.signal, entry);
+    if (request.signal !== undefined) this.#joinAbortGroup(request.signal);
     this.#entries.set(request.taskArn, entry);
     this.#schedule(entry.dueAt);
   }
 
-  #joinAbortGroup(signal: AbortSignal, entry: Entry): void {
-    let group = this.#abortGroups.get(signal);
-    if (group === undefined) {
-      const entries = new Set<Entry>();
-      const onAbort = (): void => {
-        this.#abortGroups.delete(signal);
-        for (const e of [...entries]) this.#finish(e, cancelled(e));
-      };
-      group = { entries, onAbort };
-      this.#abortGroups.set(signal, group);
-      signal.addEventListener("abort", onAbort, { once: true });
+  /**
+   * Counted, not listed: the watches of an aborted signal are found by going through all of
+   * them, once, which spares every watch of a job a place in a set kept as long as it runs.
+   */
+  #joinAbortGroup(signal: AbortSignal): void {
+    const group = this.#abortGroups.get(signal);
+    if (group !== undefined) {
+      group.watches++;
+      return;
     }
-    group.entries.add(entry);
+    const onAbort = (): void => {
+      this.#abortGroups.delete(signal);
+      const ending: Entry[] = [];
+      for (const e of this.#entries.values()) if (e.signal === signal) ending.push(e);
+      for (const e of ending) this.#finish(e, cancelled(e));
+    };
+    this.#abortGroups.set(signal, { watches: 1, onAbort });
+    signal.addEventListener("abort", onAbort, { once: true });
   }
 
-  #leaveAbortGroup(entry: Entry): void {
-    if (entry.signal === undefined) return;
-    const group = this.#abortGroups.get(entry.signal);
-    if (group === undefined || !group.entries.delete(entry) || group.entries.size > 0) return;
-    this.#abortGroups.delete(entry.signal);
-    entry.signal.removeEventListener("abort", group.onAbort);
+  #leaveAbortGroup(signal: AbortSignal): void {
+    const group = this.#abortGroups.get(signal);
+    if (group === undefined || --group.watches > 0) return;
+    this.#abortGroups.delete(signal);
+    signal.removeEventListener("abort", group.onAbort);
   }
 
   /** Polls a task more often from now on (after StopTask, to see it reach STOPPED quickly). */
@@ -231,7 +235,7 @@ export class TaskWatcher {
     if (entry.done) return;
     entry.done = true;
     this.#entries.delete(entry.taskArn);
-    this.#leaveAbortGroup(entry);
+    if (entry.signal !== undefined) this.#leaveAbortGroup(entry.signal);
     entry.listener.onDone(entry.subject, result);
   }
 

@@ -1,4 +1,5 @@
 import type { DescribeTasksCommandInput, Task } from "@aws-sdk/client-ecs";
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import {
   AdaptiveRateLimiter,
@@ -11,6 +12,7 @@ import { ManualClock } from "../../src/testing/index.js";
 
 const arnA = "arn:aws:ecs:us-east-1:123456789012:task/default/a";
 const arnB = "arn:aws:ecs:us-east-1:123456789012:task/default/b";
+const arnC = "arn:aws:ecs:us-east-1:123456789012:task/default/c";
 
 /** A watcher whose DescribeTasks answers from `statuses` (ARN -> statuses per poll). */
 function watcherOver(statuses: Record<string, string[]>) {
@@ -74,6 +76,60 @@ describe("TaskWatcher.track", () => {
     // Both tasks in one call while both ran; B alone once A had stopped.
     expect(asked).toEqual([[arnA, arnB], [arnA, arnB], [arnB]]);
     expect(watcher.watching).toBe(0);
+  });
+
+  it("ends, when a signal aborts, the watches it was given to and no other, with one listener per signal", async () => {
+    const { clock, watcher } = watcherOver({
+      [arnA]: ["RUNNING"],
+      [arnB]: ["RUNNING"],
+      [arnC]: ["RUNNING"],
+    });
+    const x = new AbortController();
+    const y = new AbortController();
+    const ended = new Map<string, WatchResult>();
+    const listener: WatchListener<string> = {
+      onDone: (subject, result) => ended.set(subject, result),
+    };
+    const watch = (taskArn: string, signal: AbortSignal, name: string): void =>
+      watcher.track({ cluster: "default", taskArn, pollInterval: 10_000, signal }, listener, name);
+    watch(arnA, x.signal, "a");
+    watch(arnB, x.signal, "b");
+    watch(arnC, y.signal, "c");
+    expect(getEventListeners(x.signal, "abort")).toHaveLength(1);
+    await clock.advance(10_000);
+    x.abort();
+    expect([...ended.keys()].sort()).toEqual(["a", "b"]);
+    expect(ended.get("a")).toMatchObject({
+      kind: "cancelled",
+      lastTask: { lastStatus: "RUNNING" },
+    });
+    expect(watcher.watching).toBe(1);
+    // The last watch of a signal that ends takes the signal's listener with it.
+    watch(arnA, y.signal, "a2");
+    expect(getEventListeners(y.signal, "abort")).toHaveLength(1);
+    y.abort();
+    expect(ended.get("c")).toMatchObject({ kind: "cancelled" });
+    expect(ended.get("a2")).toMatchObject({ kind: "cancelled" });
+    expect(getEventListeners(y.signal, "abort")).toHaveLength(0);
+    expect(watcher.watching).toBe(0);
+  });
+
+  it("removes a signal's listener once its last watch ends", async () => {
+    const { clock, watcher } = watcherOver({ [arnA]: ["STOPPED"], [arnB]: ["RUNNING", "STOPPED"] });
+    const x = new AbortController();
+    const listener: WatchListener<undefined> = { onDone: () => undefined };
+    for (const taskArn of [arnA, arnB])
+      watcher.track(
+        { cluster: "default", taskArn, pollInterval: 10_000, signal: x.signal },
+        listener,
+        undefined,
+      );
+    await clock.advance(10_000);
+    expect(watcher.watching).toBe(1);
+    expect(getEventListeners(x.signal, "abort")).toHaveLength(1);
+    await clock.advance(10_000);
+    expect(watcher.watching).toBe(0);
+    expect(getEventListeners(x.signal, "abort")).toHaveLength(0);
   });
 
   it("ends a watch whose signal already aborted after track returns, never inside it", async () => {
