@@ -21,6 +21,7 @@ import {
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { launchFailure } from "./outcome.js";
+import { SharedAbortListeners } from "./abort-listeners.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
 import type { TaskFailure } from "./types.js";
 
@@ -87,12 +88,13 @@ export class Launcher {
   #inFlight = 0;
   /** Launches waiting for a free slot, first come first served. */
   readonly #waiting: Waiter[] = [];
-  /**
-   * One abort listener per signal that has waiters, however many wait on it: a job queues all
-   * its task slots on one signal, and `addEventListener` costs time linear in the listeners
-   * already there, so a listener per waiter made queueing 10,000 slots quadratic.
-   */
-  readonly #abortWatches = new Map<AbortSignal, { waiters: number; onAbort: () => void }>();
+  /** Waiters of an aborted signal give up; the others keep their order. */
+  readonly #abortListeners = new SharedAbortListeners((signal) => {
+    const refused: Waiter[] = [];
+    for (const w of this.#waiting.splice(0))
+      (w.signal === signal ? refused : this.#waiting).push(w);
+    for (const w of refused) for (let i = w.next; i < w.end; i++) w.start(false, i);
+  });
   /** RunTask calls sent, resends included. */
   calls = 0;
   /** Sends of a request that had been sent before (after throttling or a transient error). */
@@ -238,7 +240,7 @@ export class Launcher {
       end: count,
       ...(signal === undefined ? {} : { signal }),
     });
-    if (signal !== undefined) this.#watchAbort(signal);
+    if (signal !== undefined) this.#abortListeners.join(signal);
   }
 
   /** Gives back a slot `queue` reserved, when the caller will not launch after all. */
@@ -263,7 +265,7 @@ export class Launcher {
       const index = head.next++;
       if (head.next >= head.end) {
         this.#waiting.shift();
-        if (head.signal !== undefined) this.#unwatchAbort(head.signal);
+        if (head.signal !== undefined) this.#abortListeners.leave(head.signal);
       }
       if (head.signal?.aborted === true) {
         head.start(false, index);
@@ -272,31 +274,6 @@ export class Launcher {
       head.start(true, index);
       return;
     }
-  }
-
-  #watchAbort(signal: AbortSignal): void {
-    const known = this.#abortWatches.get(signal);
-    if (known !== undefined) {
-      known.waiters++;
-      return;
-    }
-    const onAbort = (): void => {
-      this.#abortWatches.delete(signal);
-      // This signal's waiters give up; the others keep their order.
-      const refused: Waiter[] = [];
-      for (const w of this.#waiting.splice(0))
-        (w.signal === signal ? refused : this.#waiting).push(w);
-      for (const w of refused) for (let i = w.next; i < w.end; i++) w.start(false, i);
-    };
-    this.#abortWatches.set(signal, { waiters: 1, onAbort });
-    signal.addEventListener("abort", onAbort, { once: true });
-  }
-
-  #unwatchAbort(signal: AbortSignal): void {
-    const watch = this.#abortWatches.get(signal);
-    if (watch === undefined || --watch.waiters > 0) return;
-    this.#abortWatches.delete(signal);
-    signal.removeEventListener("abort", watch.onAbort);
   }
 }
 

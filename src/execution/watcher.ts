@@ -19,6 +19,7 @@ import {
 } from "../aws.js";
 import { sleepUnlessAborted, type Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
+import { SharedAbortListeners } from "./abort-listeners.js";
 import type { AdaptiveRateLimiter } from "./rate-limiter.js";
 
 /** How watching one task ended. */
@@ -98,12 +99,6 @@ interface Entry {
   readonly signal: AbortSignal | undefined;
 }
 
-/** How many watches end when one signal aborts, and the one listener that ends them. */
-interface AbortGroup {
-  watches: number;
-  readonly onAbort: () => void;
-}
-
 const DESCRIBE_LIMIT = 100;
 const NON_RETRYABLE = new Set([
   "AccessDeniedException",
@@ -119,10 +114,14 @@ export class TaskWatcher {
   readonly #concurrency: number;
   readonly #entries = new Map<string, Entry>();
   /**
-   * One abort listener per signal, however many watches it ends: a job's watches share one
-   * signal, and `addEventListener` costs time linear in the listeners already there.
+   * The watches of an aborted signal end. They are found by going through every watch, once,
+   * rather than kept in a set per signal, which would hold every running task's watch.
    */
-  readonly #abortGroups = new Map<AbortSignal, AbortGroup>();
+  readonly #abortListeners = new SharedAbortListeners((signal) => {
+    const ending: Entry[] = [];
+    for (const e of this.#entries.values()) if (e.signal === signal) ending.push(e);
+    for (const e of ending) this.#finish(e, cancelled(e));
+  });
   #running = false;
   #wake: AbortController | undefined;
   #sleepingUntil = Number.POSITIVE_INFINITY;
@@ -181,36 +180,9 @@ export class TaskWatcher {
       subject,
       signal: request.signal,
     };
-    if (request.signal !== undefined) this.#joinAbortGroup(request.signal);
+    if (request.signal !== undefined) this.#abortListeners.join(request.signal);
     this.#entries.set(request.taskArn, entry);
     this.#schedule(entry.dueAt);
-  }
-
-  /**
-   * Counted, not listed: the watches of an aborted signal are found by going through all of
-   * them, once, which spares every watch of a job a place in a set kept as long as it runs.
-   */
-  #joinAbortGroup(signal: AbortSignal): void {
-    const group = this.#abortGroups.get(signal);
-    if (group !== undefined) {
-      group.watches++;
-      return;
-    }
-    const onAbort = (): void => {
-      this.#abortGroups.delete(signal);
-      const ending: Entry[] = [];
-      for (const e of this.#entries.values()) if (e.signal === signal) ending.push(e);
-      for (const e of ending) this.#finish(e, cancelled(e));
-    };
-    this.#abortGroups.set(signal, { watches: 1, onAbort });
-    signal.addEventListener("abort", onAbort, { once: true });
-  }
-
-  #leaveAbortGroup(signal: AbortSignal): void {
-    const group = this.#abortGroups.get(signal);
-    if (group === undefined || --group.watches > 0) return;
-    this.#abortGroups.delete(signal);
-    signal.removeEventListener("abort", group.onAbort);
   }
 
   /** Polls a task more often from now on (after StopTask, to see it reach STOPPED quickly). */
@@ -235,7 +207,7 @@ export class TaskWatcher {
     if (entry.done) return;
     entry.done = true;
     this.#entries.delete(entry.taskArn);
-    if (entry.signal !== undefined) this.#leaveAbortGroup(entry.signal);
+    if (entry.signal !== undefined) this.#abortListeners.leave(entry.signal);
     entry.listener.onDone(entry.subject, result);
   }
 
