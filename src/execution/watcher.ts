@@ -87,7 +87,18 @@ interface Entry {
   interval: number;
   dueAt: number;
   lastStatus: string | undefined;
-  lastTask: Task | undefined;
+  /**
+   * What DescribeTasks last said of the task (`seen`: it said anything), in fields of the watch
+   * rather than an object per change: such objects, made during a poll tick amid its answers and
+   * kept for minutes, pinned pages of the old generation that would otherwise have emptied.
+   */
+  seen: boolean;
+  version: number | undefined;
+  desiredStatus: string | undefined;
+  stopCode: string | undefined;
+  stoppedReason: string | undefined;
+  /** Ms since epoch; NaN until ECS reports it. Always a number, so V8 updates it in place. */
+  stoppingAt: number;
   missing: number;
   /** The DescribeTasks call that last answered for this task (`TaskWatcher.calls`). */
   answeredBy: number;
@@ -172,7 +183,12 @@ export class TaskWatcher {
       interval: request.pollInterval,
       dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
       lastStatus: request.lastStatus,
-      lastTask: undefined,
+      seen: false,
+      version: undefined,
+      desiredStatus: undefined,
+      stopCode: undefined,
+      stoppedReason: undefined,
+      stoppingAt: Number.NaN,
       missing: 0,
       answeredBy: 0,
       done: false,
@@ -296,12 +312,7 @@ export class TaskWatcher {
           cluster,
           error: `${name}: ${awsErrorMessage(error)}`,
         });
-        for (const e of live)
-          this.#finish(e, {
-            kind: "error",
-            error,
-            ...(e.lastTask === undefined ? {} : { lastTask: e.lastTask }),
-          });
+        for (const e of live) this.#finish(e, { kind: "error", error, ...lastTaskOf(e) });
         return;
       }
       if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
@@ -329,10 +340,8 @@ export class TaskWatcher {
       }
       // A new `version` means ECS changed the task; a running task reads the same on every poll.
       const changed = task.lastStatus !== entry.lastStatus;
-      if (changed || task.version === undefined || task.version !== entry.lastTask?.version) {
-        const last = lastSeen(task);
-        entry.lastTask = last;
-        entry.lastStatus = last.lastStatus;
+      if (changed || task.version === undefined || task.version !== entry.version) {
+        remember(entry, task);
       }
       if (changed) entry.listener.onStatus?.(entry.subject, task);
     }
@@ -341,11 +350,7 @@ export class TaskWatcher {
       e.missing++;
       e.dueAt = nextGridTime(now, e.interval);
       if (e.missing >= this.#missingPolls) {
-        this.#finish(e, {
-          kind: "missing",
-          polls: e.missing,
-          ...(e.lastTask === undefined ? {} : { lastTask: e.lastTask }),
-        });
+        this.#finish(e, { kind: "missing", polls: e.missing, ...lastTaskOf(e) });
       }
     }
   }
@@ -385,29 +390,37 @@ export function shared(text: string): string {
 }
 
 /**
- * What a watch keeps of a task between polls: its status, version and stop details, enough to
- * report how it was last seen if the watch ends without seeing it STOPPED. Not the whole
- * description: kept by every running task until the next change, descriptions were most of
- * what each garbage collection had to walk through in a 10,000-task job.
+ * Keeps what a watch needs of a task between polls: its status, version and stop details,
+ * enough to report how it was last seen if the watch ends without seeing it STOPPED. Not the
+ * description: kept by every running task until the next change, descriptions were most of what
+ * each garbage collection had to walk through in a 10,000-task job.
  */
-function lastSeen(task: Task): Task {
-  const seen: Task = {};
-  if (task.taskArn !== undefined) seen.taskArn = task.taskArn;
-  if (task.lastStatus !== undefined) seen.lastStatus = knownStatus(task.lastStatus);
-  if (task.desiredStatus !== undefined) seen.desiredStatus = knownStatus(task.desiredStatus);
-  if (task.version !== undefined) seen.version = task.version;
-  if (task.stopCode !== undefined) seen.stopCode = shared(task.stopCode) as Task["stopCode"];
-  if (task.stoppedReason !== undefined) seen.stoppedReason = shared(task.stoppedReason);
-  if (task.stoppingAt !== undefined) seen.stoppingAt = task.stoppingAt;
-  return seen;
+function remember(entry: Entry, task: Task): void {
+  entry.seen = true;
+  entry.lastStatus = knownStatus(task.lastStatus);
+  entry.desiredStatus = knownStatus(task.desiredStatus);
+  entry.version = task.version;
+  entry.stopCode = task.stopCode === undefined ? undefined : shared(task.stopCode);
+  entry.stoppedReason = task.stoppedReason === undefined ? undefined : shared(task.stoppedReason);
+  entry.stoppingAt = task.stoppingAt === undefined ? Number.NaN : task.stoppingAt.getTime();
+}
+
+/** `{ lastTask }`: how the task was last seen, built when a watch ends without STOPPED. */
+function lastTaskOf(entry: Entry): { lastTask?: Task } {
+  if (!entry.seen) return {};
+  const task: Task = { taskArn: entry.taskArn };
+  if (entry.lastStatus !== undefined) task.lastStatus = entry.lastStatus;
+  if (entry.desiredStatus !== undefined) task.desiredStatus = entry.desiredStatus;
+  if (entry.version !== undefined) task.version = entry.version;
+  if (entry.stopCode !== undefined) task.stopCode = entry.stopCode as Task["stopCode"];
+  if (entry.stoppedReason !== undefined) task.stoppedReason = entry.stoppedReason;
+  if (!Number.isNaN(entry.stoppingAt)) task.stoppingAt = new Date(entry.stoppingAt);
+  return { lastTask: task };
 }
 
 /** How a watch ends when its caller stops it. */
 function cancelled(entry: Entry): WatchResult {
-  return {
-    kind: "cancelled",
-    ...(entry.lastTask === undefined ? {} : { lastTask: entry.lastTask }),
-  };
+  return { kind: "cancelled", ...lastTaskOf(entry) };
 }
 
 /** The first multiple of `interval` after `now`: tasks with one interval share poll times. */

@@ -23,6 +23,7 @@ describe("TaskWatcher lastTask", () => {
         desiredStatus: "STOPPED",
         stopCode: "UserInitiated",
         stoppedReason: "stopped by hand",
+        stoppingAt: new Date(40_000),
       }),
     ];
     let polls = 0;
@@ -57,6 +58,7 @@ describe("TaskWatcher lastTask", () => {
         version: 3,
         stopCode: "UserInitiated",
         stoppedReason: "stopped by hand",
+        stoppingAt: new Date(40_000),
       },
     });
   });
