@@ -402,7 +402,9 @@ function remember(entry: Entry, task: Task): void {
   entry.version = task.version;
   entry.stopCode = task.stopCode === undefined ? undefined : shared(task.stopCode);
   entry.stoppedReason = task.stoppedReason === undefined ? undefined : shared(task.stoppedReason);
-  entry.stoppingAt = task.stoppingAt === undefined ? Number.NaN : task.stoppingAt.getTime();
+  // Through `new Date`: a mock client may answer with an ISO string where the SDK gives a Date.
+  entry.stoppingAt =
+    task.stoppingAt === undefined ? Number.NaN : new Date(task.stoppingAt).getTime();
 }
 
 /** `{ lastTask }`: how the task was last seen, built when a watch ends without STOPPED. */

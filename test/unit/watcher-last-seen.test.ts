@@ -23,7 +23,8 @@ describe("TaskWatcher lastTask", () => {
         desiredStatus: "STOPPED",
         stopCode: "UserInitiated",
         stoppedReason: "stopped by hand",
-        stoppingAt: new Date(40_000),
+        // As a mock client might give it: a string, where the SDK gives a Date.
+        stoppingAt: new Date(40_000).toISOString() as unknown as Date,
       }),
     ];
     let polls = 0;
