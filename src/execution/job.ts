@@ -26,13 +26,7 @@ import type { PreparedJob } from "./prepare.js";
 import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
-import {
-  knownStatus,
-  shared,
-  type TaskWatcher,
-  type WatchListener,
-  type WatchResult,
-} from "./watcher.js";
+import { shared, type TaskWatcher, type WatchListener, type WatchResult } from "./watcher.js";
 
 /** Where a task slot is. */
 export type SlotPhase =
@@ -375,7 +369,7 @@ export class JobExecution {
     const task = launched.task;
     const arn = task.taskArn as string;
     slot.taskArn = arn;
-    slot.lastStatus = knownStatus(task.lastStatus);
+    slot.lastStatus = shared(task.lastStatus);
     slot.phase = "running";
     slot.exitCode = undefined;
     slot.stopCode = undefined;
@@ -416,7 +410,7 @@ export class JobExecution {
     // Guarded like `#guard`, written out: these run for every status of every task.
     onStatus: (slot, task) => {
       try {
-        slot.lastStatus = knownStatus(task.lastStatus);
+        slot.lastStatus = shared(task.lastStatus);
         this.#statusChanged(slot, task.lastStatus ?? "UNKNOWN");
       } catch (error) {
         this.#fail(error);
@@ -637,7 +631,7 @@ export class JobExecution {
 
 /** Copies what DescribeTasks said about an attempt into its slot. */
 function recordTask(slot: SlotState, task: Task, essential: EssentialContainers): void {
-  slot.lastStatus = knownStatus(task.lastStatus);
+  slot.lastStatus = shared(task.lastStatus);
   if (task.stopCode !== undefined) slot.stopCode = shared(task.stopCode);
   if (task.stoppedReason !== undefined) slot.stoppedReason = shared(task.stoppedReason);
   if (task.stoppedAt !== undefined) slot.stoppedAt = task.stoppedAt.getTime();

@@ -372,17 +372,15 @@ const SHARED = new Map<string, string>(
   ].map((s) => [s, s]),
 );
 
-/** `status` as one shared string: statuses are kept per task for long. */
-export function knownStatus(status: string | undefined): string | undefined {
-  return status === undefined ? undefined : shared(status);
-}
-
 /**
  * One copy of a string that thousands of tasks report alike (statuses, stop codes, "Essential
  * container in task exited"), so a job keeps one string, not one per task; at most 1,000 are
- * remembered.
+ * remembered. A field ECS left out stays `undefined`.
  */
-export function shared(text: string): string {
+export function shared(text: string): string;
+export function shared(text: string | undefined): string | undefined;
+export function shared(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
   const known = SHARED.get(text);
   if (known !== undefined) return known;
   if (SHARED.size < 1000) SHARED.set(text, text);
@@ -397,11 +395,11 @@ export function shared(text: string): string {
  */
 function remember(entry: Entry, task: Task): void {
   entry.seen = true;
-  entry.lastStatus = knownStatus(task.lastStatus);
-  entry.desiredStatus = knownStatus(task.desiredStatus);
+  entry.lastStatus = shared(task.lastStatus);
+  entry.desiredStatus = shared(task.desiredStatus);
   entry.version = task.version;
-  entry.stopCode = task.stopCode === undefined ? undefined : shared(task.stopCode);
-  entry.stoppedReason = task.stoppedReason === undefined ? undefined : shared(task.stoppedReason);
+  entry.stopCode = shared(task.stopCode);
+  entry.stoppedReason = shared(task.stoppedReason);
   // Through `new Date`: a mock client may answer with an ISO string where the SDK gives a Date.
   entry.stoppingAt =
     task.stoppingAt === undefined ? Number.NaN : new Date(task.stoppingAt).getTime();
