@@ -120,3 +120,12 @@ export function isAccessDeniedError(error: unknown): boolean {
 export function isAbortError(error: unknown): boolean {
   return awsErrorName(error) === "AbortError";
 }
+
+/**
+ * Ms since epoch of a time in an AWS answer, or `undefined` when it is absent. The SDK parses
+ * these into Dates, but a hand-written mock client often answers with the ISO string or the
+ * epoch number of the wire format; each reads the same here.
+ */
+export function timeOf(value: Date | string | number | undefined): number | undefined {
+  return value === undefined ? undefined : new Date(value).getTime();
+}

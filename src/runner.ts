@@ -6,7 +6,7 @@
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ECSClient, type ContainerDefinition } from "@aws-sdk/client-ecs";
-import type { AwsClient, AwsClients } from "./aws.js";
+import { timeOf, type AwsClient, type AwsClients } from "./aws.js";
 import { sleepUnlessAborted, systemClock, type Clock, type RandomSource } from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
 import { JobExecution, type JobServices, type JobState, type StopCause } from "./execution/job.js";
@@ -237,7 +237,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           attempt: slot.attempts,
           taskArn: task.taskArn,
           sources: logSources(this.#following.get(state.jobId), task.taskArn),
-          since: task.createdAt?.getTime() ?? this.clock.now(),
+          since: timeOf(task.createdAt) ?? this.clock.now(),
         });
       },
       // Most tasks have no followed logs: nothing to wait for, so no promise per task.

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, isAccessDeniedError } from "../aws.js";
+import { awsErrorMessage, awsErrorName, isAccessDeniedError, timeOf } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
@@ -634,7 +634,7 @@ function recordTask(slot: SlotState, task: Task, essential: EssentialContainers)
   slot.lastStatus = shared(task.lastStatus);
   if (task.stopCode !== undefined) slot.stopCode = shared(task.stopCode);
   if (task.stoppedReason !== undefined) slot.stoppedReason = shared(task.stoppedReason);
-  if (task.stoppedAt !== undefined) slot.stoppedAt = task.stoppedAt.getTime();
+  if (task.stoppedAt !== undefined) slot.stoppedAt = timeOf(task.stoppedAt);
   const main = (task.containers ?? []).find((c) => essential.get(c.name ?? "") !== false);
   if (main !== undefined && task.lastStatus === "STOPPED") {
     const failing = (task.containers ?? []).find(

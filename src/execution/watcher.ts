@@ -15,6 +15,7 @@ import {
   awsErrorName,
   isThrottlingError,
   isTransientError,
+  timeOf,
   type AwsClient,
 } from "../aws.js";
 import { sleepUnlessAborted, type Clock } from "../clock.js";
@@ -400,9 +401,7 @@ function remember(entry: Entry, task: Task): void {
   entry.version = task.version;
   entry.stopCode = shared(task.stopCode);
   entry.stoppedReason = shared(task.stoppedReason);
-  // Through `new Date`: a mock client may answer with an ISO string where the SDK gives a Date.
-  entry.stoppingAt =
-    task.stoppingAt === undefined ? Number.NaN : new Date(task.stoppingAt).getTime();
+  entry.stoppingAt = timeOf(task.stoppingAt) ?? Number.NaN;
 }
 
 /** `{ lastTask }`: how the task was last seen, built when a watch ends without STOPPED. */
