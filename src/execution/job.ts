@@ -44,8 +44,8 @@ export interface SlotState {
   /** The current (or last) attempt's task. */
   taskArn?: string;
   lastStatus?: string;
-  /** Failed attempts' ARNs, oldest first. */
-  failedTaskArns: string[];
+  /** Failed attempts' ARNs, oldest first; replaced, not mutated, when one is added. */
+  failedTaskArns: readonly string[];
   exitCode?: number | null;
   stopCode?: string;
   stoppedReason?: string;
@@ -57,6 +57,12 @@ export interface SlotState {
   /** This runner asked ECS to stop the current attempt. */
   stopRequested: boolean;
 }
+
+/**
+ * The failed ARNs of a slot with none, shared by every such slot: most slots never fail, and
+ * an empty array each was 10,000 more objects for every full collection to mark.
+ */
+const NO_FAILED_ARNS: readonly string[] = Object.freeze([]);
 
 /** The launch options of a slot, shared: one object each, not one per launch. */
 const RESERVED = { reserved: true } as const;
@@ -181,7 +187,7 @@ export class JobExecution {
         launchFailures: 0,
         taskArn: undefined,
         lastStatus: undefined,
-        failedTaskArns: [],
+        failedTaskArns: NO_FAILED_ARNS,
         exitCode: undefined,
         stopCode: undefined,
         stoppedReason: undefined,
@@ -519,7 +525,7 @@ export class JobExecution {
     slot.failedAt = clock.now();
     const failedArn = started ? slot.taskArn : undefined;
     if (failedArn !== undefined) {
-      slot.failedTaskArns.push(failedArn);
+      slot.failedTaskArns = [...slot.failedTaskArns, failedArn];
       this.state.failedTaskArns.push(failedArn);
     }
     this.#emit("taskFailed", {

@@ -232,8 +232,7 @@ export class TaskWatcher {
     const log = this.#ctx.logger ?? silentLogger;
     try {
       while (this.#entries.size > 0) {
-        let next = Number.POSITIVE_INFINITY;
-        for (const e of this.#entries.values()) next = Math.min(next, e.dueAt);
+        const next = this.#earliestDue();
         const now = this.#ctx.clock.now();
         if (next > now) {
           this.#wake = new AbortController();
@@ -254,6 +253,17 @@ export class TaskWatcher {
     } finally {
       this.#running = false;
     }
+  }
+
+  /**
+   * The soonest due time of any watch. Written inline in the async `#loop`, this loop stayed
+   * unoptimised and allocated an iterator result and a number per watch on every poll (a
+   * benchmark's allocation profile); in a plain method V8 optimises it.
+   */
+  #earliestDue(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const e of this.#entries.values()) if (e.dueAt < next) next = e.dueAt;
+    return next;
   }
 
   /**
@@ -294,7 +304,8 @@ export class TaskWatcher {
   }
 
   async #describe(batch: Entry[]): Promise<void> {
-    const live = batch.filter((e) => !e.done);
+    // Watches rarely end while their batch waits for a token: copy the batch only when one did.
+    const live = batch.some((e) => e.done) ? batch.filter((e) => !e.done) : batch;
     if (live.length === 0) return;
     const cluster = (live[0] as Entry).cluster;
     await this.#ctx.limiter.acquire();
@@ -326,8 +337,14 @@ export class TaskWatcher {
       for (const e of live) e.dueAt = now + Math.max(1000, Math.min(e.interval, e.interval / 10));
       return;
     }
+    this.#settle(live, out.tasks ?? [], call);
+  }
+
+  /** Applies one DescribeTasks answer to the watches asked about (`live`). */
+  #settle(live: Entry[], tasks: Task[], call: number): void {
     const now = this.#ctx.clock.now();
-    for (const task of out.tasks ?? []) {
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i] as Task;
       const entry = task.taskArn === undefined ? undefined : this.#entries.get(task.taskArn);
       if (entry === undefined) continue;
       entry.answeredBy = call;
@@ -346,7 +363,8 @@ export class TaskWatcher {
       }
       if (changed) entry.listener.onStatus?.(entry.subject, task);
     }
-    for (const e of live) {
+    for (let i = 0; i < live.length; i++) {
+      const e = live[i] as Entry;
       if (e.answeredBy === call || e.done) continue;
       e.missing++;
       e.dueAt = nextGridTime(now, e.interval);
