@@ -340,7 +340,10 @@ export class TaskWatcher {
     this.#settle(live, out.tasks ?? [], call);
   }
 
-  /** Applies one DescribeTasks answer to the watches asked about (`live`). */
+  /**
+   * Applies one DescribeTasks answer to the watches asked about (`live`): index loops in a plain
+   * method (see `#earliestDue`), so no iterator result per task described.
+   */
   #settle(live: Entry[], tasks: Task[], call: number): void {
     const now = this.#ctx.clock.now();
     for (let i = 0; i < tasks.length; i++) {
