@@ -86,7 +86,10 @@ export class Launcher {
   readonly #concurrency: number;
   readonly #maxResendDelay: number;
   #inFlight = 0;
-  /** Launches waiting for a free slot, first come first served. */
+  /**
+   * Launches waiting for a free slot: single launches (retries) first, then queued batches
+   * (jobs' first attempts), each first come first served.
+   */
   readonly #waiting: Waiter[] = [];
   /** Waiters of an aborted signal give up; the others keep their order. */
   readonly #abortListeners = new SharedAbortListeners((signal) => {
@@ -212,7 +215,8 @@ export class Launcher {
   }
 
   /**
-   * Queues `count` launches at once, first come first served, without a waiting promise each:
+   * Queues `count` launches at once, first come first served (behind the retries waiting, see
+   * `#slot`), without a waiting promise each:
    * `start(true, i)` is called, in order of `i`, once a launch slot is reserved for launch `i`,
    * whose caller then passes `{ reserved: true }` to `launch` (or gives the slot back with
    * `unreserve`); `start(false, i)` when `signal` aborted first. A job queues all its tasks as
@@ -224,6 +228,16 @@ export class Launcher {
     start: (reserved: boolean, index: number) => void,
     signal?: AbortSignal,
   ): void {
+    this.#queue(count, start, signal, false);
+  }
+
+  /** `queue`, where `single` waiters go ahead of the batches (see `#slot`). */
+  #queue(
+    count: number,
+    start: (reserved: boolean, index: number) => void,
+    signal: AbortSignal | undefined,
+    single: boolean,
+  ): void {
     let index = 0;
     if (signal?.aborted === true) {
       for (; index < count; index++) start(false, index);
@@ -234,12 +248,16 @@ export class Launcher {
       start(true, index++);
     }
     if (index >= count) return;
-    this.#waiting.push({
+    const waiter: Waiter = {
       start,
       next: index,
       end: count,
+      single,
       ...(signal === undefined ? {} : { signal }),
-    });
+    };
+    const firstBatch = single ? this.#waiting.findIndex((w) => !w.single) : -1;
+    if (firstBatch === -1) this.#waiting.push(waiter);
+    else this.#waiting.splice(firstBatch, 0, waiter);
     if (signal !== undefined) this.#abortListeners.join(signal);
   }
 
@@ -248,9 +266,14 @@ export class Launcher {
     this.#release();
   }
 
+  /**
+   * A slot for one launch, ahead of the batches still waiting. That launch is a retry: a task
+   * that keeps failing exhausts its retries, and can fail its job, before the rest of a large
+   * job launches, instead of after every other slot of every job has had its first attempt.
+   */
   #slot(signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      this.queue(1, resolve, signal);
+      this.#queue(1, resolve, signal, true);
     });
   }
 
@@ -283,5 +306,7 @@ interface Waiter {
   readonly start: (reserved: boolean, index: number) => void;
   next: number;
   readonly end: number;
+  /** A single launch (`launch` without a reservation): served before the batches. */
+  readonly single: boolean;
   readonly signal?: AbortSignal;
 }

@@ -201,6 +201,43 @@ describe("retries", () => {
     expect(seen).toEqual([["exit", 42, 0, 1]]);
     expect(named("taskFailed")[0]?.willRetry).toBe(false);
   });
+  it("launches a retry ahead of the slots still waiting for their first attempt", async () => {
+    // 400 first attempts at 10 RunTask per second take 40 s; task 0 fails at about 20 s.
+    const { aws, run, named } = setup({
+      runner: { rateLimits: { runTask: { ratePerSecond: 10, burst: 10 } } },
+    });
+    aws.script({ taskIndex: 0, attempt: 1 }, { exitCode: 1 });
+    const result = await run(job({ taskCount: 400, maxFailCount: 1 }));
+
+    expect(result.status).toBe("succeeded");
+    expect(result.tasks[0]).toMatchObject({ attempts: 2, exitCode: 0 });
+    const sent = aws
+      .inputs<RunTaskCommandInput>("RunTask")
+      .map((r) => `${r.startedBy} ${r.tags?.find((t) => t.key === "ecs-batch:attempt")?.value}`);
+    const retry = sent.indexOf("ecs-batch-job1-0 2");
+    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeLessThan(sent.indexOf("ecs-batch-job1-399 1"));
+    // Sent well before the last first attempts: only the slots already waiting for a token
+    // (the concurrency of 10) go before it once it is due.
+    expect(sent.slice(retry + 1).filter((s) => s.endsWith(" 1")).length).toBeGreaterThan(100);
+    expect(named("retried")).toHaveLength(1);
+  });
+
+  it("stops a job whose task keeps failing before the rest of it has launched", async () => {
+    // 400 first attempts at 4 per second take 100 s; task 0's two attempts are over by 45 s.
+    const { aws, run } = setup({
+      runner: { rateLimits: { runTask: { ratePerSecond: 4, burst: 4 } } },
+    });
+    aws.script({ taskIndex: 0 }, { exitCode: 1 });
+    const result = await run(job({ taskCount: 400, maxFailCount: 1 }));
+
+    expect(result.status).toBe("failed");
+    expect(result.tasks[0]).toMatchObject({ status: "failed", attempts: 2 });
+    // Both attempts of task 0 were over before the slots near the end were ever sent.
+    expect(aws.count("RunTask")).toBeLessThan(400);
+    expect(result.tasks[399]).toMatchObject({ status: "stopped", attempts: 0 });
+    aws.assert.noUnfinishedTasks();
+  });
 });
 
 describe("a runner's own StopTask calls", () => {
