@@ -61,6 +61,23 @@ describe("Launcher.queue", () => {
     expect(clock.now()).toBeLessThan(400);
   });
 
+  it("sends a launch without a reservation ahead of queued batches, in order among such launches", async () => {
+    const { clock, launcher, sent } = setup(1);
+    const done: Promise<unknown>[] = [];
+    launcher.queue(3, (reserved, i) => {
+      done.push(launcher.launch(request(`a${String(i)}`), undefined, { reserved }));
+    });
+    // a0 holds the only slot; a1 and a2 wait as one batch, then two retries arrive.
+    done.push(launcher.launch(request("retry1")), launcher.launch(request("retry2")));
+    await clock.runUntil(
+      (async () => {
+        while (done.length < 5) await clock.sleep(10);
+        await Promise.all(done);
+      })(),
+    );
+    expect(sent).toEqual(["a0", "retry1", "retry2", "a1", "a2"]);
+  });
+
   it("refuses the waiting launches of an aborted signal and keeps the others' order", async () => {
     const { clock, launcher, sent } = setup(1);
     const ac = new AbortController();
