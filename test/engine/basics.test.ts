@@ -201,6 +201,7 @@ describe("retries", () => {
     expect(seen).toEqual([["exit", 42, 0, 1]]);
     expect(named("taskFailed")[0]?.willRetry).toBe(false);
   });
+
   it("launches a retry ahead of the slots still waiting for their first attempt", async () => {
     // 400 first attempts at 10 RunTask per second take 40 s; task 0 fails at about 20 s.
     const { aws, run, named } = setup({
