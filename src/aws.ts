@@ -3,6 +3,8 @@
  * real SDK v3 client, an `aws-sdk-client-mock` mock, the simulator of `ecs-batch-runner/testing`
  * or the local backend all fit. Also the one place that classifies AWS errors.
  */
+import { systemClock, type Clock } from "./clock.js";
+import { EcsBatchSetupError } from "./errors.js";
 
 /**
  * Anything that sends SDK v3 commands: `ECSClient`, `CloudWatchLogsClient`, `EC2Client`, or a
@@ -29,7 +31,7 @@ export interface AwsErrorLike {
   name?: string;
   message?: string;
   $fault?: "client" | "server";
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean };
   $retryable?: { throttling?: boolean };
   code?: string;
 }
@@ -86,7 +88,6 @@ const ACCESS_DENIED_NAMES = new Set([
   "InvalidClientTokenId",
   "ExpiredTokenException",
   "ExpiredToken",
-  "CredentialsProviderError",
 ]);
 
 /** The request was refused for rate: back off and send it again. */
@@ -107,13 +108,170 @@ export function isTransientError(error: unknown): boolean {
   const e = error as AwsErrorLike | null;
   // Node network errors carry their kind in `code` (ECONNRESET, ETIMEDOUT, ...).
   if (typeof e?.code === "string" && TRANSIENT_NAMES.has(e.code)) return true;
+  // The SDK corrected its clock offset from this answer: the same request now signs in time.
+  if (e?.$metadata?.clockSkewCorrected === true) return true;
   const status = e?.$metadata?.httpStatusCode;
   return e?.$fault === "server" || (status !== undefined && status >= 500);
 }
 
-/** The caller lacks permission or credentials: retrying will not help. */
+/**
+ * AWS refused the caller: no permission, or credentials it does not accept (unknown, expired).
+ * Credentials that were never found are `isNoCredentialsError` instead: no request was sent.
+ */
 export function isAccessDeniedError(error: unknown): boolean {
   return ACCESS_DENIED_NAMES.has(awsErrorName(error));
+}
+
+/**
+ * The SDK found no credentials, so it sent nothing: an IAM grant will not help, setting up
+ * credentials will. The SDK's default chain throws `CredentialsProviderError` ("Could not load
+ * credentials from any providers").
+ */
+export function isNoCredentialsError(error: unknown): boolean {
+  if (awsErrorName(error) === "CredentialsProviderError") return true;
+  const message = error instanceof Error ? error.message : "";
+  return /could not load credentials from any providers|credential is missing/i.test(message);
+}
+
+/**
+ * What to say when `action` could not be sent for want of credentials. It names where the SDK's
+ * default chain looks, never what it found there: no variable's value, profile name or path is
+ * echoed, so the message is safe to log.
+ */
+export function noCredentialsMessage(action: string): string {
+  return (
+    `${action} was not sent: no AWS credentials were found. The SDK looked in the environment ` +
+    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), the shared config and " +
+    "credentials files (~/.aws/config, ~/.aws/credentials, credential_process), SSO, web identity " +
+    "(AWS_WEB_IDENTITY_TOKEN_FILE) and the container or instance metadata; set credentials in one " +
+    "of them (aws configure, aws sso login, an instance or task role), or pass clients built with " +
+    "credentials of your own in the runner's clients option"
+  );
+}
+
+/**
+ * An AWS call answered with something that is not an object. A real SDK client never does; an
+ * `aws-sdk-client-mock` mock does (`undefined`) for a command nobody mocked, and a hand-written
+ * stand-in may. Not transient: sending it again gets the same nothing.
+ */
+export class EmptyResponseError extends Error {
+  /** The AWS action that answered nothing: `DescribeClusters`, `RunTask`, ... */
+  readonly action: string;
+
+  constructor(action: string, answer: unknown) {
+    super(
+      `${action} answered ${answer === null ? "null" : typeof answer} instead of a response ` +
+        `object. If this client is a mock (aws-sdk-client-mock answers undefined for a command ` +
+        `it was not given), mock ${action}Command too; docs/testing.md lists the commands a job sends`,
+    );
+    this.name = "EmptyResponseError";
+    this.action = action;
+  }
+}
+
+/** Whether `error` is an `EmptyResponseError` (also across copies of this library). */
+export function isEmptyResponseError(error: unknown): error is EmptyResponseError {
+  return awsErrorName(error) === "EmptyResponseError";
+}
+
+/** The AWS action a command sends: `RunTask` for a `RunTaskCommand`. */
+export function actionOf(command: AwsCommand): string {
+  return command.constructor.name.replace(/Command$/, "");
+}
+
+/**
+ * `out` when it is an object, else an `EmptyResponseError` for `action`, so a missing answer is
+ * reported by the call's name rather than as a `TypeError` reading a field of `undefined`.
+ *
+ * @example
+ * const out = answerOf("RunTask", await ecs.send(runTask)) as RunTaskCommandOutput;
+ */
+export function answerOf(action: string, out: unknown): object {
+  if (out === null || typeof out !== "object") throw new EmptyResponseError(action, out);
+  return out;
+}
+
+/**
+ * Sends `command` and checks that the answer is an object (see `answerOf`). Pass `abortSignal`
+ * for reads and StopTask; never for RunTask, whose aborted request may still start a task.
+ */
+export async function sendFor<T extends object>(
+  client: AwsClient,
+  command: AwsCommand,
+  options?: { abortSignal?: AbortSignal },
+): Promise<T> {
+  const out = await (options === undefined ? client.send(command) : client.send(command, options));
+  return answerOf(actionOf(command), out) as T;
+}
+
+/**
+ * The setup error every preparation call shares, whatever the call: no credentials, or an
+ * answer that is not an object. `undefined` for any other error, which the caller explains.
+ */
+export function commonSetupError(action: string, error: unknown): EcsBatchSetupError | undefined {
+  if (isNoCredentialsError(error)) {
+    return new EcsBatchSetupError("NO_CREDENTIALS", noCredentialsMessage(action), {
+      cause: error,
+    });
+  }
+  if (isEmptyResponseError(error)) {
+    return new EcsBatchSetupError(
+      "EMPTY_RESPONSE",
+      `preparing the job failed before anything was launched: ${error.message}`,
+      { cause: error },
+    );
+  }
+  return undefined;
+}
+
+/** How `withRetries` retries. */
+export interface RetryOptions {
+  /** Waits go through this clock, so tests skip them. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Sends at most, the first included. Default: 4. */
+  readonly maxAttempts?: number;
+  /** Wait before the second send, doubling after each; ms. Default: 500. */
+  readonly baseDelayMs?: number;
+  /** Longest wait, ms. Default: 5000. */
+  readonly maxDelayMs?: number;
+  /** Stops waiting: the last error is thrown at once. */
+  readonly signal?: AbortSignal;
+  /** Called before each wait, e.g. to log. */
+  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Runs `call`, sending it again after throttling and transient errors (5xx, network) with
+ * exponential backoff, up to `maxAttempts`; rejects with the last error. For the few calls
+ * that run outside a rate limiter (preparation: DescribeClusters, DescribeTaskDefinition,
+ * RegisterTaskDefinition, EC2 Describe*): the runner builds its SDK clients with
+ * `maxAttempts: 1`, so this is their only retry, not one multiplied by the SDK's. There is no
+ * jitter: these calls are shared between the jobs of a runner (cached or in flight once), so
+ * jobs do not retry in step.
+ */
+export async function withRetries<T>(
+  call: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const clock = options.clock ?? systemClock;
+  const max = Math.max(1, options.maxAttempts ?? 4);
+  const base = options.baseDelayMs ?? 500;
+  const cap = options.maxDelayMs ?? 5000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call(attempt);
+    } catch (error) {
+      if (attempt >= max || !isTransientError(error) || options.signal?.aborted === true)
+        throw error;
+      const delayMs = Math.min(cap, base * 2 ** (attempt - 1));
+      options.onRetry?.(error, attempt, delayMs);
+      try {
+        await clock.sleep(delayMs, options.signal);
+      } catch {
+        throw error;
+      }
+    }
+  }
 }
 
 /** The caller aborted the request through its AbortSignal. */

@@ -11,7 +11,7 @@ import {
   type GetLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
 import type { ContainerDefinition } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
+import { awsErrorMessage, awsErrorName, sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { limitedCall, type AdaptiveRateLimiter } from "../execution/rate-limiter.js";
@@ -78,16 +78,25 @@ export interface LogFetcherContext {
   readonly logger?: Logger;
 }
 
+/** Options of one fetch. */
+export interface FetchOptions {
+  /**
+   * Gives up: the call in flight is aborted and what was read so far is returned, with an error
+   * saying reading was cancelled. Reading logs starts nothing, so nothing is hidden by it.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Fetches and formats task logs. Replaceable through the runner's `logFetcher` option. */
 export interface LogFetcher {
   /** The formatted logs of every awslogs container of a task, at most `maxBytes` of messages. */
   fetchTaskLogs(
     containers: readonly ContainerDefinition[] | undefined,
     taskArn: string,
-    options: { maxBytes: number },
+    options: { maxBytes: number } & FetchOptions,
   ): Promise<{ text: string; streams: FetchedStream[] }>;
   /** The last `lines` events of one container's stream, formatted, or undefined when it has none. */
-  fetchTail(source: LogSource, lines: number): Promise<string | undefined>;
+  fetchTail(source: LogSource, lines: number, options?: FetchOptions): Promise<string | undefined>;
 }
 
 const PAGE_LIMIT = 10_000;
@@ -107,14 +116,14 @@ export class CloudWatchLogFetcher implements LogFetcher {
   async fetchTaskLogs(
     containers: readonly ContainerDefinition[] | undefined,
     taskArn: string,
-    options: { maxBytes: number },
+    options: { maxBytes: number } & FetchOptions,
   ): Promise<{ text: string; streams: FetchedStream[] }> {
     const sources = logSources(containers, taskArn);
     const streams: FetchedStream[] = [];
     let budget = options.maxBytes;
     // One at a time: the byte cap is for the whole task, and the log budget is shared anyway.
     for (const source of sources) {
-      const fetched = await this.fetchStream(source, budget);
+      const fetched = await this.fetchStream(source, budget, options);
       budget = Math.max(0, budget - fetched.bytes);
       streams.push(fetched);
     }
@@ -134,20 +143,29 @@ export class CloudWatchLogFetcher implements LogFetcher {
   }
 
   /** Reads one stream from its head until the forward token repeats or `maxBytes` is reached. */
-  async fetchStream(source: LogSource, maxBytes: number): Promise<FetchedStream> {
+  async fetchStream(
+    source: LogSource,
+    maxBytes: number,
+    options: FetchOptions = {},
+  ): Promise<FetchedStream> {
     const client = this.#ctx.logsClientFor(source.region);
     const lines: LogLine[] = [];
     let bytes = 0;
     let calls = 0;
     let token: string | undefined;
     for (;;) {
-      const page = await this.#call(client, source, {
-        logGroupName: source.group,
-        logStreamName: source.stream,
-        startFromHead: true,
-        limit: PAGE_LIMIT,
-        ...(token === undefined ? {} : { nextToken: token }),
-      });
+      const page = await this.#call(
+        client,
+        source,
+        {
+          logGroupName: source.group,
+          logStreamName: source.stream,
+          startFromHead: true,
+          limit: PAGE_LIMIT,
+          ...(token === undefined ? {} : { nextToken: token }),
+        },
+        options.signal,
+      );
       calls += page.calls;
       if ("error" in page)
         return { source, lines, bytes, truncated: false, error: page.error, calls };
@@ -166,14 +184,23 @@ export class CloudWatchLogFetcher implements LogFetcher {
     }
   }
 
-  async fetchTail(source: LogSource, lines: number): Promise<string | undefined> {
+  async fetchTail(
+    source: LogSource,
+    lines: number,
+    options: FetchOptions = {},
+  ): Promise<string | undefined> {
     if (lines <= 0) return undefined;
-    const page = await this.#call(this.#ctx.logsClientFor(source.region), source, {
-      logGroupName: source.group,
-      logStreamName: source.stream,
-      startFromHead: false,
-      limit: Math.min(lines, PAGE_LIMIT),
-    });
+    const page = await this.#call(
+      this.#ctx.logsClientFor(source.region),
+      source,
+      {
+        logGroupName: source.group,
+        logStreamName: source.stream,
+        startFromHead: false,
+        limit: Math.min(lines, PAGE_LIMIT),
+      },
+      options.signal,
+    );
     if ("error" in page) return undefined;
     const events = page.out.events ?? [];
     if (events.length === 0) return undefined;
@@ -187,20 +214,29 @@ export class CloudWatchLogFetcher implements LogFetcher {
     client: AwsClient,
     source: LogSource,
     input: GetLogEventsCommandInput,
+    signal: AbortSignal | undefined,
   ): Promise<{ out: GetLogEventsCommandOutput; calls: number } | { error: string; calls: number }> {
     const out = await limitedCall(
       this.#ctx.limiter,
       this.#ctx.clock,
       () => {
         this.calls++;
-        return client.send(new GetLogEventsCommand(input)) as Promise<GetLogEventsCommandOutput>;
+        return sendFor<GetLogEventsCommandOutput>(
+          client,
+          new GetLogEventsCommand(input),
+          signal === undefined ? undefined : { abortSignal: signal },
+        );
       },
       {
         maxAttempts: CALL_RETRIES + 1,
         backoffMs: (attempt) => Math.min(10_000, 200 * 2 ** attempt),
+        ...(signal === undefined ? {} : { signal }),
       },
     );
     if (out.ok) return { out: out.value, calls: out.attempts };
+    if (out.aborted || signal?.aborted === true) {
+      return { error: `reading ${source.stream} was cancelled`, calls: out.attempts };
+    }
     const name = awsErrorName(out.error);
     if (name === "ResourceNotFoundException") {
       return {

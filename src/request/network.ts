@@ -12,20 +12,36 @@ import {
   type DescribeVpcsCommandOutput,
 } from "@aws-sdk/client-ec2";
 import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import {
+  actionOf,
+  awsErrorMessage,
+  awsErrorName,
+  commonSetupError,
+  isAccessDeniedError,
+  sendFor,
+  withRetries,
+  type AwsClient,
+  type AwsCommand,
+} from "../aws.js";
+import { systemClock, type Clock } from "../clock.js";
 import { EcsBatchSetupError } from "../errors.js";
 import type { NetworkConfig } from "../job/schema.js";
 
 const HOW_TO_PASS =
   'pass network: { subnets: ["subnet-..."], securityGroups: ["sg-..."] } in the job (or { vpcId: "vpc-..." } to infer from another VPC)';
 
-/** Finds the subnets (and default security group) of a VPC; caches per VPC. */
+/**
+ * Finds the subnets (and default security group) of a VPC; caches per VPC. Throttled and
+ * transiently failing EC2 calls are sent again, up to 4 times with backoff on `clock`.
+ */
 export class NetworkResolver {
   readonly #ec2: AwsClient;
+  readonly #clock: Clock;
   readonly #cache = new Map<string, Promise<AwsVpcConfiguration>>();
 
-  constructor(ec2: AwsClient) {
+  constructor(ec2: AwsClient, clock: Clock = systemClock) {
     this.#ec2 = ec2;
+    this.#clock = clock;
   }
 
   /**
@@ -62,13 +78,13 @@ export class NetworkResolver {
   async #infer(vpcId: string | undefined): Promise<AwsVpcConfiguration> {
     const which = vpcId === undefined ? "the default VPC" : `VPC ${vpcId}`;
     try {
-      const vpcs = (await this.#ec2.send(
+      const vpcs = await this.#send<DescribeVpcsCommandOutput>(
         new DescribeVpcsCommand(
           vpcId === undefined
             ? { Filters: [{ Name: "is-default", Values: ["true"] }] }
             : { VpcIds: [vpcId] },
         ),
-      )) as DescribeVpcsCommandOutput;
+      );
       const vpc = vpcs.Vpcs?.[0]?.VpcId;
       if (vpc === undefined) {
         throw new EcsBatchSetupError(
@@ -79,12 +95,12 @@ export class NetworkResolver {
       const subnets: string[] = [];
       let nextToken: string | undefined;
       do {
-        const page = (await this.#ec2.send(
+        const page = await this.#send<DescribeSubnetsCommandOutput>(
           new DescribeSubnetsCommand({
             Filters: [{ Name: "vpc-id", Values: [vpc] }],
             NextToken: nextToken,
           }),
-        )) as DescribeSubnetsCommandOutput;
+        );
         for (const s of page.Subnets ?? []) if (s.SubnetId !== undefined) subnets.push(s.SubnetId);
         nextToken = page.NextToken;
       } while (nextToken !== undefined && nextToken !== "");
@@ -94,14 +110,14 @@ export class NetworkResolver {
           `cannot infer the network: ${which} (${vpc}) has no subnets; ${HOW_TO_PASS}`,
         );
       }
-      const groups = (await this.#ec2.send(
+      const groups = await this.#send<DescribeSecurityGroupsCommandOutput>(
         new DescribeSecurityGroupsCommand({
           Filters: [
             { Name: "vpc-id", Values: [vpc] },
             { Name: "group-name", Values: ["default"] },
           ],
         }),
-      )) as DescribeSecurityGroupsCommandOutput;
+      );
       const securityGroups = (groups.SecurityGroups ?? []).flatMap((g) =>
         g.GroupId === undefined ? [] : [g.GroupId],
       );
@@ -126,6 +142,18 @@ export class NetworkResolver {
         `cannot infer the network from ${which}: ${awsErrorName(err)}: ${awsErrorMessage(err)}; ${HOW_TO_PASS}`,
         { cause: err },
       );
+    }
+  }
+
+  /**
+   * One EC2 call, sent again after throttling and transient errors (see `withRetries`). No
+   * credentials, or no answer, is the same setup error whichever call met it, named by it.
+   */
+  async #send<T extends object>(command: AwsCommand): Promise<T> {
+    try {
+      return await withRetries(() => sendFor<T>(this.#ec2, command), { clock: this.#clock });
+    } catch (err) {
+      throw commonSetupError(actionOf(command), err) ?? err;
     }
   }
 }

@@ -11,7 +11,18 @@ import {
   type RegisterTaskDefinitionCommandOutput,
   type TaskDefinition,
 } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, isAccessDeniedError, type AwsClient } from "../aws.js";
+import {
+  actionOf,
+  awsErrorMessage,
+  awsErrorName,
+  commonSetupError,
+  isAccessDeniedError,
+  sendFor,
+  withRetries,
+  type AwsClient,
+  type AwsCommand,
+} from "../aws.js";
+import { systemClock, type Clock } from "../clock.js";
 import { EcsBatchSetupError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { TaskDefinitionTemplate } from "./loader.js";
@@ -31,16 +42,22 @@ export type TaskDefinitionPlan =
   | { readonly action: "reuse"; readonly resolved: ResolvedTaskDefinition }
   | { readonly action: "register"; readonly input: TaskDefinitionTemplate };
 
-/** Registers or reuses task definitions, with an in-process cache. */
+/**
+ * Registers or reuses task definitions, with an in-process cache. Throttled and transiently
+ * failing calls are sent again, up to 4 times with backoff on `clock` (the runner's clients do
+ * not retry on their own).
+ */
 export class TaskDefinitionRegistry {
   readonly #ecs: AwsClient;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   readonly #byContent = new Map<string, Promise<ResolvedTaskDefinition>>();
   readonly #byReference = new Map<string, Promise<ResolvedTaskDefinition>>();
 
-  constructor(ecs: AwsClient, logger: Logger = silentLogger) {
+  constructor(ecs: AwsClient, logger: Logger = silentLogger, clock: Clock = systemClock) {
     this.#ecs = ecs;
     this.#logger = logger;
+    this.#clock = clock;
   }
 
   /** Reuses the latest ACTIVE revision of the template's family when equal, else registers one. */
@@ -94,9 +111,9 @@ export class TaskDefinitionRegistry {
     return this.#cached(this.#byReference, reference, async () => {
       let out: DescribeTaskDefinitionCommandOutput;
       try {
-        out = (await this.#ecs.send(
+        out = await this.#send<DescribeTaskDefinitionCommandOutput>(
           new DescribeTaskDefinitionCommand({ taskDefinition: reference }),
-        )) as DescribeTaskDefinitionCommandOutput;
+        );
       } catch (err) {
         throw describeError(err, reference);
       }
@@ -125,9 +142,9 @@ export class TaskDefinitionRegistry {
 
   async #describeLatest(family: string): Promise<TaskDefinition | undefined> {
     try {
-      const out = (await this.#ecs.send(
+      const out = await this.#send<DescribeTaskDefinitionCommandOutput>(
         new DescribeTaskDefinitionCommand({ taskDefinition: family }),
-      )) as DescribeTaskDefinitionCommandOutput;
+      );
       return out.taskDefinition?.status === "ACTIVE" || out.taskDefinition?.status === undefined
         ? out.taskDefinition
         : undefined;
@@ -140,14 +157,16 @@ export class TaskDefinitionRegistry {
 
   async #register(template: TaskDefinitionTemplate): Promise<TaskDefinition> {
     try {
-      const out = (await this.#ecs.send(
+      const out = await this.#send<RegisterTaskDefinitionCommandOutput>(
         new RegisterTaskDefinitionCommand(template),
-      )) as RegisterTaskDefinitionCommandOutput;
+      );
       if (out.taskDefinition?.taskDefinitionArn === undefined) {
         throw new Error("RegisterTaskDefinition returned no task definition");
       }
       return out.taskDefinition;
     } catch (err) {
+      const common = commonSetupError("RegisterTaskDefinition", err);
+      if (common !== undefined) throw common;
       if (isAccessDeniedError(err)) {
         throw new EcsBatchSetupError(
           "ACCESS_DENIED",
@@ -161,6 +180,19 @@ export class TaskDefinitionRegistry {
         { cause: err },
       );
     }
+  }
+
+  /** One call, sent again after throttling and transient errors (see `withRetries`). */
+  #send<T extends object>(command: AwsCommand): Promise<T> {
+    return withRetries(() => sendFor<T>(this.#ecs, command), {
+      clock: this.#clock,
+      onRetry: (error, attempt, delayMs) =>
+        this.#logger.warn(`${actionOf(command)} failed; sending it again`, {
+          error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
+          attempt,
+          delayMs,
+        }),
+    });
   }
 
   #cached(
@@ -191,6 +223,8 @@ function isNotFound(err: unknown): boolean {
 }
 
 function describeError(err: unknown, reference: string): EcsBatchSetupError {
+  const common = commonSetupError("DescribeTaskDefinition", err);
+  if (common !== undefined) return common;
   if (isAccessDeniedError(err)) {
     return new EcsBatchSetupError(
       "ACCESS_DENIED",

@@ -192,7 +192,7 @@ describe("TaskDefinitionRegistry", () => {
   it("does not cache a failure", async () => {
     mocks.ecs
       .on(DescribeTaskDefinitionCommand)
-      .rejectsOnce(awsError("ServerException", "boom", 500))
+      .rejectsOnce(awsError("AccessDeniedException", "denied"))
       .rejects(clientException("Unable to describe task definition."));
     const registry = new TaskDefinitionRegistry(mocks.clients.ecs);
     await expect(registry.resolveTemplate(template)).rejects.toBeInstanceOf(EcsBatchSetupError);
