@@ -44,6 +44,7 @@ export const RUNNER_TAG_KEYS = {
   jobId: "ecs-batch:job-id",
   taskIndex: "ecs-batch:task-index",
   attempt: "ecs-batch:attempt",
+  runId: "ecs-batch:run-id",
 } as const;
 
 /**
@@ -70,6 +71,14 @@ const STARTED_BY = /^[A-Za-z0-9_/-]+$/;
 /** Length of a generated job id (see `generateJobId`), used to bound `startedBy` up front. */
 const GENERATED_JOB_ID_LENGTH = 16;
 
+/**
+ * The longest duration any field accepts: 365 days. Far beyond any sensible job, and it keeps
+ * every duration (and sums of them, such as a deadline) a finite, safe number of milliseconds.
+ */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+
+const MAX_DURATION_TEXT = `${formatDuration(MAX_DURATION_MS)} (365 days)`;
+
 function durationField(field: string, defaultValue: Duration, minMs: number) {
   return z
     .union([z.number(), z.string()], {
@@ -85,6 +94,14 @@ function durationField(field: string, defaultValue: Duration, minMs: number) {
         });
         return z.NEVER;
       }
+      // `!(ms <= max)` also refuses NaN and Infinity (a string of 400 digits reads as Infinity).
+      if (!(ms <= MAX_DURATION_MS)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${field} is too long; the maximum is ${MAX_DURATION_TEXT}`,
+        });
+        return z.NEVER;
+      }
       if (ms < minMs) {
         ctx.addIssue({
           code: "custom",
@@ -96,7 +113,10 @@ function durationField(field: string, defaultValue: Duration, minMs: number) {
     })
     .meta({
       "x-type": "duration",
-      ...(minMs > 0 ? { "x-constraints": [`at least ${formatDuration(minMs)}`] } : {}),
+      "x-constraints": [
+        ...(minMs > 0 ? [`at least ${formatDuration(minMs)}`] : []),
+        `at most ${MAX_DURATION_TEXT}`,
+      ],
     });
 }
 
@@ -146,6 +166,33 @@ const envName = z
   .string({ error: "must be a non-empty string" })
   .min(1, { error: "must be a non-empty string" })
   .refine((n) => !n.includes("="), { error: 'must not contain "="' });
+
+/**
+ * Keys a record cannot carry as given: a JavaScript object drops `__proto__` when it is parsed
+ * (the key would set the prototype), and `constructor` names every object's own constructor.
+ * Refused with a message rather than lost or misread.
+ */
+const UNSAFE_RECORD_KEYS = ["__proto__", "constructor"] as const;
+
+/**
+ * `schema`, refusing records with an unsafe key. It looks at the raw input because the record
+ * schema itself drops `__proto__` before any refinement could see it.
+ */
+function refusingUnsafeKeys<T extends z.ZodType>(schema: T, what: "variable name" | "tag key") {
+  return z.preprocess((value: z.input<T>, ctx) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    for (const key of UNSAFE_RECORD_KEYS) {
+      if (Object.hasOwn(value, key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `"${key}" cannot be a ${what} here: JavaScript objects give it a special meaning, so it would be lost or misread; rename it`,
+        });
+      }
+    }
+    return value;
+  }, schema);
+}
 
 /** Environment as a `{ name, value }[]` list or a `{ NAME: value }` record; always a list after parsing. */
 const EnvironmentSchema = z
@@ -197,18 +244,20 @@ const ContainerOverrideSchema = z.strictObject({
     .array(z.string({ error: "must be a list of strings" }), { error: "must be a list of strings" })
     .optional()
     .meta(doc("Replaces the container's `command` (its `entryPoint` is kept).")),
-  environment: EnvironmentSchema.optional().meta(
-    doc(
-      "Variables merged over the template's by name; numbers and booleans become strings. The runner's injected variables are added last.",
-      {
-        type: "`{ name, value }[]` or `Record<string, string | number | boolean>`",
-        constraints: [
-          'names non-empty, without "=", each at most once',
-          `not one of ${INJECTED_VARIABLES.join(", ")} (set by the runner)`,
-        ],
-      },
+  environment: refusingUnsafeKeys(EnvironmentSchema, "variable name")
+    .optional()
+    .meta(
+      doc(
+        "Variables merged over the template's by name; numbers and booleans become strings. The runner's injected variables are added last.",
+        {
+          type: "`{ name, value }[]` or `Record<string, string | number | boolean>`",
+          constraints: [
+            'names non-empty, without "=", each at most once',
+            `not one of ${INJECTED_VARIABLES.join(", ")} (set by the runner)`,
+          ],
+        },
+      ),
     ),
-  ),
   cpu: z
     .int({ error: "must be a whole number of cpu units" })
     .min(0)
@@ -225,6 +274,20 @@ const ContainerOverrideSchema = z.strictObject({
     .optional()
     .meta(doc("Container-level soft memory limit, MiB.")),
 });
+
+/**
+ * What DescribeTaskDefinition accepts: a full ARN with its revision, or `family[:revision]`.
+ * Checked here so a typo fails before any AWS call rather than as a setup error after two.
+ */
+const TASK_DEFINITION_REFERENCE =
+  /^(arn:aws[-a-z]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}:[1-9]\d*|[A-Za-z0-9_-]{1,255}(:[1-9]\d*)?)$/;
+const TASK_DEFINITION_REFERENCE_HINT =
+  'must be a task definition ARN such as "arn:aws:ecs:us-west-2:123456789012:task-definition/batch-job:3", or family[:revision] such as "batch-job" or "batch-job:3" (family: letters, digits, \'-\' and \'_\'; revision: a whole number from 1)';
+
+/** An IAM role ARN: `arn:aws:iam::<account>:role/<path/><name>`, as RunTask and RegisterTaskDefinition need. */
+const ROLE_ARN = /^arn:aws[-a-z]*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+const ROLE_ARN_HINT =
+  'must be an IAM role ARN such as "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"';
 
 /** Where the task definition comes from. */
 export type TaskDefinitionSourceInput =
@@ -259,8 +322,8 @@ const TaskDefinitionSourceSchema = z
           }),
         ),
       arn: z
-        .string({ error: "must be a task definition ARN or family[:revision]" })
-        .min(1)
+        .string({ error: TASK_DEFINITION_REFERENCE_HINT })
+        .regex(TASK_DEFINITION_REFERENCE, { error: TASK_DEFINITION_REFERENCE_HINT })
         .optional()
         .meta(
           doc(
@@ -409,7 +472,7 @@ const TagsSchema = z
     if (keys.length > max) {
       ctx.addIssue({
         code: "custom",
-        message: `ECS allows ${ECS_LIMITS.maxTags} tags per task and the runner adds 3; give at most ${max}`,
+        message: `ECS allows ${ECS_LIMITS.maxTags} tags per task and the runner adds ${Object.keys(RUNNER_TAG_KEYS).length}; give at most ${max}`,
       });
     }
     for (const key of keys) {
@@ -646,8 +709,8 @@ const BatchJobObject = z.strictObject({
     ),
   ),
   executionRoleArn: z
-    .string()
-    .min(1)
+    .string({ error: ROLE_ARN_HINT })
+    .regex(ROLE_ARN, { error: ROLE_ARN_HINT })
     .optional()
     .meta(
       doc(
@@ -656,8 +719,8 @@ const BatchJobObject = z.strictObject({
       ),
     ),
   taskRoleArn: z
-    .string()
-    .min(1)
+    .string({ error: ROLE_ARN_HINT })
+    .regex(ROLE_ARN, { error: ROLE_ARN_HINT })
     .optional()
     .meta(
       doc(
@@ -665,19 +728,23 @@ const BatchJobObject = z.strictObject({
         { default: "the template's" },
       ),
     ),
-  tags: TagsSchema.default({}).meta(
-    doc(
-      `ECS tags added to every task, next to the runner's own ${Object.values(RUNNER_TAG_KEYS)
-        .map((k) => `\`${k}\``)
-        .join(", ")}.`,
-      {
-        constraints: [
-          `at most ${ECS_LIMITS.maxTags - Object.keys(RUNNER_TAG_KEYS).length} tags`,
-          'no key starting with "aws:" or "ecs-batch:"',
-        ],
-      },
+  // `prefault`: a default on a schema with a transform (here the key check) is left out of the
+  // input JSON Schema, and so out of the docs; a prefault is kept, and gives the same `{}`.
+  tags: refusingUnsafeKeys(TagsSchema, "tag key")
+    .prefault({})
+    .meta(
+      doc(
+        `ECS tags added to every task, next to the runner's own ${Object.values(RUNNER_TAG_KEYS)
+          .map((k) => `\`${k}\``)
+          .join(", ")}.`,
+        {
+          constraints: [
+            `at most ${ECS_LIMITS.maxTags - Object.keys(RUNNER_TAG_KEYS).length} tags`,
+            'no key starting with "aws:" or "ecs-batch:"',
+          ],
+        },
+      ),
     ),
-  ),
   taskCustomizations: z
     .array(PatchOperationSchema, { error: "must be a list of RFC 6902 operations" })
     .default([])

@@ -18,13 +18,18 @@ import {
   type KeyValuePair,
   type PatchOperation,
 } from "../job/schema.js";
-import { applyCustomizations } from "./customizations.js";
+import { applyCustomizations, checkRunnerFields } from "./customizations.js";
 import { attemptTags, clientToken, injectedEnvironment, jobTags, taskName } from "./naming.js";
 import { buildContainerOverrides, mergeEnvironment } from "./overrides.js";
 
 /** Everything needed to build any task's RunTask input; plain data, so a job can be resumed. */
 export interface LaunchPlan {
   readonly jobId: string;
+  /**
+   * The run this plan launches for (DESIGN 3.1): in every task's `ecs-batch:run-id` tag and
+   * client tokens. Absent only in plans built by hand for earlier versions.
+   */
+  readonly runId?: string;
   readonly cluster: string;
   readonly taskDefinitionArn: string;
   /** Containers of the definition, in its order; each gets the injected variables. */
@@ -76,8 +81,19 @@ export function buildRunTaskInput(
     input.networkConfiguration = { awsvpcConfiguration: copyNetwork(plan.network) };
   input.overrides = overrides;
   input.tags = [...shared.tags, ...attemptTags(index, attempt)];
-  input.clientToken = clientToken(plan.jobId, index, attempt);
-  return applyCustomizations(input, plan.taskCustomizations);
+  input.clientToken = clientToken(plan.jobId, index, attempt, plan.runId);
+  if (plan.taskCustomizations.length === 0) return input;
+  const customized = applyCustomizations(input, plan.taskCustomizations);
+  // Preparation checks the customizations against a job's first and last requests; this keeps
+  // a request that slipped through (or a plan built by hand) from launching a task the runner
+  // could not track, stop or tell apart.
+  const broken = checkRunnerFields(input, customized);
+  if (broken !== undefined) {
+    throw new Error(
+      `taskCustomizations cannot apply to task ${index}, attempt ${attempt}: ${broken}`,
+    );
+  }
+  return customized;
 }
 
 /** A request's own copy of the plan's network settings (strings and lists of strings). */
@@ -96,7 +112,7 @@ function copyNetwork(network: AwsVpcConfiguration): AwsVpcConfiguration {
  */
 interface PlanShared {
   readonly overrides: readonly SharedOverride[];
-  /** `jobTags`: the user's and the job id. */
+  /** `jobTags`: the user's, the job id and the run id. */
   readonly tags: readonly Tag[];
 }
 
@@ -121,7 +137,7 @@ function sharedOf(plan: LaunchPlan): PlanShared {
         override,
         setsInjected: (override.environment ?? []).some((e) => INJECTED.has(e.name ?? "")),
       })),
-      tags: jobTags(plan.tags, plan.jobId),
+      tags: jobTags(plan.tags, plan.jobId, plan.runId),
     };
     SHARED.set(plan, shared);
   }

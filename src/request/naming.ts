@@ -14,17 +14,40 @@ export function taskName(prefix: string, jobId: string, index: number): string {
 }
 
 /**
- * The RunTask `clientToken` of one attempt: readable where it can be (job id, index,
- * attempt) and made unique by a hash of all three, at most 64 characters. Sending the same
- * attempt twice (after a lost response, say) returns the task already started instead of a
- * second one. ECS remembers tokens for 24 hours per cluster, so a job id must not be reused
- * for another run within a day.
+ * The RunTask `clientToken` of one attempt of one run: readable where it can be (job id,
+ * index, attempt) and made unique by a hash of the job id, run id, index and attempt, at most
+ * 64 characters. Sending the same attempt twice (after a lost response, say) returns the task
+ * already started instead of a second one. ECS remembers tokens for 24 hours per cluster; the
+ * run id keeps a second run of the same job (same job id) from being handed the first run's
+ * tasks. Without a run id the token is the one of earlier versions (job id, index, attempt).
  */
-export function clientToken(jobId: string, index: number, attempt: number): string {
-  const hash = sha256Hex(`${jobId}\u0000${index}\u0000${attempt}`);
+export function clientToken(jobId: string, index: number, attempt: number, runId?: string): string {
+  const key =
+    runId === undefined
+      ? `${jobId}\u0000${index}\u0000${attempt}`
+      : `${jobId}\u0000${runId}\u0000${index}\u0000${attempt}`;
   const readable = `${jobId.slice(0, 24)}-${index}-${attempt}-`;
-  return (readable + hash).slice(0, ECS_LIMITS.clientTokenMaxLength);
+  return (readable + sha256Hex(key)).slice(0, ECS_LIMITS.clientTokenMaxLength);
 }
+
+const RUN_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A fresh run id: the start time in base 36 (8 characters, so ids sort by start time until
+ * 2059) and 8 characters from `random`, e.g. `mibq2x4k-7f3kq0za`.
+ */
+export function generateRunId(now: number, random: () => number): string {
+  let suffix = "";
+  for (let i = 0; i < 8; i++) {
+    suffix += RUN_ID_ALPHABET.charAt(
+      Math.floor(random() * RUN_ID_ALPHABET.length) % RUN_ID_ALPHABET.length,
+    );
+  }
+  return `${Math.max(0, Math.floor(now)).toString(36).padStart(8, "0").slice(-8)}-${suffix}`;
+}
+
+/** What a run id given by a caller may look like: the characters of a job id. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Node's one-shot `crypto.hash` (20.12 and later): no Hash object per token. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string })
@@ -57,15 +80,21 @@ export function taskTags(
   jobId: string,
   index: number,
   attempt: number,
+  runId?: string,
 ): Tag[] {
-  return [...jobTags(userTags, jobId), ...attemptTags(index, attempt)];
+  return [...jobTags(userTags, jobId, runId), ...attemptTags(index, attempt)];
 }
 
-/** The tags every task of a job carries alike: the user's, then the job id. */
-export function jobTags(userTags: Readonly<Record<string, string>>, jobId: string): Tag[] {
+/** The tags every task of a run carries alike: the user's, the job id and the run id. */
+export function jobTags(
+  userTags: Readonly<Record<string, string>>,
+  jobId: string,
+  runId?: string,
+): Tag[] {
   return [
     ...Object.entries(userTags).map(([key, value]) => ({ key, value })),
     { key: RUNNER_TAG_KEYS.jobId, value: jobId },
+    ...(runId === undefined ? [] : [{ key: RUNNER_TAG_KEYS.runId, value: runId }]),
   ];
 }
 

@@ -146,6 +146,56 @@ const cases: [string, unknown, string][] = [
     { taskDefinition: { path: "/nonexistent/task-definition.json" } },
     "taskDefinition.path",
   ],
+  [
+    "__proto__ in an environment record",
+    {
+      ...ok,
+      containerOverrides: [
+        { name: "main", environment: JSON.parse('{ "__proto__": "x" }') as unknown },
+      ],
+    },
+    "containerOverrides[0].environment.__proto__",
+  ],
+  ["constructor as a tag key", { ...ok, tags: { constructor: "x" } }, "tags.constructor"],
+  [
+    "__proto__ as a tag key",
+    { ...ok, tags: JSON.parse('{ "__proto__": "x" }') as unknown },
+    "tags.__proto__",
+  ],
+  [
+    "task definition ARN without a revision",
+    { taskDefinition: { arn: "arn:aws:ecs:us-west-2:123456789012:task-definition/batch-job" } },
+    "taskDefinition.arn",
+  ],
+  [
+    "task definition family with a space",
+    { taskDefinition: { arn: "batch job:3" } },
+    "taskDefinition.arn",
+  ],
+  ["task definition revision 0", { taskDefinition: { arn: "batch-job:0" } }, "taskDefinition.arn"],
+  [
+    "executionRoleArn a role name",
+    { ...ok, executionRoleArn: "ecsTaskExecutionRole" },
+    "executionRoleArn",
+  ],
+  [
+    "taskRoleArn not a role",
+    { ...ok, taskRoleArn: "arn:aws:iam::123456789012:user/alice" },
+    "taskRoleArn",
+  ],
+  ["timeout over 365 days", { ...ok, timeout: "8761h" }, "timeout"],
+  ["timeout of 400 digits", { ...ok, timeout: "9".repeat(400) }, "timeout"],
+  ["backoff max over 365 days", { ...ok, retry: { backoff: { max: 1e15 } } }, "retry.backoff.max"],
+  [
+    "patch on a field the runner relies on",
+    { ...ok, taskCount: 2, taskCustomizations: [{ op: "replace", path: "/count", value: 3 }] },
+    "taskCustomizations[0]",
+  ],
+  [
+    "patch path through __proto__",
+    { ...ok, taskCustomizations: [{ op: "add", path: "/__proto__/x", value: 1 }] },
+    "taskCustomizations[0]",
+  ],
 ];
 
 describe("bad input", () => {

@@ -107,3 +107,80 @@ describe("parseJob", () => {
     expect(message).not.toContain(secret);
   });
 });
+
+describe("parseJob: limits and formats (issue #19)", () => {
+  const issuesOf = (input: unknown) => {
+    try {
+      parseJob(input);
+      return [];
+    } catch (e) {
+      expect(e).toBeInstanceOf(EcsBatchValidationError);
+      return (e as EcsBatchValidationError).issues;
+    }
+  };
+
+  it("accepts durations up to 365 days and names the field and the limit above", () => {
+    const year = 365 * 24 * 3_600_000;
+    expect(parseJob({ ...base, timeout: "8760h", pollInterval: year }).timeout).toBe(year);
+    for (const timeout of [year + 1, "8760h1s", "9".repeat(400), `${"9".repeat(400)}h`]) {
+      const issues = issuesOf({ ...base, timeout });
+      expect(issues.map((i) => i.path)).toEqual(["timeout"]);
+    }
+    const [issue] = issuesOf({ ...base, retry: { backoff: { max: "9000h" } } });
+    expect(issue).toEqual({
+      path: "retry.backoff.max",
+      message: "retry.backoff.max is too long; the maximum is 8760h (365 days)",
+    });
+  });
+
+  it.each([
+    "batch-job",
+    "batch_job-2:17",
+    "arn:aws:ecs:us-west-2:123456789012:task-definition/batch-job:3",
+    "arn:aws-cn:ecs:cn-north-1:123456789012:task-definition/batch_job:12",
+  ])("accepts the task definition reference %s", (arn) => {
+    expect(parseJob({ taskDefinition: { arn } }).taskDefinition).toEqual({ kind: "arn", arn });
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+    "arn:aws:iam::123456789012:role/service-role/batch/my.role+x=y,z@corp-1",
+    "arn:aws-us-gov:iam::123456789012:role/job",
+  ])("accepts the role ARN %s", (role) => {
+    const job = parseJob({ ...base, executionRoleArn: role, taskRoleArn: role });
+    expect([job.executionRoleArn, job.taskRoleArn]).toEqual([role, role]);
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:policy/job",
+    "arn:aws:iam::12345:role/job",
+    "arn:aws:sts::123456789012:assumed-role/job/session",
+    "arn:aws:iam::123456789012:role/",
+  ])("refuses %s as a role, showing a valid one", (role) => {
+    const issues = issuesOf({ ...base, taskRoleArn: role });
+    expect(issues.map((i) => i.path)).toEqual(["taskRoleArn"]);
+    expect(issues[0]?.message).toContain("arn:aws:iam::123456789012:role/");
+  });
+
+  it("refuses __proto__ and constructor keys by name, never echoing their values", () => {
+    const secret = "hunter2-super-secret";
+    const issues = issuesOf({
+      ...base,
+      containerOverrides: [
+        {
+          name: "main",
+          environment: JSON.parse(
+            `{ "__proto__": "${secret}", "constructor": "${secret}" }`,
+          ) as unknown,
+        },
+      ],
+      tags: JSON.parse(`{ "__proto__": "${secret}" }`) as unknown,
+    });
+    expect(issues.map((i) => i.path)).toEqual([
+      "containerOverrides[0].environment.__proto__",
+      "containerOverrides[0].environment.constructor",
+      "tags.__proto__",
+    ]);
+    expect(JSON.stringify(issues)).not.toContain(secret);
+  });
+});
