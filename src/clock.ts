@@ -26,7 +26,13 @@ export function abortReason(signal: AbortSignal): Error {
   return err;
 }
 
-/** The real clock: `Date.now()` and `setTimeout`. */
+/**
+ * The longest wait one timer can take: Node fires a `setTimeout` longer than 2^31-1 ms
+ * (about 24.8 days) at once, so longer waits are taken in chunks of this size.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The real clock: `Date.now()` and `setTimeout`, in chunks for waits past `MAX_TIMER_MS`. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep(ms, signal) {
@@ -35,21 +41,52 @@ export const systemClock: Clock = {
         reject(abortReason(signal));
         return;
       }
+      const end = Date.now() + Math.max(0, ms);
+      let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => {
         clearTimeout(timer);
         reject(abortReason(signal as AbortSignal));
       };
-      const timer = setTimeout(
-        () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        Math.max(0, ms),
-      );
+      const wait = (left: number): void => {
+        timer = setTimeout(
+          () => {
+            const rest = end - Date.now();
+            if (rest > 0) {
+              wait(rest);
+              return;
+            }
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          },
+          Math.min(Math.max(0, left), MAX_TIMER_MS),
+        );
+      };
+      wait(end - Date.now());
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   },
 };
+
+/**
+ * A host's clock whose waits past `MAX_TIMER_MS` are taken in chunks, for clocks built on
+ * `setTimeout` that would otherwise fire such a wait at once (a 600-hour timeout would end
+ * the job immediately). The system clock chunks its own waits and is returned as it is.
+ */
+export function withLongSleeps(clock: Clock): Clock {
+  if (clock === systemClock) return clock;
+  const chunked = async (ms: number, signal?: AbortSignal): Promise<void> => {
+    let left = ms;
+    while (left > MAX_TIMER_MS) {
+      await clock.sleep(MAX_TIMER_MS, signal);
+      left -= MAX_TIMER_MS;
+    }
+    await clock.sleep(left, signal);
+  };
+  return {
+    now: () => clock.now(),
+    sleep: (ms, signal) => (ms > MAX_TIMER_MS ? chunked(ms, signal) : clock.sleep(ms, signal)),
+  };
+}
 
 /** Waits on `clock` but resolves `false` instead of rejecting when `signal` aborts. */
 export async function sleepUnlessAborted(

@@ -1,14 +1,17 @@
 /**
  * The runner's typed events (DESIGN 2.2). One payload object per event; every payload carries
- * `jobId` so a host running many jobs on one runner can tell them apart.
+ * `jobId` and `runId`, so a host running many jobs (or runs of one job) on one runner can tell
+ * them apart.
  */
 import { EventEmitter } from "eventemitter3";
 import type { JobResult, TaskFailure } from "./execution/types.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 
 /** Preparation is done; the first RunTask is about to be sent. */
 export interface JobStartedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskCount: number;
   readonly taskDefinitionArn: string;
 }
@@ -16,6 +19,8 @@ export interface JobStartedEvent {
 /** RunTask accepted an attempt of a task. */
 export interface TaskStartedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   /** 1-based. */
   readonly attempt: number;
@@ -26,6 +31,8 @@ export interface TaskStartedEvent {
 /** A new `lastStatus` was observed (PROVISIONING, PENDING, RUNNING, DEPROVISIONING, STOPPED, ...). */
 export interface TaskStatusChangedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -35,6 +42,8 @@ export interface TaskStatusChangedEvent {
 /** An attempt stopped with every essential container exiting 0. */
 export interface TaskSucceededEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -44,6 +53,8 @@ export interface TaskSucceededEvent {
 /** An attempt failed (DESIGN 3.2). `willRetry` says whether another attempt follows. */
 export interface TaskFailedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   readonly attempt: number;
   /** Absent when the attempt never reached ECS (a RunTask launch failure). */
@@ -55,6 +66,8 @@ export interface TaskFailedEvent {
 /** A retry is scheduled; it starts after `delayMs`. */
 export interface RetriedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   /** The new attempt's number. */
   readonly attempt: number;
@@ -65,6 +78,8 @@ export interface RetriedEvent {
 /** The job's timeout passed; unfinished tasks are being stopped. */
 export interface TimedOutEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly timeoutMs: number;
   readonly elapsedMs: number;
   readonly stoppedTaskArns: readonly string[];
@@ -73,6 +88,8 @@ export interface TimedOutEvent {
 /** One log line of a running task (`logs.follow` only). */
 export interface LogEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -88,12 +105,16 @@ export interface LogEvent {
  */
 export interface JobRejectedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly error: Error;
 }
 
 /** The job is over; always the job's last event. */
 export interface JobCompletedEvent {
   readonly jobId: string;
+  /** The run of the job this event belongs to (DESIGN 3.1). */
+  readonly runId: string;
   readonly result: JobResult;
 }
 
@@ -150,9 +171,9 @@ export class SafeEventEmitter<
   readonly #wrappers = new Map<string | symbol, WeakMap<Listener, Listener>>();
   #listenerLogger: Logger = silentLogger;
 
-  /** Where listener errors are reported. */
+  /** Where listener errors are reported; a logger that throws is ignored (`safeLogger`). */
   protected setListenerLogger(logger: Logger): void {
-    this.#listenerLogger = logger;
+    this.#listenerLogger = safeLogger(logger);
   }
 
   #wrap(event: string | symbol, fn: Listener): Listener {
@@ -169,11 +190,12 @@ export class SafeEventEmitter<
           const out: unknown = (fn as (...a: unknown[]) => unknown).apply(this, args);
           if (out instanceof Promise) {
             out.catch((err: unknown) =>
-              logger().error(`a "${String(event)}" listener rejected`, { error: String(err) }),
+              logger().error(`a "${String(event)}" listener rejected`, { error: textOf(err) }),
             );
           }
         } catch (err) {
-          logger().error(`a "${String(event)}" listener threw`, { error: String(err) });
+          // Whatever a listener throws (even a value String() cannot print) stays here.
+          logger().error(`a "${String(event)}" listener threw`, { error: textOf(err) });
         }
       };
       perEvent.set(fn, wrapped);

@@ -18,10 +18,27 @@ export {
   type EcsBatchErrorCode,
   type ValidationIssue,
 } from "./errors.js";
-export { systemClock, type Clock, type RandomSource } from "./clock.js";
-export { silentLogger, type Logger } from "./logger.js";
+export {
+  MAX_TIMER_MS,
+  systemClock,
+  withLongSleeps,
+  type Clock,
+  type RandomSource,
+} from "./clock.js";
+export { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 export type { AwsClient, AwsClients, AwsCommand } from "./aws.js";
-export { awsErrorName, isThrottlingError, isTransientError, isAccessDeniedError } from "./aws.js";
+export {
+  awsErrorName,
+  EmptyResponseError,
+  isAccessDeniedError,
+  isEmptyResponseError,
+  isNoCredentialsError,
+  isThrottlingError,
+  isTransientError,
+  withRetries,
+  type RetryOptions,
+} from "./aws.js";
+export { RUNNER_SDK_CLIENT_CONFIG, type DefaultClients } from "./aws-clients.js";
 
 // The job model.
 export {
@@ -86,7 +103,14 @@ export {
 } from "./request/overrides.js";
 export { applyCustomizations, validateCustomizations } from "./request/customizations.js";
 export { NetworkResolver } from "./request/network.js";
-export { taskName, clientToken, injectedEnvironment, taskTags } from "./request/naming.js";
+export {
+  taskName,
+  clientToken,
+  generateRunId,
+  injectedEnvironment,
+  RUN_ID_PATTERN,
+  taskTags,
+} from "./request/naming.js";
 
 // Preparation.
 export {
@@ -96,6 +120,7 @@ export {
   type PrepareContext,
   type PreparedJob,
   type JobPreview,
+  type RunIdentity,
 } from "./execution/prepare.js";
 
 // Execution: each part usable on its own.
@@ -126,6 +151,7 @@ export {
 export {
   Launcher,
   NON_RETRYABLE_RUN_TASK_ERRORS,
+  runTaskErrorKind,
   type LaunchResult,
   type LauncherContext,
   type LauncherOptions,
@@ -139,6 +165,7 @@ export {
   type WatcherContext,
   type WatcherOptions,
 } from "./execution/watcher.js";
+export { findStartedTasks, type LookupResult, type TaskLookupContext } from "./execution/lookup.js";
 export { TaskStopper, stopReason, type StopperContext } from "./execution/stopper.js";
 export {
   JobExecution,

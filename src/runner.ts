@@ -3,11 +3,16 @@
  * registry, network resolver, watcher, launcher, log fetcher) and hands each the same clients,
  * clock and logger; each job it runs shares them.
  */
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { ECSClient, type ContainerDefinition } from "@aws-sdk/client-ecs";
+import type { ContainerDefinition } from "@aws-sdk/client-ecs";
+import { defaultClients, defaultLogsClient } from "./aws-clients.js";
 import { timeOf, type AwsClient, type AwsClients } from "./aws.js";
-import { sleepUnlessAborted, systemClock, type Clock, type RandomSource } from "./clock.js";
+import {
+  sleepUnlessAborted,
+  systemClock,
+  withLongSleeps,
+  type Clock,
+  type RandomSource,
+} from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
 import { JobExecution, type JobServices, type JobState, type StopCause } from "./execution/job.js";
 import { Launcher } from "./execution/launcher.js";
@@ -27,7 +32,9 @@ import { CloudWatchLogFetcher, logSources, type LogFetcher } from "./logs/fetche
 import { LogFollower } from "./logs/follower.js";
 import { representativeTask } from "./logs/representative.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { validationError } from "./errors.js";
+import { generateRunId, RUN_ID_PATTERN } from "./request/naming.js";
+import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
 import type { ReadTextFile } from "./template/loader.js";
 import { TaskDefinitionRegistry } from "./template/registry.js";
@@ -38,7 +45,11 @@ export interface EcsBatchRunnerOptions {
   region?: string;
   /**
    * The AWS clients. Anything with `send(command)` fits: SDK v3 clients, `aws-sdk-client-mock`
-   * mocks, `createSimulatedAws()` from `ecs-batch-runner/testing`. Missing ones are built from `region`.
+   * mocks, `createSimulatedAws()` from `ecs-batch-runner/testing`. Missing ones are built from
+   * `region`, with the SDK's own retry off (`maxAttempts: 1`). Build SDK clients you pass the
+   * same way (`new ECSClient({ region, maxAttempts: 1 })`): the runner retries every call itself,
+   * under its rate limits and on its clock, and an SDK retry under it multiplies the sends and
+   * waits and hides throttling from the limiters.
    */
   clients?: Partial<AwsClients>;
   /**
@@ -91,6 +102,8 @@ export interface EcsBatchRunnerOptions {
 /** A submitted job. */
 export interface JobHandle {
   readonly jobId: string;
+  /** This run of the job: in the result, every event and the tag `ecs-batch:run-id`. */
+  readonly runId: string;
   /** Resolves with the result; rejects only with `EcsBatchValidationError` or `EcsBatchSetupError`. */
   readonly result: Promise<JobResult>;
   /** Stops the job: unfinished tasks are stopped and the result's status is `cancelled`. */
@@ -99,10 +112,16 @@ export interface JobHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Options of `run`. */
+/** Options of `run` and `submit`. */
 export interface RunOptions {
   /** Aborting cancels the job, like `handle.cancel()`. */
   signal?: AbortSignal;
+  /**
+   * Identifies this run of the job (DESIGN 3.1): 1-64 letters, digits, `-` or `_`. It goes into
+   * the `ecs-batch:run-id` tag and every RunTask client token, so two runs of one job (the same
+   * `jobId`) start tasks of their own. Default: generated, sortable by start time.
+   */
+  runId?: string;
 }
 
 /**
@@ -135,9 +154,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
     this.#options = options;
-    this.logger = options.logger ?? silentLogger;
+    // The host's logger and clock, made safe to lean on: a logger that throws is ignored (it
+    // must never keep a StopTask from being sent), and waits longer than a timer can take are
+    // taken in chunks (a 600-hour timeout must not fire at once).
+    this.logger = safeLogger(options.logger ?? silentLogger);
     this.setListenerLogger(this.logger);
-    this.clock = options.clock ?? systemClock;
+    this.clock = withLongSleeps(options.clock ?? systemClock);
     this.random = options.random ?? Math.random;
     const defaults = defaultClients(regionConfig(options.region));
     this.clients = {
@@ -145,14 +167,21 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       logs: options.clients?.logs ?? defaults.logs,
       ec2: options.clients?.ec2 ?? defaults.ec2,
     };
-    this.#registry = new TaskDefinitionRegistry(this.clients.ecs, this.logger);
-    this.#network = new NetworkResolver(this.clients.ec2);
+    this.#registry = new TaskDefinitionRegistry(this.clients.ecs, this.logger, this.clock);
+    this.#network = new NetworkResolver(this.clients.ec2, this.clock);
     const limits = options.rateLimits ?? {};
     const base = { ecs: this.clients.ecs, clock: this.clock, logger: this.logger };
+    // DescribeTasks and ListTasks share one account bucket: the watcher's polls and the
+    // launcher's lookups of lost RunTask answers take their calls from one limiter.
+    const describeLimiter = new AdaptiveRateLimiter(
+      this.clock,
+      limits.describeTasks ?? { ratePerSecond: 20, burst: 100 },
+    );
     this.launcher = new Launcher(
       {
         ...base,
         random: this.random,
+        lookupLimiter: describeLimiter,
         limiter: new AdaptiveRateLimiter(
           this.clock,
           limits.runTask ?? { ratePerSecond: 20, burst: 20 },
@@ -160,13 +189,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       },
       { concurrency: options.maxConcurrentLaunches ?? 10 },
     );
-    this.watcher = new TaskWatcher({
-      ...base,
-      limiter: new AdaptiveRateLimiter(
-        this.clock,
-        limits.describeTasks ?? { ratePerSecond: 20, burst: 100 },
-      ),
-    });
+    this.watcher = new TaskWatcher({ ...base, limiter: describeLimiter });
     this.stopper = new TaskStopper({
       ...base,
       limiter: new AdaptiveRateLimiter(
@@ -190,6 +213,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         const t = line.target;
         this.emit("log", {
           jobId: t.jobId,
+          runId: t.runId ?? "",
           taskIndex: t.taskIndex,
           attempt: t.attempt,
           taskArn: t.taskArn,
@@ -233,6 +257,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         if (!this.#following.has(state.jobId) || task.taskArn === undefined) return;
         this.logFollower.follow({
           jobId: state.jobId,
+          runId: state.runId,
           taskIndex: slot.index,
           attempt: slot.attempts,
           taskArn: task.taskArn,
@@ -308,29 +333,31 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * AWS call) or `EcsBatchSetupError` (preparation failed, nothing launched).
    */
   async run(input: BatchJobInput, options: RunOptions = {}): Promise<JobResult> {
-    const handle = this.submit(input);
-    const signal = options.signal;
-    const onAbort = (): void => handle.cancel(abortText(signal));
-    if (signal?.aborted === true) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await handle.result;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    return this.submit(input, options).result;
   }
 
-  /** Starts a job and returns at once with a handle to follow, cancel or await it. */
-  submit(input: BatchJobInput): JobHandle {
+  /**
+   * Starts a job and returns at once with a handle to follow, cancel or await it. `signal`
+   * cancels the job like `handle.cancel()`.
+   */
+  submit(input: BatchJobInput, options: RunOptions = {}): JobHandle {
     let job: BatchJob | undefined;
     let invalid: unknown;
     try {
       job = parseJob(input, { random: this.random });
+      if (options.runId !== undefined && !RUN_ID_PATTERN.test(options.runId)) {
+        throw validationError(
+          "runId",
+          "must be 1-64 letters, digits, '-' or '_' (it goes into a tag and the client tokens); leave it out to have one generated",
+        );
+      }
     } catch (error) {
       invalid = error;
+      job = undefined;
     }
     const jobId = job?.jobId ?? fallbackJobId(input, this.random);
     const startedAt = this.clock.now();
+    const runId = options.runId ?? generateRunId(startedAt, this.random);
     const done = new AbortController();
     let execution: JobExecution | undefined;
     let pending: StopCause | undefined;
@@ -338,18 +365,34 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       if (execution !== undefined) execution.requestStop(cause);
       else pending ??= cause;
     };
+    const cancel = (reason?: string): void =>
+      requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
+    const signal = options.signal;
+    const onAbort = (): void => cancel(abortText(signal));
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     if (job !== undefined) {
       const timeoutMs = job.timeout;
-      void sleepUnlessAborted(this.clock, timeoutMs, done.signal).then((elapsed) => {
-        if (elapsed) requestStop({ kind: "timeout", timeoutMs });
-      });
+      void sleepUnlessAborted(this.clock, timeoutMs, done.signal).then(
+        (elapsed) => {
+          if (elapsed) requestStop({ kind: "timeout", timeoutMs });
+        },
+        (error: unknown) => {
+          // A clock that fails its sleep cannot time the job: stop it now rather than never.
+          this.logger.error("the clock failed the job's timeout; stopping the job", {
+            jobId,
+            error: textOf(error),
+          });
+          requestStop({ kind: "timeout", timeoutMs });
+        },
+      );
     }
     const result = (async (): Promise<JobResult> => {
       // Let the caller attach listeners before the first event (jobRejected can come at once).
       await Promise.resolve();
       try {
         if (job === undefined) throw invalid;
-        const prepared = await prepareJob(job, this.prepareContext);
+        const prepared = await prepareJob(job, this.prepareContext, { runId });
         if (job.logs.follow) {
           this.#following.set(job.jobId, prepared.taskDefinition.definition.containerDefinitions);
         }
@@ -359,18 +402,19 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       } catch (error) {
         this.emit("jobRejected", {
           jobId,
-          error: error instanceof Error ? error : new Error(String(error)),
+          runId,
+          error: error instanceof Error ? error : new Error(textOf(error)),
         });
         throw error;
       } finally {
         done.abort();
+        signal?.removeEventListener("abort", onAbort);
         this.#following.delete(jobId);
       }
     })();
-    const cancel = (reason?: string): void =>
-      requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
     return {
       jobId,
+      runId,
       result,
       cancel,
       [Symbol.asyncDispose]: async () => {
@@ -393,7 +437,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     }
     let client = this.#regionalLogs.get(region);
     if (client === undefined) {
-      client = lazyClient(() => new CloudWatchLogsClient({ region }));
+      client = defaultLogsClient(region);
       this.#regionalLogs.set(region, client);
     }
     return client;
@@ -410,6 +454,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       logger: this.logger,
       ...(this.#options.baseDir === undefined ? {} : { baseDir: this.#options.baseDir }),
       ...(this.#options.readFile === undefined ? {} : { readFile: this.#options.readFile }),
+      clock: this.clock,
     };
   }
 
@@ -419,9 +464,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * Makes read-only calls only (DescribeClusters, DescribeTaskDefinition, EC2 Describe*).
    * Rejects with `EcsBatchValidationError` or `EcsBatchSetupError` as `run` would.
    */
-  async preview(input: BatchJobInput): Promise<JobPreview> {
+  async preview(
+    input: BatchJobInput,
+    options: Pick<RunOptions, "runId"> = {},
+  ): Promise<JobPreview> {
     const job = parseJob(input, { random: this.random });
-    return previewJob(job, this.prepareContext);
+    const runId = options.runId ?? generateRunId(this.clock.now(), this.random);
+    return previewJob(job, this.prepareContext, { runId });
   }
 }
 
@@ -442,22 +491,4 @@ function regionConfig(region: string | undefined): { region?: string } {
   return region === undefined ? {} : { region };
 }
 
-/** Builds an SDK client on first use, so a runner that is only given some clients never builds the others. */
-function lazyClient(build: () => AwsClient): AwsClient {
-  let client: AwsClient | undefined;
-  return {
-    send(command, options) {
-      client ??= build();
-      return client.send(command, options);
-    },
-  };
-}
-
-/** SDK v3 clients for ECS, CloudWatch Logs and EC2, each built on first use. */
-export function defaultClients(config: { region?: string; endpoint?: string } = {}): AwsClients {
-  return {
-    ecs: lazyClient(() => new ECSClient(config)),
-    logs: lazyClient(() => new CloudWatchLogsClient(config)),
-    ec2: lazyClient(() => new EC2Client(config)),
-  };
-}
+export { defaultClients } from "./aws-clients.js";

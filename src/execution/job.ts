@@ -7,12 +7,18 @@
  */
 import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, isAccessDeniedError, timeOf } from "../aws.js";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  commonSetupError,
+  isAccessDeniedError,
+  timeOf,
+} from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
 import { formatDuration } from "../job/duration.js";
-import type { Logger } from "../logger.js";
+import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
 import type { Launcher, LaunchResult } from "./launcher.js";
@@ -56,6 +62,8 @@ export interface SlotState {
   stoppedAt?: number;
   /** This runner asked ECS to stop the current attempt. */
   stopRequested: boolean;
+  /** The slot has reached its end and is counted as done. */
+  ended: boolean;
 }
 
 /**
@@ -63,10 +71,6 @@ export interface SlotState {
  * an empty array each was 10,000 more objects for every full collection to mark.
  */
 const NO_FAILED_ARNS: readonly string[] = Object.freeze([]);
-
-/** The launch options of a slot, shared: one object each, not one per launch. */
-const RESERVED = { reserved: true } as const;
-const NOT_RESERVED = { reserved: false } as const;
 
 /** Why a job stopped early. */
 export type StopCause =
@@ -78,6 +82,8 @@ export type StopCause =
 /** A job's state: plain data. */
 export interface JobState {
   readonly jobId: string;
+  /** The run (DESIGN 3.1); empty for a plan built without one. */
+  readonly runId: string;
   readonly cluster: string;
   readonly taskDefinitionArn: string;
   readonly startedAt: number;
@@ -137,14 +143,24 @@ export class JobExecution {
   readonly state: JobState;
   readonly #prepared: PreparedJob;
   readonly #services: JobServices;
+  readonly #log: Logger;
   readonly #essential: EssentialContainers;
-  /** Aborted when the job starts stopping: queued launches and backoff waits end. */
+  /** Aborted when the job starts stopping: queued launches, resend and backoff waits end. */
   readonly #stopping = new AbortController();
-  /** Aborted 2 minutes after stopping began: watches of tasks being stopped end. */
+  /**
+   * Aborted 2 minutes after stopping began: watches of tasks being stopped end, and slots still
+   * waiting for a RunTask answer are given up, so a stop is bounded whatever the API does.
+   */
   readonly #stopWatchDeadline = new AbortController();
-  /** Aborted when the job is done: its timers end. */
+  /** Aborted when the job is done: its timers and watches of given-up tasks end. */
   readonly #done = new AbortController();
-  #stopRequests: Promise<unknown>[] = [];
+  /** StopTask calls of the job, awaited (each settles by the stop-watch deadline) before it ends. */
+  readonly #stopRequests: Promise<unknown>[] = [];
+  /**
+   * Attempts whose RunTask may have started a task nobody could find out about (a lost answer,
+   * and a lookup that failed too): looked up again, and stopped, before the job ends.
+   */
+  readonly #unsettled: { readonly slot: SlotState; readonly attempt: number }[] = [];
   /**
    * Work that must finish before `jobCompleted` (the last read of followed logs), counted, not
    * kept: a 10,000-task job would otherwise hold a settled promise per task to its end.
@@ -158,14 +174,13 @@ export class JobExecution {
   /** Slots not at their end yet; `#slotsDone` when none is left. */
   #slotsLeft = 0;
   #slotsDone: () => void = () => undefined;
-  /** Ends the run with an error: a bug in a step, not anything ECS did. */
-  #slotsFailed: (error: unknown) => void = () => undefined;
   #pendingStop: StopCause | undefined;
   #completed = false;
 
   constructor(prepared: PreparedJob, services: JobServices, startedAt: number) {
     this.#prepared = prepared;
     this.#services = services;
+    this.#log = safeLogger(services.logger);
     const job = prepared.job;
     this.#essential = essentialContainers(prepared.taskDefinition.definition);
     // Every queued launch, backoff and watch of the job listens to these signals, one listener
@@ -173,6 +188,7 @@ export class JobExecution {
     setMaxListeners(0, this.#stopping.signal, this.#stopWatchDeadline.signal, this.#done.signal);
     this.state = {
       jobId: job.jobId,
+      runId: prepared.plan.runId ?? "",
       cluster: job.cluster,
       taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
       startedAt,
@@ -195,6 +211,7 @@ export class JobExecution {
         failedAt: undefined,
         stoppedAt: undefined,
         stopRequested: false,
+        ended: false,
       })),
       failedTaskArns: [],
     };
@@ -206,12 +223,15 @@ export class JobExecution {
     else this.#pendingStop ??= cause;
   }
 
-  /** Runs the job to its end. Rejects only with `EcsBatchSetupError` when nothing was launched. */
+  /**
+   * Runs the job to its end. Rejects only with `EcsBatchSetupError` when nothing was launched;
+   * once a task was launched it resolves, whatever happened (an unexpected error included: the
+   * job then ends `failed` with `error`, its tasks stopped).
+   */
   async run(): Promise<JobResult> {
-    const { emit, clock } = this.#services;
+    const { clock } = this.#services;
     const job = this.#prepared.job;
-    emit("jobStarted", {
-      jobId: job.jobId,
+    this.#emit("jobStarted", {
       taskCount: job.taskCount,
       taskDefinitionArn: this.state.taskDefinitionArn,
     });
@@ -220,7 +240,8 @@ export class JobExecution {
     if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
     try {
       await this.#runSlots();
-      await Promise.all(this.#stopRequests);
+      await this.#settleUnsettled();
+      await this.#stopsSent();
       if (this.#logReadsLeft > 0) await new Promise<void>((r) => (this.#logReadsDone = r));
     } finally {
       this.#done.abort();
@@ -233,14 +254,10 @@ export class JobExecution {
       throw setupErrorFrom(cause.error);
     }
     const status = jobStatus(cause, this.state.slots);
-    const logs =
-      (await this.#services
-        .collectLogs?.(this.state, status, this.#prepared)
-        .catch((error: unknown) => ({
-          logs: { error: `could not fetch logs: ${String(error)}` },
-        }))) ?? {};
+    const logs = await this.#collectLogs(status);
     const result: JobResult = {
       jobId: job.jobId,
+      runId: this.state.runId,
       status,
       startedAt: new Date(this.state.startedAt),
       finishedAt: new Date(clock.now()),
@@ -250,22 +267,35 @@ export class JobExecution {
       ...logs,
       ...(cause === undefined ? {} : { error: errorOf(cause, job.jobId) }),
     };
+    this.#emit("jobCompleted", { result });
     this.#completed = true;
-    emit("jobCompleted", { jobId: job.jobId, result });
     return result;
   }
 
-  #emit: Emit = (event, payload) => {
-    if (!this.#completed) this.#services.emit(event, payload);
-  };
+  /** The result's logs; a fetcher that fails (or throws) leaves an error in their place. */
+  async #collectLogs(status: JobStatus): Promise<Pick<JobResult, "logs" | "taskLogs">> {
+    const collect = this.#services.collectLogs;
+    if (collect === undefined) return {};
+    try {
+      return await collect(this.state, status, this.#prepared);
+    } catch (error) {
+      return { logs: { error: `could not fetch logs: ${textOf(error)}` } };
+    }
+  }
+
+  /** Emits a runner event with the job's and the run's ids; nothing after `jobCompleted`. */
+  #emit<E extends keyof EcsBatchRunnerEvents>(event: E, payload: OwnPayload<E>): void {
+    if (this.#completed) return;
+    this.#services.emit(event, {
+      jobId: this.state.jobId,
+      runId: this.state.runId,
+      ...payload,
+    } as EventPayload<E>);
+  }
 
   /** A method, not a property read: the flag changes across awaits, which narrowing cannot see. */
   #isStopping(): boolean {
     return this.#stopping.signal.aborted;
-  }
-
-  get #log(): Logger {
-    return this.#services.logger;
   }
 
   /**
@@ -277,18 +307,18 @@ export class JobExecution {
    */
   #runSlots(): Promise<void> {
     const slots = this.state.slots;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       this.#slotsLeft = slots.length;
       this.#slotsDone = resolve;
-      this.#slotsFailed = reject;
       if (slots.length === 0) resolve();
       this.#services.launcher.queue(
         slots.length,
         (reserved, index) => {
+          const slot = slots[index] as SlotState;
           try {
-            this.#attempt(slots[index] as SlotState, reserved);
+            this.#attempt(slot, reserved);
           } catch (error) {
-            this.#fail(error);
+            this.#fail(error, slot);
           }
         },
         this.#stopping.signal,
@@ -296,29 +326,36 @@ export class JobExecution {
     });
   }
 
-  /** Runs a step of a slot; anything it throws is a bug, and fails the job's run as such. */
-  #guard(step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      this.#fail(error);
-    }
-  }
-
   /**
-   * A step failed unexpectedly: the run rejects with the error, and the tasks already running
-   * are stopped rather than left running unwatched.
+   * Something threw where nothing should (a bug, or host code such as a retry policy): the job
+   * stops with the error as its cause, the slot that saw it ends (its task stopped, if it has
+   * one), and the run resolves `failed` once the other slots end, rather than hanging or
+   * leaving tasks running unwatched.
    */
-  #fail(error: unknown): void {
-    try {
-      this.#stop({ kind: "fatal", error });
-    } finally {
-      this.#slotsFailed(error);
+  #fail(error: unknown, slot: SlotState): void {
+    this.#log.error("unexpected error; stopping the job", {
+      jobId: this.state.jobId,
+      taskIndex: slot.index,
+      error: textOf(error),
+    });
+    this.#stop({ kind: "fatal", error });
+    if (slot.ended) return;
+    const arn = slot.taskArn;
+    // A task still watched is being stopped by `#stop`; its watch ends the slot with its final
+    // state. Any other slot ends here, its task (if any) stopped.
+    if (slot.phase === "running" && arn !== undefined && this.#services.watcher.isWatching(arn))
+      return;
+    if (arn !== undefined && slot.lastStatus !== "STOPPED" && !slot.stopRequested) {
+      slot.stopRequested = true;
+      this.#sendStop(arn, this.#stopWatchDeadline.signal);
     }
+    this.#slotDone(slot);
   }
 
-  /** The slot has reached its end (succeeded, failed, stopped). */
+  /** The slot has reached its end (succeeded, failed, stopped); counted once. */
   #slotDone(slot: SlotState): void {
+    if (slot.ended) return;
+    slot.ended = true;
     // Neither succeeded nor failed: the job is stopping, or the watch ended without a verdict.
     if (slot.phase !== "succeeded" && slot.phase !== "failed") slot.phase = "stopped";
     if (--this.#slotsLeft === 0) this.#slotsDone();
@@ -326,7 +363,7 @@ export class JobExecution {
 
   /** Launches the slot's next attempt; `reserved`: the launcher holds a launch slot for it. */
   #attempt(slot: SlotState, reserved: boolean): void {
-    if (this.#isStopping()) {
+    if (this.#isStopping() || slot.ended) {
       // A reservation is either used by `launch` below or, when the job is stopping, given back.
       if (reserved) this.#services.launcher.unreserve();
       this.#slotDone(slot);
@@ -338,21 +375,39 @@ export class JobExecution {
     // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
     const plan = this.#prepared.plan;
     this.#services.launcher
-      .launch(
-        () => buildRunTaskInput(plan, slot.index, attempt),
-        this.#stopping.signal,
-        reserved ? RESERVED : NOT_RESERVED,
-      )
-      .then((launched) => {
-        try {
-          this.#launched(slot, attempt, launched);
-        } catch (error) {
-          this.#fail(error);
-        }
-      }, this.#failed);
+      .launch(() => buildRunTaskInput(plan, slot.index, attempt), this.#stopping.signal, {
+        reserved,
+        settleSignal: this.#stopWatchDeadline.signal,
+      })
+      .then(
+        (launched) => {
+          try {
+            this.#launched(slot, attempt, launched);
+          } catch (error) {
+            this.#fail(error, slot);
+          }
+        },
+        (error: unknown) => this.#fail(error, slot),
+      );
   }
 
   #launched(slot: SlotState, attempt: number, launched: LaunchResult): void {
+    if (launched.kind !== "started" && launched.kind !== "fatal" && launched.unsettled === true) {
+      this.#unsettled.push({ slot, attempt });
+    }
+    if (slot.ended) {
+      // Given up on while RunTask was in flight (the stop-watch deadline passed): a task it
+      // started now is stopped at once rather than left running unwatched.
+      if (launched.kind === "started" && launched.task.taskArn !== undefined) {
+        this.#log.error("RunTask answered after the job gave up on it; stopping that task", {
+          jobId: this.state.jobId,
+          taskIndex: slot.index,
+          taskArn: launched.task.taskArn,
+        });
+        this.#sendStop(launched.task.taskArn, undefined);
+      }
+      return;
+    }
     if (launched.kind === "aborted") {
       this.#slotDone(slot);
       return;
@@ -380,16 +435,7 @@ export class JobExecution {
     slot.exitCode = undefined;
     slot.stopCode = undefined;
     slot.stoppedReason = undefined;
-    this.#emit("taskStarted", {
-      jobId: this.state.jobId,
-      taskIndex: slot.index,
-      attempt,
-      taskArn: arn,
-      taskName: slot.taskName,
-    });
-    if (task.lastStatus !== undefined) this.#statusChanged(slot, task.lastStatus);
-    this.#services.onTaskStarted?.(this.state, slot, task);
-    // The job may have started stopping while this RunTask was in flight.
+    // The job may have started stopping while this RunTask was in flight: stopping comes first.
     if (this.#isStopping()) this.#stopSlot(slot);
     const job = this.#prepared.job;
     // The RunTask answer is not kept: it would stay alive as long as the task runs.
@@ -406,6 +452,14 @@ export class JobExecution {
       this.#watchListener,
       slot,
     );
+    this.#emit("taskStarted", {
+      taskIndex: slot.index,
+      attempt,
+      taskArn: arn,
+      taskName: slot.taskName,
+    });
+    if (task.lastStatus !== undefined) this.#statusChanged(slot, task.lastStatus);
+    this.#services.onTaskStarted?.(this.state, slot, task);
   }
 
   /**
@@ -413,30 +467,27 @@ export class JobExecution {
    * attempt and ARN are the watched ones (they change only when the next attempt launches).
    */
   readonly #watchListener: WatchListener<SlotState> = {
-    // Guarded like `#guard`, written out: these run for every status of every task.
+    // Guarded like every step, written out: these run for every status of every task.
     onStatus: (slot, task) => {
       try {
         slot.lastStatus = shared(task.lastStatus);
         this.#statusChanged(slot, task.lastStatus ?? "UNKNOWN");
       } catch (error) {
-        this.#fail(error);
+        this.#fail(error, slot);
       }
     },
     onDone: (slot, watched) => {
       try {
         this.#watched(slot, watched);
       } catch (error) {
-        this.#fail(error);
+        this.#fail(error, slot);
       }
     },
   };
 
-  readonly #failed = (error: unknown): void => this.#fail(error);
-
   /** `taskStatusChanged` for the slot's current attempt. */
   #statusChanged(slot: SlotState, lastStatus: string): void {
     this.#emit("taskStatusChanged", {
-      jobId: this.state.jobId,
       taskIndex: slot.index,
       attempt: slot.attempts,
       taskArn: slot.taskArn as string,
@@ -445,6 +496,7 @@ export class JobExecution {
   }
 
   #watched(slot: SlotState, watched: WatchResult): void {
+    if (slot.ended) return;
     const arn = slot.taskArn as string;
     const attempt = slot.attempts;
     const last = watched.kind === "stopped" ? watched.task : watched.lastTask;
@@ -463,7 +515,6 @@ export class JobExecution {
     if (outcome.status === "succeeded") {
       slot.phase = "succeeded";
       this.#emit("taskSucceeded", {
-        jobId: this.state.jobId,
         taskIndex: slot.index,
         attempt,
         taskArn: arn,
@@ -472,6 +523,9 @@ export class JobExecution {
       this.#slotDone(slot);
       return;
     }
+    // A task given up as missing may only be hidden from DescribeTasks: it is stopped before
+    // its retry launches, and watched for the rest of the job in case it shows up again.
+    if (outcome.failure.kind === "missing") this.#giveUp(slot, arn);
     this.#afterFailure(
       slot,
       attempt,
@@ -487,10 +541,14 @@ export class JobExecution {
   #afterFailure(slot: SlotState, attempt: number, failure: TaskFailure, task?: Task): void {
     this.#retryOrEnd(slot, attempt, failure, task).then(
       (retry) => {
-        if (retry) this.#guard(() => this.#attempt(slot, false));
-        else this.#guard(() => this.#slotDone(slot));
+        try {
+          if (retry) this.#attempt(slot, false);
+          else this.#slotDone(slot);
+        } catch (error) {
+          this.#fail(error, slot);
+        }
       },
-      (error: unknown) => this.#fail(error),
+      (error: unknown) => this.#fail(error, slot),
     );
   }
 
@@ -517,9 +575,11 @@ export class JobExecution {
     };
     const willRetry = !this.#isStopping() && this.#decide(failure, context);
     if (this.#services.withLogTail !== undefined && started) {
-      failure = await this.#services
-        .withLogTail(failure, task, this.#prepared)
-        .catch(() => failure);
+      try {
+        failure = await this.#services.withLogTail(failure, task, this.#prepared);
+      } catch {
+        // The tail is a courtesy: a failure is reported without it rather than not at all.
+      }
     }
     slot.lastFailure = failure;
     slot.failedAt = clock.now();
@@ -528,23 +588,21 @@ export class JobExecution {
       slot.failedTaskArns = [...slot.failedTaskArns, failedArn];
       this.state.failedTaskArns.push(failedArn);
     }
+    if (!willRetry) {
+      slot.phase = "failed";
+      if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
+    }
     this.#emit("taskFailed", {
-      jobId: job.jobId,
       taskIndex: slot.index,
       attempt,
       ...(failedArn === undefined ? {} : { taskArn: failedArn }),
       failure,
       willRetry,
     });
-    if (!willRetry) {
-      slot.phase = "failed";
-      if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
-      return false;
-    }
-    const delayMs = Math.max(0, Math.round(retryPolicy.delay(failure, context, random)));
+    if (!willRetry) return false;
+    const delayMs = backoffOf(retryPolicy.delay(failure, context, random));
     slot.phase = "backoff";
     this.#emit("retried", {
-      jobId: job.jobId,
       taskIndex: slot.index,
       attempt: attempt + 1,
       ...(failedArn === undefined ? {} : { previousTaskArn: failedArn }),
@@ -559,13 +617,18 @@ export class JobExecution {
     const veto = this.#prepared.job.retry.shouldRetry;
     if (veto === undefined) return true;
     try {
-      return veto(failure, { taskIndex: context.taskIndex, attempt: context.attempt });
+      // A veto written in JavaScript may return anything: `willRetry` is a boolean all the same.
+      const allowed: unknown = veto(failure, {
+        taskIndex: context.taskIndex,
+        attempt: context.attempt,
+      });
+      return Boolean(allowed);
     } catch (error) {
       // A broken veto must not cause silent retries: treat it as "do not retry", loudly.
       this.#log.error("retry.shouldRetry threw; not retrying", {
         jobId: this.state.jobId,
         taskIndex: context.taskIndex,
-        error: String(error),
+        error: textOf(error),
       });
       return false;
     }
@@ -594,45 +657,191 @@ export class JobExecution {
     }
   }
 
+  /**
+   * Gives up on an attempt ECS reported missing: StopTask for it (best effort: ECS usually no
+   * longer knows it, which the stopper counts as stopped), and a watch for the rest of the job
+   * that stops it again should it reappear.
+   */
+  #giveUp(slot: SlotState, taskArn: string): void {
+    this.#sendStop(taskArn, this.#done.signal, "gave up on a task ECS reported missing");
+    this.#watchGivenUp({ slot, taskArn, stopping: false });
+  }
+
+  #watchGivenUp(ghost: GivenUpTask): void {
+    if (this.#done.signal.aborted) return;
+    this.#services.watcher.track(
+      {
+        cluster: this.state.cluster,
+        taskArn: ghost.taskArn,
+        pollInterval: this.#prepared.job.pollInterval,
+        signal: this.#done.signal,
+      },
+      this.#givenUpListener,
+      ghost,
+    );
+  }
+
+  /** Watches tasks given up as missing: one that shows up unstopped is stopped. */
+  readonly #givenUpListener: WatchListener<GivenUpTask> = {
+    onStatus: (ghost, task) => {
+      if (task.lastStatus === "STOPPED" || ghost.stopping) return;
+      ghost.stopping = true;
+      this.#log.warn("a task given up as missing is running after all; stopping it", {
+        jobId: this.state.jobId,
+        taskIndex: ghost.slot.index,
+        taskArn: ghost.taskArn,
+      });
+      this.#sendStop(ghost.taskArn, this.#done.signal, "gave up on a task ECS reported missing");
+    },
+    onDone: (ghost, watched) => {
+      // Missing again: keep looking for as long as the job runs.
+      if (watched.kind === "missing") this.#watchGivenUp(ghost);
+    },
+  };
+
   #stopSlot(slot: SlotState): void {
     const arn = slot.taskArn;
     if (arn === undefined || slot.stopRequested || slot.phase !== "running") return;
     slot.stopRequested = true;
+    this.#services.watcher.expedite(arn, STOPPING_POLL_MS);
+    this.#sendStop(arn, this.#stopWatchDeadline.signal);
+  }
+
+  /** StopTask for one task, awaited before the job ends; never throws. */
+  #sendStop(taskArn: string, signal: AbortSignal | undefined, why?: string): void {
     const cause = this.state.stopCause;
     const reason = stopReason(
       this.state.jobId,
-      cause === undefined ? "is stopping" : causeText(cause),
+      why ?? (cause === undefined ? "is stopping" : causeText(cause)),
     );
-    this.#services.watcher.expedite(arn, STOPPING_POLL_MS);
-    this.#stopRequests.push(
-      this.#services.stopper.stop(this.state.cluster, arn, reason, this.#stopWatchDeadline.signal),
+    try {
+      this.#stopRequests.push(
+        this.#services.stopper.stop(this.state.cluster, taskArn, reason, signal).catch(() => false),
+      );
+    } catch (error) {
+      this.#log.error("StopTask could not be sent", { taskArn, error: textOf(error) });
+    }
+  }
+
+  /** Waits for every StopTask sent, including those sent while waiting. */
+  async #stopsSent(): Promise<void> {
+    for (let seen = 0; seen < this.#stopRequests.length;) {
+      const batch = this.#stopRequests.slice(seen);
+      seen = this.#stopRequests.length;
+      await Promise.all(batch);
+    }
+  }
+
+  /**
+   * Looks up, once more, the tasks of attempts whose launch could not be settled, and stops
+   * any that exist: the job's last chance to keep a task it never learned of from running on.
+   */
+  async #settleUnsettled(): Promise<void> {
+    const stopped: Promise<WatchResult>[] = [];
+    for (const { slot, attempt } of this.#unsettled.splice(0)) {
+      const request = buildRunTaskInput(this.#prepared.plan, slot.index, attempt);
+      const found = await this.#services.launcher.lookup(request);
+      if (!found.ok) {
+        this.#log.error("could not find out whether a lost RunTask answer started a task", {
+          jobId: this.state.jobId,
+          taskIndex: slot.index,
+          attempt,
+          startedBy: request.startedBy,
+        });
+        continue;
+      }
+      for (const task of found.tasks) {
+        if (task.taskArn === undefined || task.lastStatus === "STOPPED") continue;
+        if (task.taskArn === slot.taskArn && slot.stopRequested) continue;
+        this.#log.error("found a task whose RunTask answer was lost; stopping it", {
+          jobId: this.state.jobId,
+          taskIndex: slot.index,
+          attempt,
+          taskArn: task.taskArn,
+        });
+        this.#sendStop(task.taskArn, undefined, "stopping a task whose RunTask answer was lost");
+        // Watched to STOPPED (for the stop watch's length at most), like every task stopped.
+        stopped.push(
+          this.#services.watcher.watch({
+            cluster: this.state.cluster,
+            taskArn: task.taskArn,
+            pollInterval: STOPPING_POLL_MS,
+            signal: this.#sweepDeadline(),
+          }),
+        );
+      }
+    }
+    await Promise.all(stopped);
+  }
+
+  /** A signal that aborts one stop watch from now (the sweep may come after the job's own). */
+  #sweepDeadline(): AbortSignal {
+    const deadline = new AbortController();
+    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
+      () => deadline.abort(),
+      () => deadline.abort(),
     );
+    return deadline.signal;
   }
 
   #stop(cause: StopCause): void {
     if (this.state.stopCause !== undefined || this.#done.signal.aborted) return;
     this.state.stopCause = cause;
-    this.#log.info("stopping job", { jobId: this.state.jobId, cause: causeText(cause) });
-    this.#stopping.abort();
-    // The stop-watch deadline starts now; the job's end cancels the timer.
-    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
-      (elapsed) => {
-        if (elapsed) this.#stopWatchDeadline.abort();
-      },
-    );
+    // Stopping comes first: the tasks, then the timers, then telling anyone about it.
     const running = this.state.slots.filter(
       (s) => s.phase === "running" && s.taskArn !== undefined,
     );
     for (const slot of running) this.#stopSlot(slot);
+    this.#stopping.abort();
+    // The stop-watch deadline starts now; the job's end cancels the timer.
+    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
+      (elapsed) => {
+        if (elapsed) this.#stopWatchOver();
+      },
+      () => this.#stopWatchOver(),
+    );
+    this.#log.info("stopping job", { jobId: this.state.jobId, cause: causeText(cause) });
     if (cause.kind === "timeout") {
       this.#emit("timedOut", {
-        jobId: this.state.jobId,
         timeoutMs: cause.timeoutMs,
         elapsedMs: this.#services.clock.now() - this.state.startedAt,
         stoppedTaskArns: running.map((s) => s.taskArn as string),
       });
     }
   }
+
+  /**
+   * The stop watch is over: watches of tasks being stopped end, and a slot still waiting for a
+   * RunTask answer is given up (its task, should one start later, is stopped on arrival).
+   */
+  #stopWatchOver(): void {
+    this.#stopWatchDeadline.abort();
+    for (const slot of this.state.slots) {
+      if (slot.ended || slot.phase !== "launching") continue;
+      this.#log.error("RunTask has not answered since the job stopped; giving up on it", {
+        jobId: this.state.jobId,
+        taskIndex: slot.index,
+      });
+      this.#slotDone(slot);
+    }
+  }
+}
+
+/** A task given up as missing, watched for the rest of its job. */
+interface GivenUpTask {
+  readonly slot: SlotState;
+  readonly taskArn: string;
+  /** StopTask was sent after it showed up again. */
+  stopping: boolean;
+}
+
+type EventPayload<E extends keyof EcsBatchRunnerEvents> = Parameters<EcsBatchRunnerEvents[E]>[0];
+/** An event's payload without the ids every payload of a job carries. */
+type OwnPayload<E extends keyof EcsBatchRunnerEvents> = Omit<EventPayload<E>, "jobId" | "runId">;
+
+/** A retry policy's delay as a wait: a number of ms ≥ 0, whatever the policy returned. */
+function backoffOf(delay: number): number {
+  return Number.isFinite(delay) ? Math.max(0, Math.round(delay)) : 0;
 }
 
 /** Copies what DescribeTasks said about an attempt into its slot. */
@@ -711,6 +920,8 @@ function taskResult(slot: SlotState): TaskResult {
 
 /** The setup error for a non-retryable RunTask error that struck before anything was launched. */
 export function setupErrorFrom(error: unknown): EcsBatchSetupError {
+  const common = commonSetupError("RunTask", error);
+  if (common !== undefined) return common;
   const name = awsErrorName(error);
   const code: EcsBatchErrorCode =
     name === "ClusterNotFoundException"

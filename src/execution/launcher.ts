@@ -2,8 +2,10 @@
  * Sending RunTask (one call per task: overrides differ per task). Launches run in parallel up to
  * a concurrency limit, under a client-side rate limit that adapts when ECS throttles. Every
  * request carries its attempt's `clientToken`, so when a call fails in a way that may hide a
- * success (throttling, a 5xx, a timeout) the very same request is sent again: ECS answers with
- * the task it already started instead of starting a second one.
+ * success (a 5xx, a timeout, an answer that cannot be read) the very same request is sent
+ * again: ECS answers with the task it already started instead of starting a second one. Resends
+ * are bounded in time; past that, or once the caller gives up, the task is looked up instead
+ * (`startedBy` and tags), so an attempt always ends knowing whether it has a task.
  */
 import {
   RunTaskCommand,
@@ -14,27 +16,41 @@ import {
 import {
   awsErrorMessage,
   awsErrorName,
+  isAccessDeniedError,
+  isNoCredentialsError,
   isThrottlingError,
   isTransientError,
+  sendFor,
   type AwsClient,
 } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
+import { formatDuration } from "../job/duration.js";
 import { silentLogger, type Logger } from "../logger.js";
-import { launchFailure } from "./outcome.js";
 import { SharedAbortListeners } from "./abort-listeners.js";
-import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+import { findStartedTasks, type LookupResult } from "./lookup.js";
+import { launchFailure } from "./outcome.js";
+import { AdaptiveRateLimiter } from "./rate-limiter.js";
 import type { TaskFailure } from "./types.js";
 
 /** How one launch ended. */
 export type LaunchResult =
-  /** RunTask accepted the task. */
+  /** RunTask accepted the task (or a lookup found the task a lost answer had started). */
   | { readonly kind: "started"; readonly task: Task }
-  /** RunTask returned it in `failures[]` (AGENT, RESOURCE:*, capacity): a launch failure, retryable. */
-  | { readonly kind: "failed"; readonly failure: TaskFailure }
+  /**
+   * A launch failure, retryable as a new attempt: RunTask returned the task in `failures[]`
+   * (AGENT, RESOURCE:*, capacity), or kept throwing retryable errors for the resend window
+   * and no task of the request was found. `unsettled`: whether a lost answer had started a
+   * task could not be found out (the lookup failed too).
+   */
+  | { readonly kind: "failed"; readonly failure: TaskFailure; readonly unsettled?: boolean }
   /** RunTask threw an error retrying cannot fix (cluster not found, access denied, invalid parameter). */
   | { readonly kind: "fatal"; readonly error: unknown }
-  /** The caller gave up before the request was sent. */
-  | { readonly kind: "aborted" };
+  /**
+   * The caller gave up (`signal`) and no task of the request exists: nothing was sent, or what
+   * was sent was refused, or a lookup found nothing. `unsettled`: a send may have started a task
+   * that the lookup could not find out about.
+   */
+  | { readonly kind: "aborted"; readonly unsettled?: boolean };
 
 /** What the launcher needs from the runner. */
 export interface LauncherContext {
@@ -42,6 +58,11 @@ export interface LauncherContext {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly limiter: AdaptiveRateLimiter;
+  /**
+   * The DescribeTasks/ListTasks budget, for looking up the task of a lost answer. Default: a
+   * limiter of its own at DescribeTasks' published rate.
+   */
+  readonly lookupLimiter?: AdaptiveRateLimiter;
   readonly logger?: Logger;
 }
 
@@ -51,11 +72,17 @@ export interface LauncherOptions {
   readonly concurrency?: number;
   /** Longest wait between two sends of the same request after transient errors. Default 30 s. */
   readonly maxResendDelayMs?: number;
+  /**
+   * How long one attempt's request is sent again while RunTask keeps throwing retryable errors
+   * (throttling, 5xx, timeouts), counted from its first send. Then the attempt is a `launch`
+   * failure, after a lookup of whether a lost answer started its task. Default 2 minutes.
+   */
+  readonly resendWindowMs?: number;
 }
 
 /**
- * Errors that say the request itself is wrong or not allowed. Everything else thrown is
- * treated as transient and the same request is sent again.
+ * Errors that say the request itself is wrong or not allowed: ECS refused it, so it started
+ * nothing, and sending it again will not help.
  */
 export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
   "ClusterNotFoundException",
@@ -71,20 +98,59 @@ export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
   "InvalidClientTokenId",
   "ExpiredTokenException",
   "ValidationException",
+  "CredentialsProviderError",
+  "EmptyResponseError",
 ]);
 
 /**
- * After the caller gave up (timeout, cancel), how many more times an ambiguous request is sent
- * to learn whether it started a task. Bounded so a stopping job cannot wait forever on an API
- * that keeps failing; unbounded before that, since a new attempt could start a second task.
+ * How a RunTask error is handled:
+ * - `throttled`: refused for rate before it did anything; send the same request again later;
+ * - `ambiguous`: it may have started the task (a 5xx, a timeout, a reset socket, an answer that
+ *   could not be read); only the same request again (same token) or a lookup can tell;
+ * - `fatal`: refused for good (cluster not found, access denied, invalid parameter, ...).
  */
-export const MAX_SENDS_AFTER_ABORT = 3;
+export function runTaskErrorKind(error: unknown): "throttled" | "ambiguous" | "fatal" {
+  if (isThrottlingError(error)) return "throttled";
+  if (
+    NON_RETRYABLE_RUN_TASK_ERRORS.has(awsErrorName(error)) ||
+    isAccessDeniedError(error) ||
+    isNoCredentialsError(error)
+  ) {
+    return "fatal";
+  }
+  return isTransientError(error) || isUnreadableAnswer(error) ? "ambiguous" : "fatal";
+}
+
+/**
+ * The request reached ECS and an answer came back that could not be read: a 2xx whose body
+ * failed to parse (the SDK attaches the raw `$response` and says "Deserialization error"), or
+ * the connection broke while the answer was on its way.
+ */
+function isUnreadableAnswer(error: unknown): boolean {
+  if (error === null || typeof error !== "object") return false;
+  const e = error as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    $response?: { statusCode?: number };
+  };
+  const status = e.$response?.statusCode;
+  if (status !== undefined && status >= 200 && status < 300) return true;
+  if (e.name === "SyntaxError") return true;
+  if (typeof e.message === "string" && /Deserialization error|socket hang up/i.test(e.message))
+    return true;
+  return typeof e.code === "string" && ["ECONNABORTED", "UND_ERR_SOCKET"].includes(e.code);
+}
+
+const ABORTED: LaunchResult = Object.freeze({ kind: "aborted" });
 
 /** Sends RunTask with a concurrency cap, an adaptive rate limit and idempotent resends. */
 export class Launcher {
   readonly #ctx: LauncherContext;
   readonly #concurrency: number;
   readonly #maxResendDelay: number;
+  readonly #resendWindow: number;
+  readonly #lookupLimiter: AdaptiveRateLimiter;
   #inFlight = 0;
   /**
    * Launches waiting for a free slot: single launches (retries) first, then queued batches
@@ -102,19 +168,34 @@ export class Launcher {
   calls = 0;
   /** Sends of a request that had been sent before (after throttling or a transient error). */
   resends = 0;
+  /** Lookups made to settle a send whose answer was lost. */
+  lookups = 0;
 
   constructor(ctx: LauncherContext, options: LauncherOptions = {}) {
     this.#ctx = ctx;
     this.#concurrency = options.concurrency ?? 10;
     this.#maxResendDelay = options.maxResendDelayMs ?? 30_000;
+    this.#resendWindow = options.resendWindowMs ?? 120_000;
+    this.#lookupLimiter =
+      ctx.lookupLimiter ?? new AdaptiveRateLimiter(ctx.clock, { ratePerSecond: 20, burst: 100 });
+  }
+
+  get #log(): Logger {
+    return this.#ctx.logger ?? silentLogger;
   }
 
   /**
-   * Launches one task. Resolves when RunTask answered for good; never rejects. An abort only
-   * takes effect before the first send: a request already sent may have started a task, so its
-   * answer is always awaited and returned. `request` may be a function that builds the input:
-   * it is called once, when the request is about to be sent, so a job that queues thousands of
-   * launches does not hold thousands of built requests while they wait.
+   * Launches one task. Resolves when RunTask answered for good; never rejects. `request` may
+   * be a function that builds the input: it is called once, when the request is about to be
+   * sent, so a job that queues thousands of launches does not hold thousands of built requests.
+   *
+   * A request whose send failed in a way that may hide a started task is sent again with the
+   * same token (ECS then answers with the task it started, never a second one), for up to the
+   * resend window. An abort takes effect at once wherever the launch waits; a send already on
+   * its way is still awaited (RunTask is never cancelled mid-flight), and if any send may have
+   * started the task, the task is looked up (`startedBy`, tags) instead of sending again, so it
+   * can be returned, and stopped, rather than left running unseen. `settleSignal` bounds that
+   * lookup (default: a few attempts).
    */
   async launch(
     request: RunTaskCommandInput | (() => RunTaskCommandInput),
@@ -122,83 +203,77 @@ export class Launcher {
     options: {
       /** The caller holds a slot `queue` reserved for it: no waiting, and the slot is used up. */
       readonly reserved?: boolean;
+      /** Ends a lookup made after `signal` aborted. */
+      readonly settleSignal?: AbortSignal;
     } = {},
   ): Promise<LaunchResult> {
-    if (options.reserved !== true && !(await this.#slot(signal))) return { kind: "aborted" };
+    if (options.reserved !== true && !(await this.#slot(signal))) return ABORTED;
     let fatal = false;
     try {
-      let sent = 0;
-      let input: RunTaskCommandInput | undefined;
-      /** A send failed in a way that may hide a success (5xx, timeout): only a resend can tell. */
-      let ambiguous = false;
-      /** Sends made after the caller gave up, to settle an ambiguous earlier send. */
-      let afterAbort = 0;
+      // A token can be granted a moment before the abort comes: not sent yet, not sent at all.
+      const granted = await this.#ctx.limiter.acquire(signal);
+      if (!granted || signal?.aborted === true) return ABORTED;
+      let input: RunTaskCommandInput;
+      try {
+        input = typeof request === "function" ? request() : request;
+      } catch (error) {
+        fatal = true;
+        return { kind: "fatal", error };
+      }
+      const clock = this.#ctx.clock;
+      const firstSentAt = clock.now();
+      /** The last error of a send that may have started the task, if any did. */
+      let ambiguous: unknown;
+      let sends = 0;
       for (;;) {
-        if (sent === 0) {
-          // A token can be granted a moment before the abort comes: not sent yet, not sent at all.
-          const granted = await this.#ctx.limiter.acquire(signal);
-          if (!granted || signal?.aborted === true) return { kind: "aborted" };
-        }
-        if (sent > 0) {
-          if (signal?.aborted === true) {
-            // Throttled requests were refused before they did anything: nothing to settle.
-            if (!ambiguous) return { kind: "aborted" };
-            if (afterAbort >= MAX_SENDS_AFTER_ABORT) {
-              (this.#ctx.logger ?? silentLogger).error(
-                "RunTask kept failing after the job stopped; a task may have started unseen",
-                { startedBy: input?.startedBy, clientToken: input?.clientToken },
-              );
-              return { kind: "aborted" };
-            }
-            afterAbort++;
-          }
-          await this.#ctx.limiter.acquire();
-        }
-        if (input === undefined) {
-          try {
-            input = typeof request === "function" ? request() : request;
-          } catch (error) {
-            fatal = true;
-            return { kind: "fatal", error };
-          }
+        if (sends > 0 && !(await this.#ctx.limiter.acquire(signal))) {
+          return await this.#settleAborted(input, ambiguous, options.settleSignal);
         }
         this.calls++;
-        if (sent > 0) this.resends++;
-        sent++;
+        if (sends > 0) this.resends++;
+        sends++;
+        let out: RunTaskCommandOutput;
         try {
-          const out = (await this.#ctx.ecs.send(new RunTaskCommand(input))) as RunTaskCommandOutput;
-          this.#ctx.limiter.onSuccess();
-          const task = out.tasks?.[0];
-          if (task?.taskArn !== undefined) return { kind: "started", task };
-          const failure = out.failures?.[0];
-          return {
-            kind: "failed",
-            failure: launchFailure(
-              failure ?? { reason: "RunTask returned no task and no failure" },
-            ),
-          };
+          // Never with an abort signal: a RunTask cancelled mid-flight may still start a task.
+          out = await sendFor<RunTaskCommandOutput>(this.#ctx.ecs, new RunTaskCommand(input));
         } catch (error) {
-          const name = awsErrorName(error);
-          if (NON_RETRYABLE_RUN_TASK_ERRORS.has(name) || !isTransientError(error)) {
+          const kind = runTaskErrorKind(error);
+          if (kind === "fatal") {
             fatal = true;
-            return { kind: "fatal", error };
+            if (ambiguous === undefined) return { kind: "fatal", error };
+            // An earlier send may still have started the task: find it before failing.
+            const found = await this.#lookup(input, options.settleSignal);
+            return found.task === undefined ? { kind: "fatal", error } : started(found.task);
           }
-          if (isThrottlingError(error)) this.#ctx.limiter.onThrottle();
-          else ambiguous = true;
-          const wait = this.#resendDelay(sent);
-          (this.#ctx.logger ?? silentLogger).warn(
-            "RunTask failed; sending the same request again",
-            {
-              startedBy: input.startedBy,
-              error: `${name}: ${awsErrorMessage(error)}`,
-              attempt: sent,
-              delayMs: wait,
-            },
-          );
-          // An ambiguous send may have started a task and only a resend finds out, so that
-          // wait ignores the caller's abort; a merely throttled one can be dropped at once.
-          await sleepUnlessAborted(this.#ctx.clock, wait, ambiguous ? undefined : signal);
+          if (kind === "throttled") this.#ctx.limiter.onThrottle();
+          else ambiguous = error;
+          if (isAborted(signal)) {
+            return await this.#settleAborted(input, ambiguous, options.settleSignal);
+          }
+          const elapsed = clock.now() - firstSentAt;
+          if (elapsed >= this.#resendWindow) {
+            return await this.#giveUp(input, error, ambiguous, options.settleSignal);
+          }
+          const wait = Math.min(this.#resendDelay(sends), this.#resendWindow - elapsed);
+          this.#log.warn("RunTask failed; sending the same request again", {
+            startedBy: input.startedBy,
+            error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
+            attempt: sends,
+            delayMs: wait,
+          });
+          if (!(await sleepUnlessAborted(clock, wait, signal))) {
+            return await this.#settleAborted(input, ambiguous, options.settleSignal);
+          }
+          continue;
         }
+        this.#ctx.limiter.onSuccess();
+        const task = out.tasks?.[0];
+        if (task?.taskArn !== undefined) return started(task);
+        const failure = out.failures?.[0];
+        return {
+          kind: "failed",
+          failure: launchFailure(failure ?? { reason: "RunTask returned no task and no failure" }),
+        };
       }
     } finally {
       // After an error no resend can fix (a missing cluster, access denied), the next waiter,
@@ -207,6 +282,72 @@ export class Launcher {
       if (fatal) void this.#ctx.clock.sleep(0).then(() => this.#release());
       else this.#release();
     }
+  }
+
+  /**
+   * Finds the tasks `request` started, if any: for a caller settling a launch it gave up on.
+   * Each call is tried up to 4 times; with a `signal`, until the signal aborts.
+   */
+  async lookup(request: RunTaskCommandInput, signal?: AbortSignal): Promise<LookupResult> {
+    this.lookups++;
+    return findStartedTasks(
+      { ecs: this.#ctx.ecs, clock: this.#ctx.clock, limiter: this.#lookupLimiter },
+      request,
+      signal === undefined ? {} : { signal, attempts: Number.POSITIVE_INFINITY },
+    );
+  }
+
+  /** The caller gave up while a send may have started the task: look it up. */
+  async #settleAborted(
+    input: RunTaskCommandInput,
+    ambiguous: unknown,
+    settleSignal: AbortSignal | undefined,
+  ): Promise<LaunchResult> {
+    // Throttled sends were refused before they did anything: nothing to settle.
+    if (ambiguous === undefined) return ABORTED;
+    const found = await this.#lookup(input, settleSignal);
+    if (found.task !== undefined) return started(found.task);
+    return found.settled ? ABORTED : { kind: "aborted", unsettled: true };
+  }
+
+  /** The resend window is over: a launch failure, unless a lost answer started the task. */
+  async #giveUp(
+    input: RunTaskCommandInput,
+    last: unknown,
+    ambiguous: unknown,
+    settleSignal: AbortSignal | undefined,
+  ): Promise<LaunchResult> {
+    const failure: TaskFailure = {
+      kind: "launch",
+      reason: `RunTask kept failing for ${formatDuration(this.#resendWindow)}: ${awsErrorName(last)}: ${awsErrorMessage(last)}`,
+    };
+    if (ambiguous === undefined) return { kind: "failed", failure };
+    const found = await this.#lookup(input, settleSignal);
+    if (found.task !== undefined) return started(found.task);
+    return found.settled
+      ? { kind: "failed", failure }
+      : { kind: "failed", failure, unsettled: true };
+  }
+
+  /** `lookup` for one request: its task, or whether it is known that there is none. */
+  async #lookup(
+    input: RunTaskCommandInput,
+    signal: AbortSignal | undefined,
+  ): Promise<{ task?: Task; settled: boolean }> {
+    const found = await this.lookup(input, signal);
+    if (!found.ok) {
+      this.#log.error(
+        "RunTask may have started a task whose answer was lost, and looking it up failed",
+        {
+          startedBy: input.startedBy,
+          clientToken: input.clientToken,
+          error: `${awsErrorName(found.error)}: ${awsErrorMessage(found.error)}`,
+        },
+      );
+      return { settled: false };
+    }
+    const task = found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0];
+    return task === undefined ? { settled: true } : { task, settled: true };
   }
 
   #resendDelay(sends: number): number {
@@ -309,4 +450,13 @@ interface Waiter {
   /** A single launch (`launch` without a reservation): served before the batches. */
   readonly single: boolean;
   readonly signal?: AbortSignal;
+}
+
+/** A function, not a property read: the flag changes across awaits, which narrowing cannot see. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function started(task: Task): LaunchResult {
+  return { kind: "started", task };
 }

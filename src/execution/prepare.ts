@@ -14,8 +14,12 @@ import {
   awsErrorName,
   isAccessDeniedError,
   isTransientError,
+  commonSetupError,
+  sendFor,
+  withRetries,
   type AwsClient,
 } from "../aws.js";
+import { systemClock, type Clock } from "../clock.js";
 import { EcsBatchSetupError, EcsBatchValidationError, type ValidationIssue } from "../errors.js";
 import type { BatchJob } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
@@ -42,6 +46,8 @@ export interface PrepareContext {
   /** Directory that relative template paths are resolved against. */
   readonly baseDir?: string;
   readonly readFile?: ReadTextFile;
+  /** Waits between retries of the cluster check. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** A job ready to launch. */
@@ -68,13 +74,27 @@ export interface JobPreview {
   readonly runTaskInputs: readonly RunTaskCommandInput[];
 }
 
-/** Placeholder values for the input-only checks, shaped like the real ones so patch paths resolve. */
+/**
+ * Stand-ins for the input-only checks where only AWS can tell the value (the ARN a template
+ * gets, an inferred network), shaped like the real ones so patch paths resolve. A customization
+ * that fails only on a stand-in is checked again against the real request.
+ */
 const PLACEHOLDER_ARN = "arn:aws:ecs:us-east-1:000000000000:task-definition/placeholder:1";
 const PLACEHOLDER_NETWORK: AwsVpcConfiguration = {
   subnets: ["subnet-00000000"],
   securityGroups: ["sg-00000000"],
   assignPublicIp: "ENABLED",
 };
+/**
+ * What the input-only requests cannot know: the task definition's ARN and, when no run id is
+ * given (a preparation called on its own), what the run id goes into: the client token and an
+ * `ecs-batch:` tag.
+ */
+function unresolvedBeforeAws(runId: string | undefined): string[] {
+  return runId === undefined ? ["/taskDefinition", "/clientToken", "/tags"] : ["/taskDefinition"];
+}
+/** With `{ arn }` the definition's containers and network mode come from AWS too. */
+const UNRESOLVED_BEFORE_DESCRIBE = ["/networkConfiguration", "/overrides/containerOverrides"];
 
 function maxAttempts(job: BatchJob): number {
   return job.maxFailCount + job.retry.maxLaunchRetries + 1;
@@ -108,21 +128,45 @@ function planFor(
  * Checks a plan's requests: override size and customizations. With `stage: "input"` (facts from
  * the input alone) a problem is an `EcsBatchValidationError`; once the plan holds facts from AWS
  * (the containers of an `{ arn }` definition, the inferred network) it is an
- * `EcsBatchSetupError` (DESIGN 3.3a). Either way nothing has been launched.
+ * `EcsBatchSetupError` (DESIGN 3.3a). Either way nothing has been launched. `unresolved`: JSON
+ * pointers whose values in the plan are stand-ins (see `validateCustomizations`).
+ *
+ * Customizations are checked against the first request (task 0, attempt 1) and the one least
+ * like it (last task, last possible attempt): an operation applies to every request, and the
+ * task name, token, `ecs-batch:` tags and `TASK_*` values differ between them.
  */
-function checkPlan(plan: LaunchPlan, job: BatchJob, stage: "input" | "aws"): void {
-  const issues: ValidationIssue[] = [
-    ...checkOverridesSize({ ...plan, taskCustomizations: [] }, maxAttempts(job)),
-    ...validateCustomizations(
-      job.taskCustomizations,
-      buildRunTaskInput({ ...plan, taskCustomizations: [] }, 0, 1),
-    ),
-  ];
+function checkPlan(
+  plan: LaunchPlan,
+  job: BatchJob,
+  stage: "input" | "aws",
+  unresolved: readonly string[] = [],
+): void {
+  const bare: LaunchPlan = { ...plan, taskCustomizations: [] };
+  const issues: ValidationIssue[] = checkOverridesSize(bare, maxAttempts(job));
+  if (job.taskCustomizations.length > 0) {
+    const check = (index: number, attempt: number): ValidationIssue[] =>
+      validateCustomizations(job.taskCustomizations, buildRunTaskInput(bare, index, attempt), {
+        unresolved,
+      });
+    let found = check(0, 1);
+    const [lastIndex, lastAttempt] = [plan.taskCount - 1, maxAttempts(job)];
+    if (found.length === 0 && (lastIndex > 0 || lastAttempt > 1)) {
+      found = check(lastIndex, lastAttempt).map((i) => ({
+        path: i.path,
+        message: `${i.message} (in the request of task ${lastIndex}, attempt ${lastAttempt}: an operation applies to every task's requests, whose task name, token, ecs-batch: tags and TASK_* values differ)`,
+      }));
+    }
+    issues.push(...found);
+  }
   if (issues.length === 0) return;
   if (stage === "input") throw new EcsBatchValidationError(issues);
+  // A preview of a template still to be registered names its family: the ARN is not known yet.
+  const definition = plan.taskDefinitionArn.startsWith("arn:")
+    ? `task definition ${plan.taskDefinitionArn}`
+    : `task definition family ${plan.taskDefinitionArn} (not registered yet, so the requests name the family)`;
   throw new EcsBatchSetupError(
     "INVALID_PARAMETER",
-    `the job's RunTask requests do not fit task definition ${plan.taskDefinitionArn}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`,
+    `the job's RunTask requests, completed with what AWS reported for ${definition}, fail these checks:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`,
   );
 }
 
@@ -142,15 +186,17 @@ const clusterChecks = new WeakMap<AwsClient, Map<string, Promise<void>>>();
 /**
  * Checks that the cluster exists and is ACTIVE. DescribeClusters reports an unknown cluster as
  * a `MISSING` failure rather than an error. Without permission to describe clusters, or when
- * the call is throttled or fails transiently, the check is skipped: RunTask reports a missing
- * cluster too, and that is also a setup error (DESIGN 3.3a). Concurrent checks of one cluster
- * through one client share a single DescribeClusters call (its bucket holds 50 calls, so a
- * hundred jobs submitted at once would otherwise throttle themselves).
+ * the call is still throttled or failing after 4 sends (backing off on `clock`), the check is
+ * skipped: RunTask reports a missing cluster too, and that is also a setup error (DESIGN 3.3a).
+ * No credentials, or no answer at all, is a setup error at once: nothing else would work.
+ * Concurrent checks of one cluster through one client share a single DescribeClusters call (its
+ * bucket holds 50 calls, so a hundred jobs submitted at once would otherwise throttle themselves).
  */
 export function checkCluster(
   ecs: AwsClient,
   cluster: string,
   logger: Logger = silentLogger,
+  clock: Clock = systemClock,
 ): Promise<void> {
   let inFlight = clusterChecks.get(ecs);
   if (inFlight === undefined) {
@@ -160,18 +206,39 @@ export function checkCluster(
   const known = inFlight.get(cluster);
   if (known !== undefined) return known;
   const checks = inFlight;
-  const check = describeCluster(ecs, cluster, logger).finally(() => checks.delete(cluster));
+  const check = describeCluster(ecs, cluster, logger, clock).finally(() => checks.delete(cluster));
   checks.set(cluster, check);
   return check;
 }
 
-async function describeCluster(ecs: AwsClient, cluster: string, logger: Logger): Promise<void> {
+async function describeCluster(
+  ecs: AwsClient,
+  cluster: string,
+  logger: Logger,
+  clock: Clock,
+): Promise<void> {
   let out: DescribeClustersCommandOutput;
   try {
-    out = (await ecs.send(
-      new DescribeClustersCommand({ clusters: [cluster] }),
-    )) as DescribeClustersCommandOutput;
+    out = await withRetries(
+      () =>
+        sendFor<DescribeClustersCommandOutput>(
+          ecs,
+          new DescribeClustersCommand({ clusters: [cluster] }),
+        ),
+      {
+        clock,
+        onRetry: (error, attempt, delayMs) =>
+          logger.debug("DescribeClusters failed; sending it again", {
+            cluster,
+            error: awsErrorName(error),
+            attempt,
+            delayMs,
+          }),
+      },
+    );
   } catch (err) {
+    const common = commonSetupError("DescribeClusters", err);
+    if (common !== undefined) throw common;
     if (isAccessDeniedError(err)) {
       logger.debug("skipping the cluster check: DescribeClusters was denied", { cluster });
       return;
@@ -220,43 +287,85 @@ export function clusterNotFound(
 async function loadAndCheck(
   job: BatchJob,
   ctx: PrepareContext,
+  runId: string | undefined,
 ): Promise<{ kind: "template"; template: TaskDefinitionTemplate } | { kind: "arn"; arn: string }> {
   const loaded = await loadTaskDefinition(job.taskDefinition, {
     ...(ctx.baseDir === undefined ? {} : { baseDir: ctx.baseDir }),
     ...(ctx.readFile === undefined ? {} : { readFile: ctx.readFile }),
   });
-  if (loaded.kind === "arn") return loaded;
+  // An explicit network is used as given, so it is checked as the resolver will return it.
+  const explicit: AwsVpcConfiguration | undefined =
+    job.network?.kind === "explicit"
+      ? {
+          subnets: [...job.network.subnets],
+          securityGroups: [...job.network.securityGroups],
+          assignPublicIp: job.network.assignPublicIp,
+        }
+      : undefined;
+  if (loaded.kind === "arn") {
+    // Only what the job fixes is checked here (reserved paths, tags, task overrides); the rest
+    // once the definition is described.
+    checkPlan(
+      withRunId(
+        planFor(job, PLACEHOLDER_ARN, [], explicit ?? PLACEHOLDER_NETWORK, arnTaskOverrides(job)),
+        runId,
+      ),
+      job,
+      "input",
+      [...unresolvedBeforeAws(runId), ...UNRESOLVED_BEFORE_DESCRIBE],
+    );
+    return loaded;
+  }
   const template = applyJobToTemplate(loaded.template, job);
-  const network = template.networkMode === "awsvpc" ? PLACEHOLDER_NETWORK : undefined;
-  checkPlan(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), job, "input");
+  const awsvpc = template.networkMode === "awsvpc";
+  const network = awsvpc ? (explicit ?? PLACEHOLDER_NETWORK) : undefined;
+  checkPlan(
+    withRunId(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), runId),
+    job,
+    "input",
+    awsvpc && explicit === undefined
+      ? [...unresolvedBeforeAws(runId), "/networkConfiguration"]
+      : unresolvedBeforeAws(runId),
+  );
   return { kind: "template", template };
 }
 
 /** Prepares a job for launch: registers or reuses its task definition and resolves its network. */
-export async function prepareJob(job: BatchJob, ctx: PrepareContext): Promise<PreparedJob> {
+export async function prepareJob(
+  job: BatchJob,
+  ctx: PrepareContext,
+  options: RunIdentity = {},
+): Promise<PreparedJob> {
   const logger = ctx.logger ?? silentLogger;
-  const source = await loadAndCheck(job, ctx);
-  await checkCluster(ctx.ecs, job.cluster, logger);
+  const source = await loadAndCheck(job, ctx, options.runId);
+  await checkCluster(ctx.ecs, job.cluster, logger, ctx.clock);
   const resolved =
     source.kind === "template"
       ? await ctx.registry.resolveTemplate(source.template)
       : await describeForJob(job, source.arn, ctx);
   const network = await ctx.network.resolve(job.network, resolved.definition.networkMode);
-  const plan = planFor(
-    job,
-    resolved.taskDefinitionArn,
-    containerNames(resolved.definition),
-    network,
-    source.kind === "arn" ? arnTaskOverrides(job) : {},
+  const plan = withRunId(
+    planFor(
+      job,
+      resolved.taskDefinitionArn,
+      containerNames(resolved.definition),
+      network,
+      source.kind === "arn" ? arnTaskOverrides(job) : {},
+    ),
+    options.runId,
   );
   checkPlan(plan, job, "aws");
   return { job, plan, taskDefinition: resolved };
 }
 
 /** Prepares without registering or launching, and returns the requests a run would send. */
-export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<JobPreview> {
-  const source = await loadAndCheck(job, ctx);
-  await checkCluster(ctx.ecs, job.cluster, ctx.logger);
+export async function previewJob(
+  job: BatchJob,
+  ctx: PrepareContext,
+  options: RunIdentity = {},
+): Promise<JobPreview> {
+  const source = await loadAndCheck(job, ctx, options.runId);
+  await checkCluster(ctx.ecs, job.cluster, ctx.logger, ctx.clock);
   let taskDefinition: JobPreview["taskDefinition"];
   let arn: string;
   let networkMode: string | undefined;
@@ -280,12 +389,9 @@ export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<Jo
     names = containerNames(described.definition);
   }
   const network = await ctx.network.resolve(job.network, networkMode);
-  const plan = planFor(
-    job,
-    arn,
-    names,
-    network,
-    source.kind === "arn" ? arnTaskOverrides(job) : {},
+  const plan = withRunId(
+    planFor(job, arn, names, network, source.kind === "arn" ? arnTaskOverrides(job) : {}),
+    options.runId,
   );
   checkPlan(plan, job, "aws");
   return {
@@ -299,6 +405,15 @@ export async function previewJob(job: BatchJob, ctx: PrepareContext): Promise<Jo
       structuredClone(buildRunTaskInput(plan, i, 1)),
     ),
   };
+}
+
+/** Which run a plan launches for (DESIGN 3.1); without one, requests carry no run id. */
+export interface RunIdentity {
+  readonly runId?: string;
+}
+
+function withRunId(plan: LaunchPlan, runId: string | undefined): LaunchPlan {
+  return runId === undefined ? plan : { ...plan, runId };
 }
 
 /** Describes an `{ arn }` definition and checks the job against it (setup errors: the facts came from AWS). */

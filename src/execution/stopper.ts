@@ -4,7 +4,7 @@
  * task, where the ARN is already shown, and a list of them would not fit in 255 characters.
  */
 import { StopTaskCommand } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
+import { awsErrorMessage, awsErrorName, sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
 import { ECS_LIMITS } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
@@ -58,7 +58,12 @@ export class TaskStopper {
       this.#ctx.clock,
       () => {
         this.calls++;
-        return this.#ctx.ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
+        // A StopTask cancelled mid-flight hides nothing: the signal may end it at once.
+        return sendFor(
+          this.#ctx.ecs,
+          new StopTaskCommand({ cluster, task: taskArn, reason }),
+          signal === undefined ? undefined : { abortSignal: signal },
+        );
       },
       {
         backoffMs: (attempt) => Math.min(10_000, 250 * 2 ** attempt),
@@ -72,7 +77,7 @@ export class TaskStopper {
       },
     );
     if (out.ok) return true;
-    if (out.aborted) return false;
+    if (out.aborted || signal?.aborted === true) return false;
     const name = awsErrorName(out.error);
     // "The referenced task was not found": ECS already forgot it, so it is not running.
     if (name === "InvalidParameterException" && /not found/i.test(awsErrorMessage(out.error)))

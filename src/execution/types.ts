@@ -75,6 +75,8 @@ export interface TaskLogs {
 /** The complete outcome of a job (DESIGN 2.3). */
 export interface JobResult {
   readonly jobId: string;
+  /** This run of the job (DESIGN 3.1): generated, or given in the run options. */
+  readonly runId: string;
   readonly status: JobStatus;
   readonly startedAt: Date;
   readonly finishedAt: Date;

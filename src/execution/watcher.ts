@@ -15,6 +15,7 @@ import {
   awsErrorName,
   isThrottlingError,
   isTransientError,
+  sendFor,
   timeOf,
   type AwsClient,
 } from "../aws.js";
@@ -202,6 +203,11 @@ export class TaskWatcher {
     this.#schedule(entry.dueAt);
   }
 
+  /** Whether a task is being watched. */
+  isWatching(taskArn: string): boolean {
+    return this.#entries.has(taskArn);
+  }
+
   /** Polls a task more often from now on (after StopTask, to see it reach STOPPED quickly). */
   expedite(taskArn: string, intervalMs: number): void {
     const entry = this.#entries.get(taskArn);
@@ -313,9 +319,10 @@ export class TaskWatcher {
     this.tasksDescribed += live.length;
     let out: DescribeTasksCommandOutput;
     try {
-      out = (await this.#ctx.ecs.send(
+      out = await sendFor<DescribeTasksCommandOutput>(
+        this.#ctx.ecs,
         new DescribeTasksCommand({ cluster, tasks: live.map((e) => e.taskArn) }),
-      )) as DescribeTasksCommandOutput;
+      );
       this.#ctx.limiter.onSuccess();
     } catch (error) {
       const name = awsErrorName(error);

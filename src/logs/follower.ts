@@ -10,7 +10,7 @@ import {
   type FilterLogEventsCommandInput,
   type FilterLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { awsErrorName } from "../aws.js";
+import { awsErrorName, sendFor } from "../aws.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { limitedCall } from "../execution/rate-limiter.js";
 import { silentLogger } from "../logger.js";
@@ -19,6 +19,8 @@ import type { LogFetcherContext, LogSource } from "./fetcher.js";
 /** A task attempt whose logs are followed. */
 export interface FollowTarget {
   readonly jobId: string;
+  /** The run the task belongs to, for the `log` events' `runId`. */
+  readonly runId?: string;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -46,6 +48,11 @@ export interface LogFollowerOptions {
    * a few seconds). Events are de-duplicated by id within this window. Default 15 s.
    */
   readonly lagMs?: number;
+  /**
+   * Ends following for good when aborted (a host shutting down): the read in flight is
+   * aborted, every followed task counts as finished, and `follow` does nothing from then on.
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface StreamState {
@@ -71,6 +78,7 @@ export class LogFollower {
   readonly #interval: number;
   readonly #batchSize: number;
   readonly #lag: number;
+  readonly #signal: AbortSignal | undefined;
   readonly #targets = new Map<string, TargetState>();
   #running = false;
   /** FilterLogEvents calls made. */
@@ -88,11 +96,12 @@ export class LogFollower {
     this.#interval = options.intervalMs ?? 5000;
     this.#batchSize = Math.min(100, options.batchSize ?? 100);
     this.#lag = options.lagMs ?? 15_000;
+    this.#signal = options.signal;
   }
 
   /** Starts following a task attempt's streams. */
   follow(target: FollowTarget): void {
-    if (target.sources.length === 0) return;
+    if (target.sources.length === 0 || this.#signal?.aborted === true) return;
     this.#targets.set(target.taskArn, {
       target,
       streams: target.sources.map((source) => ({
@@ -133,14 +142,16 @@ export class LogFollower {
       while (this.#targets.size > 0) {
         const now = this.#ctx.clock.now();
         const next = (Math.floor(now / this.#interval) + 1) * this.#interval;
-        await sleepUnlessAborted(this.#ctx.clock, next - now);
+        if (!(await sleepUnlessAborted(this.#ctx.clock, next - now, this.#signal))) break;
         await this.#tick();
+        if (this.#signal?.aborted === true) break;
       }
     } catch (error) {
       log.error("log following stopped unexpectedly", { error: String(error) });
+    } finally {
+      // Ended for good (or broken): nobody waits on a last read that will not come.
       for (const t of this.#targets.values()) t.finishing?.resolve();
       this.#targets.clear();
-    } finally {
       this.#running = false;
     }
   }
@@ -221,13 +232,20 @@ export class LogFollower {
       this.#ctx.clock,
       () => {
         this.calls++;
-        return client.send(
+        return sendFor<FilterLogEventsCommandOutput>(
+          client,
           new FilterLogEventsCommand(input),
-        ) as Promise<FilterLogEventsCommandOutput>;
+          this.#signal === undefined ? undefined : { abortSignal: this.#signal },
+        );
       },
-      { maxAttempts: 4, backoffMs: (attempt) => 250 * 2 ** attempt },
+      {
+        maxAttempts: 4,
+        backoffMs: (attempt) => 250 * 2 ** attempt,
+        ...(this.#signal === undefined ? {} : { signal: this.#signal }),
+      },
     );
     if (out.ok) return out.value;
+    if (out.aborted || this.#signal?.aborted === true) return undefined;
     const name = awsErrorName(out.error);
     // Before a task writes its first line its group (or stream) may not exist yet: not a problem.
     if (name !== "ResourceNotFoundException") {

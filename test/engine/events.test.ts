@@ -73,7 +73,7 @@ describe("events", () => {
     expect(handle.jobId).toBe("bad");
     await expect(handle.result).rejects.toBeInstanceOf(EcsBatchValidationError);
     expect(named("jobRejected")).toEqual([
-      { jobId: "bad", error: expect.any(EcsBatchValidationError) as unknown },
+      { jobId: "bad", runId: handle.runId, error: expect.any(EcsBatchValidationError) as unknown },
     ]);
     expect(aws.calls).toEqual([]);
   });

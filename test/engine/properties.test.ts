@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { EcsBatchSetupError, type Logger, type PatchOperation } from "../../src/index.js";
 import type { TaskScript } from "../../src/testing/index.js";
 import { job, setup, type Recorded } from "../helpers/sim.js";
 
@@ -20,6 +21,42 @@ const outcome = fc.oneof(
   fc.integer({ min: 1000, max: 60_000 }).map<TaskScript>((missingAfterMs) => ({ missingAfterMs })),
 );
 
+/** Customizations a user may legitimately make; none touches what the runner relies on. */
+const customization = fc.constantFrom<PatchOperation[]>(
+  [],
+  [{ op: "add", path: "/propagateTags", value: "TASK_DEFINITION" }],
+  [{ op: "add", path: "/enableExecuteCommand", value: true }],
+  [{ op: "add", path: "/tags/-", value: { key: "team", value: "data" } }],
+  [
+    { op: "test", path: "/count", value: 1 },
+    {
+      op: "replace",
+      path: "/networkConfiguration/awsvpcConfiguration/assignPublicIp",
+      value: "DISABLED",
+    },
+  ],
+);
+
+/** An error like the SDK's when a 200 answer's body cannot be parsed. */
+function unreadableAnswer(): Error {
+  const error = new SyntaxError("Unexpected end of JSON input\n  Deserialization error");
+  Object.defineProperty(error, "$response", { value: { statusCode: 200 } });
+  return error;
+}
+
+/** Host code that throws whatever it throws: an Error, or a value String() cannot print. */
+const thrown = fc.constantFrom<"none" | "error" | "unprintable">("none", "error", "unprintable");
+function raise(kind: "error" | "unprintable"): never {
+  if (kind === "error") throw new Error("host code failed");
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: not an Error
+  throw Object.create(null) as object;
+}
+
+function throwingLogger(kind: "error" | "unprintable"): Logger {
+  const fail = (): void => raise(kind);
+  return { debug: fail, info: fail, warn: fail, error: fail };
+}
+
 const scenario = fc.record({
   taskCount: fc.integer({ min: 1, max: 6 }),
   maxFailCount: fc.integer({ min: 0, max: 3 }),
@@ -29,6 +66,14 @@ const scenario = fc.record({
   pollMs: fc.constantFrom(2000, 5000, 30_000),
   cancelAtMs: fc.option(fc.integer({ min: 0, max: 900_000 }), { nil: undefined }),
   throttle: fc.constantFrom(0, 0, 0.3),
+  /** RunTask errors that may hide a started task: 5xx or an unreadable answer, after or before acting. */
+  ambiguous: fc.constantFrom(0, 0, 0.2, 0.5),
+  ambiguousAfterProcessing: fc.boolean(),
+  customizations: customization,
+  logger: thrown,
+  listener: thrown,
+  /** Long waits: a backoff cap of 30 days, the job's timeout up to 600 hours. */
+  longDurations: fc.boolean(),
   scripts: fc.array(
     fc.record({
       taskIndex: fc.integer({ min: 0, max: 5 }),
@@ -53,7 +98,14 @@ describe("invariants over random scenarios", () => {
   it("no orphans, budgets respected, result agrees with events", async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const { aws, clock, runner, events } = setup();
+        const { aws, clock, runner, events } = setup(
+          s.logger === "none" ? {} : { runner: { logger: throwingLogger(s.logger) } },
+        );
+        const listenerThrows = s.listener;
+        if (listenerThrows !== "none") {
+          runner.on("taskStarted", () => raise(listenerThrows));
+          runner.on("taskFailed", () => raise(listenerThrows));
+        }
         aws.script({}, { runMs: s.runMs });
         for (const { taskIndex, attempt, script } of s.scripts)
           aws.script({ taskIndex, attempt }, script);
@@ -63,18 +115,41 @@ describe("invariants over random scenarios", () => {
             error: "ThrottlingException",
             probability: s.throttle,
           });
+        if (s.ambiguous > 0)
+          aws.inject({
+            action: "RunTask",
+            error: s.ambiguousAfterProcessing ? unreadableAnswer() : "ServerException",
+            probability: s.ambiguous,
+            afterProcessing: s.ambiguousAfterProcessing,
+          });
         const handle = runner.submit(
           job({
             taskCount: s.taskCount,
             maxFailCount: s.maxFailCount,
-            retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
-            timeout: s.timeoutMs,
+            retry: {
+              maxLaunchRetries: s.maxLaunchRetries,
+              backoff: { initial: "2s", max: s.longDurations ? "720h" : "20s" },
+            },
+            timeout: s.longDurations ? s.timeoutMs * 1200 : s.timeoutMs,
             pollInterval: s.pollMs,
+            taskCustomizations: s.customizations,
           }),
         );
         if (s.cancelAtMs !== undefined)
           clock.schedule(clock.now() + s.cancelAtMs, () => handle.cancel("property test"));
-        const result = await clock.runUntil(handle.result);
+        const outcome = await clock.runUntil(
+          handle.result.then(
+            (value) => ({ ok: true as const, value }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
+        );
+        // run() rejects only when nothing was launched, and then with a setup error.
+        if (!outcome.ok) {
+          expect(outcome.error).toBeInstanceOf(EcsBatchSetupError);
+          expect(aws.taskHistory).toEqual([]);
+          return;
+        }
+        const result = outcome.value;
 
         // No orphans: every task ECS started is stopped and accounted for in the result.
         aws.assert.noUnfinishedTasks();

@@ -1,6 +1,11 @@
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
-import { EcsBatchRunner, EcsBatchSetupError, type JobServices } from "../../src/index.js";
+import {
+  defaultRetryPolicy,
+  EcsBatchRunner,
+  EcsBatchSetupError,
+  type JobServices,
+} from "../../src/index.js";
 import { createSimulatedAws, ManualClock } from "../../src/testing/index.js";
 import { job, memoryLogger, setup } from "../helpers/sim.js";
 
@@ -34,7 +39,10 @@ describe("timeout", () => {
   });
 
   it("cancels a retry waiting in backoff and launches nothing more", async () => {
-    const { aws, clock, run } = setup();
+    // A policy that always waits the full backoff: the retry is still waiting at the timeout.
+    const { aws, clock, run } = setup({
+      runner: { retryPolicy: { ...defaultRetryPolicy, delay: () => 600_000 } },
+    });
     aws.script({ taskIndex: 0 }, { exitCode: 1, runMs: 1000 });
     const started = clock.now();
     const result = await run(
@@ -147,18 +155,23 @@ describe("a RunTask that keeps failing when the job stops", () => {
     expect(after).toEqual([]);
   });
 
-  it("settles an ambiguous failure with at most three more sends, then ends", async () => {
-    const { aws, clock, run, logger } = setup();
+  it("settles an ambiguous failure by looking the task up, not by sending RunTask again", async () => {
+    const { aws, clock, run, named } = setup();
     aws.inject({ action: "RunTask", error: "ServerException" });
     const started = clock.now();
-    const result = await run(job({ taskCount: 1, timeout: "2m" }));
+    const result = await run(job({ taskCount: 1, timeout: "20s" }));
     expect(result.status).toBe("timedOut");
-    const after = aws.callsTo("RunTask").filter((c) => c.at > started + 120_000);
-    expect(after.length).toBeLessThanOrEqual(3);
-    expect(logger.lines.some((l) => l.message.includes("a task may have started unseen"))).toBe(
-      true,
-    );
-    expect(clock.now() - started).toBeLessThan(120_000 + 5 * 60_000);
+    expect(result.tasks).toMatchObject([{ status: "stopped", attempts: 0 }]);
+    const after = aws.callsTo("RunTask").filter((c) => c.at > started + 20_000);
+    expect(after).toEqual([]);
+    // ListTasks by startedBy, running and stopped: nothing of this attempt was started.
+    expect(aws.inputs("ListTasks")).toEqual([
+      expect.objectContaining({ startedBy: "ecs-batch-job1-0", desiredStatus: "RUNNING" }),
+      expect.objectContaining({ startedBy: "ecs-batch-job1-0", desiredStatus: "STOPPED" }),
+    ]);
+    expect(named("jobCompleted")).toHaveLength(1);
+    // Two poll intervals of 5 s after the deadline, at most; the stop watch was not needed.
+    expect(clock.now() - started).toBeLessThanOrEqual(20_000 + 2 * 5000);
   });
 });
 
@@ -246,7 +259,7 @@ describe("non-retryable RunTask errors", () => {
 });
 
 describe("a bug in the runner's own step", () => {
-  it("rejects the run with the error and stops the tasks already running", async () => {
+  it("ends the job failed with the error, resolves the run and stops the tasks already running", async () => {
     const clock = new ManualClock();
     const aws = createSimulatedAws({ clock });
     aws.script({}, { runMs: 600_000 });
@@ -266,10 +279,15 @@ describe("a bug in the runner's own step", () => {
     const runner = new Buggy({ clients: aws.clients, clock, logger });
     const rejected: unknown[] = [];
     runner.on("jobRejected", (e) => rejected.push(e.error.message));
-    const error = await clock.runUntil(runner.run(job({ taskCount: 3 })).catch((e: unknown) => e));
-    expect(error).toMatchObject({ message: "bug in onTaskStarted" });
-    expect(rejected).toEqual(["bug in onTaskStarted"]);
-    await clock.runUntil(clock.sleep(60_000));
+    const result = await clock.runUntil(runner.run(job({ taskCount: 3 })));
+    expect(result.status).toBe("failed");
+    expect(result.error?.message).toBe("bug in onTaskStarted");
+    expect(result.tasks.map((t) => [t.status, t.stopCode])).toEqual([
+      ["stopped", "UserInitiated"],
+      ["stopped", "UserInitiated"],
+      ["stopped", "UserInitiated"],
+    ]);
+    expect(rejected).toEqual([]);
     expect(aws.count("StopTask")).toBe(3);
     aws.assert.noUnfinishedTasks();
   });

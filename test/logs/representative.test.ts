@@ -10,12 +10,14 @@ const slot = (index: number, extra: Partial<SlotState> = {}): SlotState => ({
   launchFailures: 0,
   failedTaskArns: [],
   stopRequested: false,
+  ended: true,
   taskArn: `arn:task/${index}`,
   ...extra,
 });
 
 const state = (slots: SlotState[], stopCause?: JobState["stopCause"]): JobState => ({
   jobId: "j",
+  runId: "r",
   cluster: "c",
   taskDefinitionArn: "td",
   startedAt: 0,
