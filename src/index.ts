@@ -101,7 +101,11 @@ export {
   buildContainerOverrides,
   effectiveEnvironment,
 } from "./request/overrides.js";
-export { applyCustomizations, validateCustomizations } from "./request/customizations.js";
+export {
+  applyCustomizations,
+  checkRunnerFields,
+  validateCustomizations,
+} from "./request/customizations.js";
 export { NetworkResolver } from "./request/network.js";
 export {
   taskName,
