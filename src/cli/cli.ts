@@ -9,8 +9,9 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { parse as parseYaml } from "yaml";
-import type { AwsClients } from "../aws.js";
+import type { AwsClient } from "../aws.js";
 import { EcsBatchError, EcsBatchValidationError } from "../errors.js";
 import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
 import type { JobResult, JobStatus } from "../execution/types.js";
@@ -18,7 +19,8 @@ import { fromHeimdall, loadHeimdallFiles } from "../job/heimdall.js";
 import type { BatchJobInput } from "../job/schema.js";
 import { createLocalAws, type LocalAws } from "../local/index.js";
 import type { Logger } from "../logger.js";
-import { defaultClients, EcsBatchRunner } from "../runner.js";
+import { defaultClients, RUNNER_SDK_CLIENT_CONFIG } from "../aws-clients.js";
+import { EcsBatchRunner, type EcsBatchRunnerOptions } from "../runner.js";
 import { plainLine, ProgressModel, renderFrame, TtyRenderer } from "./progress.js";
 
 declare const __VERSION__: string | undefined;
@@ -123,7 +125,7 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
   }
 
   let local: LocalAws | undefined;
-  let clients: AwsClients | undefined;
+  let aws: AwsRunnerOptions;
   if (values.local === true) {
     const rate =
       values["launch-failure-rate"] === undefined ? 0 : Number(values["launch-failure-rate"]);
@@ -146,18 +148,13 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
       ...(rate > 0 ? { launchFailures: { probability: rate } } : {}),
       ...(concurrency === undefined ? {} : { maxConcurrentTasks: concurrency }),
     });
-    clients = local.clients;
-  } else if (values.endpoint !== undefined || values.region !== undefined) {
-    const config = {
-      ...(values.region === undefined ? {} : { region: values.region }),
-      ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
-    };
-    clients = defaultClients(config);
+    aws = { clients: local.clients };
+  } else {
+    aws = awsRunnerOptions(values);
   }
 
   const runner = new EcsBatchRunner({
-    ...(clients === undefined ? {} : { clients }),
-    ...(values.region === undefined ? {} : { region: values.region }),
+    ...aws,
     baseDir,
     logger: stderrLogger(io, values.json === true),
   });
@@ -167,7 +164,7 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout(`${JSON.stringify(preview, null, 2)}\n`);
       return EXIT.succeeded;
     }
-    return await runJob(runner, input, io, values.json === true);
+    return await runJob(runner, input, io, values.json === true, () => local?.close());
   } catch (error) {
     return reportError(error, io, values.json === true);
   } finally {
@@ -175,11 +172,47 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The runner's AWS options, as `--region` and `--endpoint` ask. */
+export type AwsRunnerOptions = Pick<
+  EcsBatchRunnerOptions,
+  "clients" | "region" | "logsClientForRegion"
+>;
+
+/**
+ * The AWS side of the runner for `--region` and `--endpoint`. Without either, the runner's own
+ * defaults (the SDK's region resolution). With them, a container whose `awslogs-region` is
+ * another region is still read there: through a CloudWatch Logs client for that region, built
+ * on first use and kept, at the `--endpoint` if one was given.
+ */
+export function awsRunnerOptions(flags: { region?: string; endpoint?: string }): AwsRunnerOptions {
+  if (flags.region === undefined && flags.endpoint === undefined) return {};
+  const endpoint = flags.endpoint === undefined ? {} : { endpoint: flags.endpoint };
+  const region = flags.region === undefined ? {} : { region: flags.region };
+  const regional = new Map<string, AwsClient>();
+  return {
+    ...region,
+    clients: defaultClients({ ...region, ...endpoint }),
+    logsClientForRegion: (name) => {
+      let client = regional.get(name);
+      if (client === undefined) {
+        client = new CloudWatchLogsClient({
+          ...RUNNER_SDK_CLIENT_CONFIG,
+          region: name,
+          ...endpoint,
+        });
+        regional.set(name, client);
+      }
+      return client;
+    },
+  };
+}
+
 async function runJob(
   runner: EcsBatchRunner,
   input: BatchJobInput,
   io: CliIo,
   json: boolean,
+  killLocalTasks: () => void,
 ): Promise<number> {
   const handle = runner.submit(input);
   let model: ProgressModel | undefined;
@@ -228,6 +261,8 @@ async function runJob(
       handle.cancel(`received ${signal}`);
     } else {
       io.stderr(`ecs-batch: ${signal} again: quitting without waiting for the tasks to stop\n`);
+      // Local task processes die with us, before the exit: nothing would stop them after it.
+      killLocalTasks();
       throw new ForcedExit();
     }
   });

@@ -55,12 +55,12 @@ export function classifyStoppedTask(
   const containers = (task.containers ?? []).filter((c) => essential.get(c.name ?? "") !== false);
 
   if (kind === "start") {
-    const culprit = containers.find((c) => c.reason !== undefined);
+    const culprit = containers.find((c) => given(c.reason) !== undefined);
     return {
       status: "failed",
       failure: {
         kind: "start",
-        reason: `task failed to start: ${culprit?.reason ?? stoppedReason ?? "no reason given"}`,
+        reason: `task failed to start: ${given(culprit?.reason) ?? given(stoppedReason) ?? "no reason given"}`,
         exitCode: null,
         ...stopDetails(task),
         ...(culprit?.name === undefined ? {} : { container: culprit.name }),
@@ -72,7 +72,7 @@ export function classifyStoppedTask(
       status: "failed",
       failure: {
         kind: "interrupted",
-        reason: `${stopCode === "InfrastructureHealth" ? "AWS replaced the task's infrastructure" : "Fargate Spot reclaimed the task"} (${String(stopCode)}${stoppedReason === undefined ? "" : `: ${stoppedReason}`})`,
+        reason: `${stopCode === "InfrastructureHealth" ? "AWS replaced the task's infrastructure" : "Fargate Spot reclaimed the task"} (${String(stopCode)}${given(stoppedReason) === undefined ? "" : `: ${stoppedReason}`})`,
         ...stopDetails(task),
       },
     };
@@ -82,7 +82,7 @@ export function classifyStoppedTask(
       status: "failed",
       failure: {
         kind: "stopped",
-        reason: `stopped outside this runner (${String(stopCode)}${stoppedReason === undefined ? "" : `: ${stoppedReason}`})`,
+        reason: `stopped outside this runner (${String(stopCode)}${given(stoppedReason) === undefined ? "" : `: ${stoppedReason}`})`,
         ...stopDetails(task),
       },
     };
@@ -94,7 +94,7 @@ export function classifyStoppedTask(
       status: "failed",
       failure: {
         kind: "start",
-        reason: `task stopped before ${neverRan === undefined ? "any essential container ran" : `container "${String(neverRan.name)}" ran`}: ${neverRan?.reason ?? stoppedReason ?? "no reason given"}`,
+        reason: `task stopped before ${neverRan === undefined ? "any essential container ran" : `container "${String(neverRan.name)}" ran`}: ${given(neverRan?.reason) ?? given(stoppedReason) ?? "no reason given"}`,
         exitCode: null,
         ...stopDetails(task),
         ...(neverRan?.name === undefined ? {} : { container: neverRan.name }),
@@ -103,11 +103,12 @@ export function classifyStoppedTask(
   }
   const failed = containers.find((c) => c.exitCode !== 0);
   if (failed !== undefined) {
+    const why = given(failed.reason);
     return {
       status: "failed",
       failure: {
         kind: "exit",
-        reason: `container "${String(failed.name)}" exited with code ${String(failed.exitCode)}${failed.reason === undefined ? "" : ` (${failed.reason})`}`,
+        reason: `container "${String(failed.name)}" exited with code ${String(failed.exitCode)}${why === undefined ? "" : ` (${why})`}`,
         exitCode: failed.exitCode ?? null,
         ...stopDetails(task),
         ...(failed.name === undefined ? {} : { container: failed.name }),
@@ -115,6 +116,11 @@ export function classifyStoppedTask(
     };
   }
   return SUCCEEDED;
+}
+
+/** A reason ECS actually gave: it sends `""` (or blanks) for none, which must not print as `()`. */
+function given(reason: string | undefined): string | undefined {
+  return reason === undefined || reason.trim() === "" ? undefined : reason;
 }
 
 /** Outcomes every task that ends alike shares: a job of 10,000 tasks classifies each. */

@@ -4,7 +4,8 @@
  * is one, with the container's merged environment plus `PATH` and nothing else from the host.
  * Output goes line by line to the container's awslogs stream in the simulated CloudWatch Logs,
  * so the runner reads it as it would on AWS. Essential containers decide the outcome. StopTask
- * sends SIGTERM, then SIGKILL after the container's `stopTimeout`.
+ * sends SIGTERM, then SIGKILL after the container's `stopTimeout`, to the command's whole process
+ * group. Once closed, or when this process exits, every group is killed and nothing new starts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Clock } from "../clock.js";
@@ -31,10 +32,16 @@ export interface ProcessExecutorOptions {
 
 interface RunningContainer {
   readonly container: SimulatedContainer;
+  /** The supervisor (supervisor.ts), not the command itself. */
   readonly process: ChildProcess;
+  /** The command's process group (its pid), once the supervisor has reported it. */
+  group?: number;
   exited: boolean;
   killTimer?: NodeJS.Timeout;
 }
+
+/** Why tasks stop, or fail to start, once the backend is closed. */
+const CLOSED_REASON = "the local backend was closed";
 
 interface LocalTask {
   readonly handle: TaskHandle;
@@ -54,6 +61,7 @@ export class ProcessExecutor implements TaskExecutor {
   readonly #waiting: LocalTask[] = [];
   #running = 0;
   #exitHookInstalled = false;
+  #closed = false;
 
   constructor(options: ProcessExecutorOptions) {
     this.#options = options;
@@ -78,6 +86,10 @@ export class ProcessExecutor implements TaskExecutor {
     // cannot wait for the next API call to happen.
     task.startTimer = setTimeout(() => {
       delete task.startTimer;
+      if (this.#closed) {
+        this.#finish(task, { stopCode: "TaskFailedToStart", stoppedReason: CLOSED_REASON });
+        return;
+      }
       handle.setStatus("PENDING");
       this.#waiting.push(task);
       this.#startWaiting();
@@ -99,17 +111,36 @@ export class ProcessExecutor implements TaskExecutor {
     for (const c of task.containers) this.#terminate(c);
   }
 
-  /** Kills every container process at once (SIGKILL). Used when the local backend closes. */
+  /**
+   * Kills every container's process group at once (SIGKILL) and closes the executor: tasks not
+   * yet running fail to start, and so does any task started later (a retry, say), so nothing
+   * outlives the local backend. Running tasks end as stopped, with the reason that it closed.
+   */
   killAll(): void {
-    for (const t of this.#tasks.values()) {
-      if (t.startTimer !== undefined) clearTimeout(t.startTimer);
-      for (const c of t.containers) {
-        if (c.exited) continue;
-        signal(c, "SIGKILL");
-        c.process.kill("SIGKILL");
+    this.#closed = true;
+    this.#killGroups();
+    for (const t of [...this.#tasks.values()]) {
+      if (t.launched) {
+        t.stopReason ??= CLOSED_REASON;
+        continue;
       }
+      if (t.startTimer !== undefined) clearTimeout(t.startTimer);
+      this.#finish(t, { stopCode: "TaskFailedToStart", stoppedReason: CLOSED_REASON });
     }
     this.#waiting.length = 0;
+  }
+
+  /**
+   * SIGKILL to every live container's process group, synchronously: this also runs in the
+   * process's "exit" hook, where nothing asynchronous (an IPC message) gets delivered. The
+   * supervisors are left alive on purpose: they exit on their own once their command is gone,
+   * and one whose command's group is not known yet kills it itself when told, or when this
+   * process's exit closes its channel. Killing a supervisor first would orphan its group.
+   */
+  #killGroups(): void {
+    for (const t of this.#tasks.values()) {
+      for (const c of t.containers) if (!c.exited) signal(c, "SIGKILL");
+    }
   }
 
   #startWaiting(): void {
@@ -152,9 +183,18 @@ export class ProcessExecutor implements TaskExecutor {
       task.containers.push(running);
       this.#pipeLines(child.stdout, handle, container.name);
       this.#pipeLines(child.stderr, handle, container.name);
-      child.on("message", (message: { startFailed?: string }) => {
+      child.on("message", (message: { startFailed?: string; started?: number }) => {
+        if (typeof message.started === "number") running.group = message.started;
         if (typeof message.startFailed === "string")
           task.startFailure = `CannotStartContainerError: ${message.startFailed}`;
+      });
+      child.on("exit", (_code, killedBy) => {
+        // The supervisor never dies of a signal on its own (it exits with its command's status):
+        // someone killed it, so its command's group is orphaned unless killed here.
+        if (killedBy !== null) killGroup(running, "SIGKILL");
+        // Otherwise it killed the group itself; the id is free for the system to reuse, so it
+        // must not be signalled again (a stop that comes later, say).
+        delete running.group;
       });
       // "close", not "exit": output still buffered in the pipes belongs before the exit.
       child.on("close", (code, signal) =>
@@ -240,15 +280,33 @@ export class ProcessExecutor implements TaskExecutor {
   #installExitHook(): void {
     if (this.#exitHookInstalled) return;
     this.#exitHookInstalled = true;
-    // Belt and braces: the supervisors kill their process groups when this process dies anyway.
-    process.once("exit", () => this.killAll());
+    // A host that calls process.exit (the CLI on a second Ctrl-C) gets here with tasks running.
+    // The supervisors would kill their groups when the channel closes anyway; this does not
+    // depend on them.
+    process.once("exit", () => this.#killGroups());
   }
 }
 
-/** Asks a container's supervisor to signal its process group. */
+/**
+ * Signals a container's process group: directly when its id is known, which works even if the
+ * supervisor is gone, else through the supervisor, which knows it from the start.
+ */
 function signal(c: RunningContainer, name: "SIGTERM" | "SIGKILL"): void {
+  if (killGroup(c, name)) return;
   if (c.process.connected) c.process.send({ signal: name }, () => undefined);
+  // No channel: the supervisor's command has exited and it is on its way out.
   else if (name === "SIGKILL") c.process.kill("SIGKILL");
+}
+
+/** Sends `name` to the container's process group if its id is known; says whether it was. */
+function killGroup(c: RunningContainer, name: "SIGTERM" | "SIGKILL"): boolean {
+  if (c.group === undefined) return false;
+  try {
+    process.kill(-c.group, name);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+  return true;
 }
 
 const SIGNALS: Record<string, number> = {

@@ -43,7 +43,10 @@ export interface LocalAws extends AwsClients {
   readonly aws: SimulatedAws;
   /** Container processes alive right now. */
   readonly liveProcesses: number;
-  /** Kills every container process that is still running. */
+  /**
+   * Kills every task's processes (SIGKILL to each process group) and closes the backend: tasks
+   * not running yet, and any launched later, fail to start with "the local backend was closed".
+   */
   close(): void;
 }
 
