@@ -160,7 +160,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     this.logger = safeLogger(options.logger ?? silentLogger);
     this.setListenerLogger(this.logger);
     this.clock = withLongSleeps(options.clock ?? systemClock);
-    this.random = options.random ?? Math.random;
+    this.random = options.random === undefined ? Math.random : guardedRandom(options.random);
     const defaults = defaultClients(regionConfig(options.region));
     this.clients = {
       ecs: options.clients?.ecs ?? defaults.ecs,
@@ -472,6 +472,22 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const runId = options.runId ?? generateRunId(this.clock.now(), this.random);
     return previewJob(job, this.prepareContext, { runId });
   }
+}
+
+/**
+ * A host's random source that cannot break the runner: a throw, or a number outside [0, 1),
+ * falls back to `Math.random` for that draw (ids and jitter must still be made).
+ */
+function guardedRandom(random: RandomSource): RandomSource {
+  return () => {
+    try {
+      const r = random();
+      if (r >= 0 && r < 1) return r;
+    } catch {
+      // Falls through: a draw is all that is needed, and Math.random gives one.
+    }
+    return Math.random();
+  };
 }
 
 /** A job id for a job whose input could not be parsed: its own id when it has a usable one. */

@@ -133,8 +133,9 @@ function isUnreadableAnswer(error: unknown): boolean {
     message?: unknown;
     code?: unknown;
     $response?: { statusCode?: number };
+    $metadata?: { httpStatusCode?: number };
   };
-  const status = e.$response?.statusCode;
+  const status = e.$response?.statusCode ?? e.$metadata?.httpStatusCode;
   if (status !== undefined && status >= 200 && status < 300) return true;
   if (e.name === "SyntaxError") return true;
   if (typeof e.message === "string" && /Deserialization error|socket hang up/i.test(e.message))

@@ -134,6 +134,26 @@ describe("host code that throws", () => {
     aws.assert.noUnfinishedTasks();
   });
 
+  it("a random source that throws or strays out of [0, 1) does not break ids or jitter", async () => {
+    let n = 0;
+    const { aws, run, named } = setup({
+      runner: {
+        random: () => {
+          n++;
+          if (n % 2 === 0) throw new Error("entropy ran out");
+          return 7;
+        },
+      },
+    });
+    aws.script({ taskIndex: 0, attempt: 1 }, { exitCode: 1 });
+    const result = await run(job({ taskCount: 2 }));
+    expect(result.status).toBe("succeeded");
+    expect(result.runId).toMatch(/^[a-z0-9]{8}-[a-z0-9]{8}$/);
+    const [retried] = named("retried");
+    expect(retried?.delayMs).toBeGreaterThanOrEqual(0);
+    expect(retried?.delayMs).toBeLessThanOrEqual(1000);
+  });
+
   it("a retry policy whose delay is not a number retries at once", async () => {
     const { aws, run, named } = setup({
       runner: { retryPolicy: { ...defaultRetryPolicy, delay: () => Number.NaN } },
@@ -221,6 +241,18 @@ describe("RunTask answers that are lost or cannot be read", () => {
     expect(aws.taskHistory).toHaveLength(3);
     aws.assert.noDuplicateTasks();
     aws.assert.noUnfinishedTasks();
+  });
+
+  it("a 200 answer that a stand-in client turned into an error is resent, not fatal", async () => {
+    const { aws, run } = setup();
+    const error = Object.assign(new Error("could not parse the answer"), {
+      $metadata: { httpStatusCode: 200 },
+    });
+    aws.inject({ action: "RunTask", error, afterProcessing: true, times: 2 });
+    const result = await run(job());
+    expect(result.status).toBe("succeeded");
+    expect(aws.taskHistory).toHaveLength(3);
+    aws.assert.noDuplicateTasks();
   });
 
   it("a task started by a lost answer is found by its tags and stopped when the job times out", async () => {
