@@ -1,19 +1,13 @@
 /**
- * One job's life (DESIGN 2.2, 2.3, 3.1-3.5): launch every task slot, watch each attempt,
- * classify, retry within the budgets, and stop everything unfinished on exhaustion, timeout,
- * cancel or a non-retryable error. The job's state is a plain value (`JobState`), kept apart
- * from the promises and timers that drive it, so it can be inspected, serialised and (later)
- * used to re-attach after a restart.
+ * One job's life (DESIGN 2.2, 2.3, 3.1-3.5): the driver of its task slots. Each slot's
+ * behaviour is the pure transition function of `slot.ts`; this file carries out the commands a
+ * step returns (launch, watch, stop, wait, emit) with the launcher, watcher, stopper and clock,
+ * and feeds their answers back to the slot as events. It also owns what is the job's own: the
+ * stop cause and its 2-minute stop watch, the tasks given up on, and the end of the run.
  */
 import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
-import {
-  awsErrorMessage,
-  awsErrorName,
-  commonSetupError,
-  isAccessDeniedError,
-  timeOf,
-} from "../aws.js";
+import { awsErrorMessage, awsErrorName, commonSetupError, isAccessDeniedError } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
@@ -21,56 +15,23 @@ import { formatDuration } from "../job/duration.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
-import type { Launcher, LaunchResult } from "./launcher.js";
-import {
-  classifyStoppedTask,
-  essentialContainers,
-  missingFailure,
-  type EssentialContainers,
-} from "./outcome.js";
+import type { Launcher } from "./launcher.js";
+import { essentialContainers } from "./outcome.js";
 import type { PreparedJob } from "./prepare.js";
-import { FAILURE_BUDGETS, type RetryContext, type RetryPolicy } from "./retry.js";
+import type { RetryContext, RetryPolicy } from "./retry.js";
+import {
+  initialSlot,
+  step,
+  type SlotCommand,
+  type SlotContext,
+  type SlotEvent,
+  type SlotState,
+} from "./slot.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
-import { shared, type TaskWatcher, type WatchListener, type WatchResult } from "./watcher.js";
+import type { TaskWatcher, WatchListener, WatchResult } from "./watcher.js";
 
-/** Where a task slot is. */
-export type SlotPhase =
-  "pending" | "launching" | "running" | "backoff" | "succeeded" | "failed" | "stopped";
-
-/** One task slot's state: plain data. */
-export interface SlotState {
-  readonly index: number;
-  readonly taskName: string;
-  phase: SlotPhase;
-  /** Attempts made, launch failures included. */
-  attempts: number;
-  applicationFailures: number;
-  launchFailures: number;
-  /** The current (or last) attempt's task. */
-  taskArn?: string;
-  lastStatus?: string;
-  /** Failed attempts' ARNs, oldest first; replaced, not mutated, when one is added. */
-  failedTaskArns: readonly string[];
-  exitCode?: number | null;
-  stopCode?: string;
-  stoppedReason?: string;
-  lastFailure?: TaskFailure;
-  /** When the last failure happened (ms since epoch). */
-  failedAt?: number;
-  /** When the last attempt's task stopped (ms since epoch). */
-  stoppedAt?: number;
-  /** This runner asked ECS to stop the current attempt. */
-  stopRequested: boolean;
-  /** The slot has reached its end and is counted as done. */
-  ended: boolean;
-}
-
-/**
- * The failed ARNs of a slot with none, shared by every such slot: most slots never fail, and
- * an empty array each was 10,000 more objects for every full collection to mark.
- */
-const NO_FAILED_ARNS: readonly string[] = Object.freeze([]);
+export type { SlotPhase, SlotState } from "./slot.js";
 
 /** Why a job stopped early. */
 export type StopCause =
@@ -87,6 +48,7 @@ export interface JobState {
   readonly cluster: string;
   readonly taskDefinitionArn: string;
   readonly startedAt: number;
+  /** Each slot's current state; a step replaces its slot's entry. */
   readonly slots: SlotState[];
   /** Every failed attempt's ARN, in the order they failed. */
   readonly failedTaskArns: string[];
@@ -144,7 +106,8 @@ export class JobExecution {
   readonly #prepared: PreparedJob;
   readonly #services: JobServices;
   readonly #log: Logger;
-  readonly #essential: EssentialContainers;
+  /** What every step of this job's slots reads: one object, whose `stopping` and `now` are live. */
+  readonly #slotContext: SlotContext;
   /** Aborted when the job starts stopping: queued launches, resend and backoff waits end. */
   readonly #stopping = new AbortController();
   /**
@@ -160,11 +123,8 @@ export class JobExecution {
    * Attempts whose RunTask may have started a task nobody could find out about (a lost answer,
    * and a lookup that failed too): looked up again, and stopped, before the job ends.
    */
-  readonly #unsettled: { readonly slot: SlotState; readonly attempt: number }[] = [];
-  /**
-   * Work that must finish before `jobCompleted` (the last read of followed logs), counted, not
-   * kept: a 10,000-task job would otherwise hold a settled promise per task to its end.
-   */
+  readonly #unsettled: { readonly index: number; readonly attempt: number }[] = [];
+  /** Reads of followed logs still to finish before `jobCompleted`. */
   #logReadsLeft = 0;
   #logReadsDone: (() => void) | undefined;
   readonly #logReadSettled = (): void => {
@@ -182,37 +142,35 @@ export class JobExecution {
     this.#services = services;
     this.#log = safeLogger(services.logger);
     const job = prepared.job;
-    this.#essential = essentialContainers(prepared.taskDefinition.definition);
-    // Every queued launch, backoff and watch of the job listens to these signals, one listener
-    // per task slot: thousands is expected, not a leak, so Node must not warn about it.
+    // Every queued launch, backoff and watch of the job listens to these signals: thousands is
+    // expected, not a leak, so Node must not warn about it.
     setMaxListeners(0, this.#stopping.signal, this.#stopWatchDeadline.signal, this.#done.signal);
+    const withLogTail = services.withLogTail;
+    const isStopping = (): boolean => this.#isStopping();
+    this.#slotContext = {
+      get stopping() {
+        return isStopping();
+      },
+      get now() {
+        return services.clock.now();
+      },
+      essential: essentialContainers(prepared.taskDefinition.definition),
+      maxFailCount: job.maxFailCount,
+      maxLaunchRetries: job.retry.maxLaunchRetries,
+      backoff: job.retry.backoff,
+      shouldRetry: (failure, context) => this.#shouldRetry(failure, context),
+      delay: (failure, context) => services.retryPolicy.delay(failure, context, services.random),
+      readsLogTails: withLogTail !== undefined,
+    };
     this.state = {
       jobId: job.jobId,
       runId: prepared.plan.runId ?? "",
       cluster: job.cluster,
       taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
       startedAt,
-      // Every field from the start, and none ever deleted: slots keep one compact shape (a
-      // deleted property turns an object into a hash table), which matters at 10,000 slots.
-      slots: Array.from({ length: job.taskCount }, (_, index) => ({
-        index,
-        taskName: taskName(job.taskNamePrefix, job.jobId, index),
-        phase: "pending",
-        attempts: 0,
-        applicationFailures: 0,
-        launchFailures: 0,
-        taskArn: undefined,
-        lastStatus: undefined,
-        failedTaskArns: NO_FAILED_ARNS,
-        exitCode: undefined,
-        stopCode: undefined,
-        stoppedReason: undefined,
-        lastFailure: undefined,
-        failedAt: undefined,
-        stoppedAt: undefined,
-        stopRequested: false,
-        ended: false,
-      })),
+      slots: Array.from({ length: job.taskCount }, (_, index) =>
+        initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index)),
+      ),
       failedTaskArns: [],
     };
   }
@@ -229,7 +187,6 @@ export class JobExecution {
    * job then ends `failed` with `error`, its tasks stopped).
    */
   async run(): Promise<JobResult> {
-    const { clock } = this.#services;
     const job = this.#prepared.job;
     this.#emit("jobStarted", {
       taskCount: job.taskCount,
@@ -260,7 +217,7 @@ export class JobExecution {
       runId: this.state.runId,
       status,
       startedAt: new Date(this.state.startedAt),
-      finishedAt: new Date(clock.now()),
+      finishedAt: new Date(this.#services.clock.now()),
       taskDefinitionArn: this.state.taskDefinitionArn,
       tasks: this.state.slots.map(taskResult),
       failedTaskArns: [...this.state.failedTaskArns],
@@ -272,38 +229,9 @@ export class JobExecution {
     return result;
   }
 
-  /** The result's logs; a fetcher that fails (or throws) leaves an error in their place. */
-  async #collectLogs(status: JobStatus): Promise<Pick<JobResult, "logs" | "taskLogs">> {
-    const collect = this.#services.collectLogs;
-    if (collect === undefined) return {};
-    try {
-      return await collect(this.state, status, this.#prepared);
-    } catch (error) {
-      return { logs: { error: `could not fetch logs: ${textOf(error)}` } };
-    }
-  }
-
-  /** Emits a runner event with the job's and the run's ids; nothing after `jobCompleted`. */
-  #emit<E extends keyof EcsBatchRunnerEvents>(event: E, payload: OwnPayload<E>): void {
-    if (this.#completed) return;
-    this.#services.emit(event, {
-      jobId: this.state.jobId,
-      runId: this.state.runId,
-      ...payload,
-    } as EventPayload<E>);
-  }
-
-  /** A method, not a property read: the flag changes across awaits, which narrowing cannot see. */
-  #isStopping(): boolean {
-    return this.#stopping.signal.aborted;
-  }
-
   /**
-   * The slots take their places in the launch queue at once, in order, as one entry; a slot's
-   * run starts when its turn comes, so a slot waiting to launch costs nothing. From there each
-   * slot moves by callbacks (launch answered, watch ended, backoff over), not by a suspended
-   * call per slot: a running task costs its slot and the watcher's record of it, which is what
-   * every garbage collection of a host running 10,000 tasks walks through.
+   * Every slot takes its place in the launch queue at once, as one entry: a slot waiting for
+   * its first launch costs the queue nothing. The run's slots are over when the last one ends.
    */
   #runSlots(): Promise<void> {
     const slots = this.state.slots;
@@ -313,306 +241,163 @@ export class JobExecution {
       if (slots.length === 0) resolve();
       this.#services.launcher.queue(
         slots.length,
-        (reserved, index) => {
-          const slot = slots[index] as SlotState;
-          try {
-            this.#attempt(slot, reserved);
-          } catch (error) {
-            this.#fail(error, slot);
-          }
-        },
+        (reserved, index) => this.#dispatch(index, { kind: "turn", granted: true, reserved }),
         this.#stopping.signal,
       );
     });
   }
 
   /**
-   * Something threw where nothing should (a bug, or host code such as a retry policy): the job
-   * stops with the error as its cause, the slot that saw it ends (its task stopped, if it has
-   * one), and the run resolves `failed` once the other slots end, rather than hanging or
-   * leaving tasks running unwatched.
+   * Feeds one event to a slot and carries out what its step returns. The one guard of the
+   * engine: whatever throws here (a bug, or host code such as a retry policy) ends the job
+   * `failed` instead of breaking it (`#fail`).
    */
-  #fail(error: unknown, slot: SlotState): void {
-    this.#log.error("unexpected error; stopping the job", {
-      jobId: this.state.jobId,
-      taskIndex: slot.index,
-      error: textOf(error),
-    });
-    this.#stop({ kind: "fatal", error });
-    if (slot.ended) return;
-    const arn = slot.taskArn;
-    // A task still watched is being stopped by `#stop`; its watch ends the slot with its final
-    // state. Any other slot ends here, its task (if any) stopped.
-    if (slot.phase === "running" && arn !== undefined && this.#services.watcher.isWatching(arn))
-      return;
-    if (arn !== undefined && slot.lastStatus !== "STOPPED" && !slot.stopRequested) {
-      slot.stopRequested = true;
-      this.#sendStop(arn, this.#stopWatchDeadline.signal);
-    }
-    this.#slotDone(slot);
-  }
-
-  /** The slot has reached its end (succeeded, failed, stopped); counted once. */
-  #slotDone(slot: SlotState): void {
-    if (slot.ended) return;
-    slot.ended = true;
-    // Neither succeeded nor failed: the job is stopping, or the watch ended without a verdict.
-    if (slot.phase !== "succeeded" && slot.phase !== "failed") slot.phase = "stopped";
-    if (--this.#slotsLeft === 0) this.#slotsDone();
-  }
-
-  /** Launches the slot's next attempt; `reserved`: the launcher holds a launch slot for it. */
-  #attempt(slot: SlotState, reserved: boolean): void {
-    if (this.#isStopping() || slot.ended) {
-      // A reservation is either used by `launch` below or, when the job is stopping, given back.
-      if (reserved) this.#services.launcher.unreserve();
-      this.#slotDone(slot);
+  #dispatch(index: number, event: SlotEvent): void {
+    let commands: readonly SlotCommand[];
+    try {
+      const next = step(this.state.slots[index] as SlotState, event, this.#slotContext);
+      this.state.slots[index] = next.slot;
+      commands = next.commands;
+    } catch (error) {
+      this.#fail(error, index);
       return;
     }
-    const attempt = slot.attempts + 1;
-    slot.phase = "launching";
-    slot.stopRequested = false;
+    let failure: { error: unknown } | undefined;
+    for (const command of commands) {
+      try {
+        this.#run(index, command);
+      } catch (error) {
+        // The slot's other commands still run (its `done`, say); the job fails once they have.
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) this.#fail(failure.error, index);
+  }
+
+  /** Carries out one command of a slot. */
+  #run(index: number, command: SlotCommand): void {
+    const services = this.#services;
+    const slot = this.state.slots[index] as SlotState;
+    switch (command.kind) {
+      case "launch":
+        this.#launch(index, command.attempt, command.reserved);
+        return;
+      case "unreserve":
+        services.launcher.unreserve();
+        return;
+      case "watch": {
+        const poll = this.#prepared.job.pollInterval;
+        services.watcher.track(
+          {
+            cluster: this.state.cluster,
+            taskArn: command.taskArn,
+            pollInterval: command.stopping ? Math.min(poll, STOPPING_POLL_MS) : poll,
+            lastStatus: slot.lastStatus,
+            signal: this.#stopWatchDeadline.signal,
+          },
+          this.#watchListener,
+          index,
+        );
+        return;
+      }
+      case "stop":
+        services.watcher.expedite(command.taskArn, STOPPING_POLL_MS);
+        this.#sendStop(command.taskArn, this.#stopWatchDeadline.signal);
+        return;
+      case "giveUp":
+        this.#sendStop(
+          command.taskArn,
+          this.#done.signal,
+          "gave up on a task ECS reported missing",
+        );
+        this.#watchGivenUp({ index, taskArn: command.taskArn, stopping: false });
+        return;
+      case "stopOrphan":
+        this.#log.error("RunTask answered after the job gave up on it; stopping that task", {
+          jobId: this.state.jobId,
+          taskIndex: index,
+          taskArn: command.taskArn,
+        });
+        this.#sendStop(command.taskArn, undefined);
+        return;
+      case "settleLater":
+        this.#unsettled.push({ index, attempt: command.attempt });
+        return;
+      case "readLogTail":
+        this.#readLogTail(index, command.failure, command.task);
+        return;
+      case "sleep":
+        sleepUnlessAborted(services.clock, command.ms, this.#stopping.signal).then(
+          (completed) => this.#dispatch(index, { kind: "backoffOver", completed }),
+          (error: unknown) => this.#fail(error, index),
+        );
+        return;
+      case "emit":
+        if (command.event === "taskFailed" && command.payload.taskArn !== undefined) {
+          this.state.failedTaskArns.push(command.payload.taskArn);
+        }
+        this.#emit(command.event, command.payload);
+        return;
+      case "stopJob":
+        if (command.cause.kind === "fatal") {
+          this.#log.error("an AWS call failed for good; stopping the job", {
+            jobId: this.state.jobId,
+            taskIndex: index,
+            error: awsErrorName(command.cause.error),
+          });
+        }
+        this.#stop(command.cause);
+        return;
+      case "taskStarted":
+        services.onTaskStarted?.(this.state, slot, command.task);
+        return;
+      case "taskDone": {
+        const reading = services.onTaskDone?.(this.state, slot, command.taskArn);
+        if (reading !== undefined) {
+          this.#logReadsLeft++;
+          void reading.then(this.#logReadSettled, this.#logReadSettled);
+        }
+        return;
+      }
+      case "done":
+        if (--this.#slotsLeft === 0) this.#slotsDone();
+        return;
+    }
+  }
+
+  #launch(index: number, attempt: number, reserved: boolean): void {
     // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
     const plan = this.#prepared.plan;
     this.#services.launcher
-      .launch(() => buildRunTaskInput(plan, slot.index, attempt), this.#stopping.signal, {
+      .launch(() => buildRunTaskInput(plan, index, attempt), this.#stopping.signal, {
         reserved,
         settleSignal: this.#stopWatchDeadline.signal,
       })
       .then(
-        (launched) => {
-          try {
-            this.#launched(slot, attempt, launched);
-          } catch (error) {
-            this.#fail(error, slot);
-          }
-        },
-        (error: unknown) => this.#fail(error, slot),
+        (result) => this.#dispatch(index, { kind: "launched", attempt, result }),
+        (error: unknown) => this.#fail(error, index),
       );
   }
 
-  #launched(slot: SlotState, attempt: number, launched: LaunchResult): void {
-    if (launched.kind !== "started" && launched.kind !== "fatal" && launched.unsettled === true) {
-      this.#unsettled.push({ slot, attempt });
-    }
-    if (slot.ended) {
-      // Given up on while RunTask was in flight (the stop-watch deadline passed): a task it
-      // started now is stopped at once rather than left running unwatched.
-      if (launched.kind === "started" && launched.task.taskArn !== undefined) {
-        this.#log.error("RunTask answered after the job gave up on it; stopping that task", {
-          jobId: this.state.jobId,
-          taskIndex: slot.index,
-          taskArn: launched.task.taskArn,
-        });
-        this.#sendStop(launched.task.taskArn, undefined);
-      }
-      return;
-    }
-    if (launched.kind === "aborted") {
-      this.#slotDone(slot);
-      return;
-    }
-    slot.attempts = attempt;
-    if (launched.kind === "fatal") {
-      this.#log.error("RunTask failed for good", {
-        jobId: this.state.jobId,
-        taskIndex: slot.index,
-        error: awsErrorName(launched.error),
-      });
-      this.#stop({ kind: "fatal", error: launched.error });
-      this.#slotDone(slot);
-      return;
-    }
-    if (launched.kind === "failed") {
-      this.#afterFailure(slot, attempt, launched.failure, undefined);
-      return;
-    }
-    const task = launched.task;
-    const arn = task.taskArn as string;
-    slot.taskArn = arn;
-    slot.lastStatus = shared(task.lastStatus);
-    slot.phase = "running";
-    slot.exitCode = undefined;
-    slot.stopCode = undefined;
-    slot.stoppedReason = undefined;
-    // The job may have started stopping while this RunTask was in flight: stopping comes first.
-    if (this.#isStopping()) this.#stopSlot(slot);
-    const job = this.#prepared.job;
-    // The RunTask answer is not kept: it would stay alive as long as the task runs.
-    this.#services.watcher.track(
-      {
-        cluster: job.cluster,
-        taskArn: arn,
-        pollInterval: slot.stopRequested
-          ? Math.min(job.pollInterval, STOPPING_POLL_MS)
-          : job.pollInterval,
-        lastStatus: slot.lastStatus,
-        signal: this.#stopWatchDeadline.signal,
-      },
-      this.#watchListener,
-      slot,
-    );
-    this.#emit("taskStarted", {
-      taskIndex: slot.index,
-      attempt,
-      taskArn: arn,
-      taskName: slot.taskName,
-    });
-    if (task.lastStatus !== undefined) this.#statusChanged(slot, task.lastStatus);
-    this.#services.onTaskStarted?.(this.state, slot, task);
-  }
-
-  /**
-   * One listener for every watch of the job: the slot is the watch's subject, and its current
-   * attempt and ARN are the watched ones (they change only when the next attempt launches).
-   */
-  readonly #watchListener: WatchListener<SlotState> = {
-    // Guarded like every step, written out: these run for every status of every task.
-    onStatus: (slot, task) => {
-      try {
-        slot.lastStatus = shared(task.lastStatus);
-        this.#statusChanged(slot, task.lastStatus ?? "UNKNOWN");
-      } catch (error) {
-        this.#fail(error, slot);
-      }
-    },
-    onDone: (slot, watched) => {
-      try {
-        this.#watched(slot, watched);
-      } catch (error) {
-        this.#fail(error, slot);
-      }
-    },
+  /** One listener for every watch of the job; the subject is the slot's index. */
+  readonly #watchListener: WatchListener<number> = {
+    onStatus: (index, task) => this.#dispatch(index, { kind: "observed", task }),
+    onDone: (index, result) => this.#dispatch(index, { kind: "watched", result }),
   };
 
-  /** `taskStatusChanged` for the slot's current attempt. */
-  #statusChanged(slot: SlotState, lastStatus: string): void {
-    this.#emit("taskStatusChanged", {
-      taskIndex: slot.index,
-      attempt: slot.attempts,
-      taskArn: slot.taskArn as string,
-      lastStatus,
-    });
-  }
-
-  #watched(slot: SlotState, watched: WatchResult): void {
-    if (slot.ended) return;
-    const arn = slot.taskArn as string;
-    const attempt = slot.attempts;
-    const last = watched.kind === "stopped" ? watched.task : watched.lastTask;
-    if (last !== undefined) recordTask(slot, last, this.#essential);
-    const done = this.#services.onTaskDone?.(this.state, slot, arn);
-    if (done !== undefined) {
-      this.#logReadsLeft++;
-      void done.then(this.#logReadSettled, this.#logReadSettled);
-    }
-    const outcome = this.#outcome(slot, watched);
-    if (outcome === undefined || outcome.status === "stopped") {
-      if (outcome !== undefined) slot.phase = "stopped";
-      this.#slotDone(slot);
-      return;
-    }
-    if (outcome.status === "succeeded") {
-      slot.phase = "succeeded";
-      this.#emit("taskSucceeded", {
-        taskIndex: slot.index,
-        attempt,
-        taskArn: arn,
-        exitCode: outcome.exitCode,
-      });
-      this.#slotDone(slot);
-      return;
-    }
-    // A task given up as missing may only be hidden from DescribeTasks: it is stopped before
-    // its retry launches, and watched for the rest of the job in case it shows up again.
-    if (outcome.failure.kind === "missing") this.#giveUp(slot, arn);
-    this.#afterFailure(
-      slot,
-      attempt,
-      outcome.failure,
-      watched.kind === "stopped" ? watched.task : { taskArn: arn },
+  /** The log tail of a failed task, then the report; a tail that cannot be read is left out. */
+  #readLogTail(index: number, failure: TaskFailure, task: Task): void {
+    const read = this.#services.withLogTail;
+    const tailed =
+      read === undefined ? Promise.resolve(failure) : read(failure, task, this.#prepared);
+    tailed.then(
+      (withTail) => this.#dispatch(index, { kind: "reported", failure: withTail }),
+      () => this.#dispatch(index, { kind: "reported", failure }),
     );
-  }
-
-  /**
-   * A failed attempt: count it, decide, report, then end the slot or retry after the backoff.
-   * `task`: what ECS said of the attempt's task; `undefined` when it never started.
-   */
-  #afterFailure(slot: SlotState, attempt: number, failure: TaskFailure, task?: Task): void {
-    this.#retryOrEnd(slot, attempt, failure, task).then(
-      (retry) => {
-        try {
-          if (retry) this.#attempt(slot, false);
-          else this.#slotDone(slot);
-        } catch (error) {
-          this.#fail(error, slot);
-        }
-      },
-      (error: unknown) => this.#fail(error, slot),
-    );
-  }
-
-  /** Resolves `true` once the backoff before the next attempt is over. */
-  async #retryOrEnd(
-    slot: SlotState,
-    attempt: number,
-    failure: TaskFailure,
-    task: Task | undefined,
-  ): Promise<boolean> {
-    const job = this.#prepared.job;
-    const { clock, random, retryPolicy } = this.#services;
-    const started = task !== undefined;
-    if (FAILURE_BUDGETS[failure.kind] === "application") slot.applicationFailures++;
-    else slot.launchFailures++;
-    const context: RetryContext = {
-      taskIndex: slot.index,
-      attempt,
-      applicationFailures: slot.applicationFailures,
-      launchFailures: slot.launchFailures,
-      maxFailCount: job.maxFailCount,
-      maxLaunchRetries: job.retry.maxLaunchRetries,
-      backoff: job.retry.backoff,
-    };
-    const willRetry = !this.#isStopping() && this.#decide(failure, context);
-    if (this.#services.withLogTail !== undefined && started) {
-      try {
-        failure = await this.#services.withLogTail(failure, task, this.#prepared);
-      } catch {
-        // The tail is a courtesy: a failure is reported without it rather than not at all.
-      }
-    }
-    slot.lastFailure = failure;
-    slot.failedAt = clock.now();
-    const failedArn = started ? slot.taskArn : undefined;
-    if (failedArn !== undefined) {
-      slot.failedTaskArns = [...slot.failedTaskArns, failedArn];
-      this.state.failedTaskArns.push(failedArn);
-    }
-    if (!willRetry) {
-      slot.phase = "failed";
-      if (!this.#isStopping()) this.#stop({ kind: "exhausted", taskIndex: slot.index, failure });
-    }
-    this.#emit("taskFailed", {
-      taskIndex: slot.index,
-      attempt,
-      ...(failedArn === undefined ? {} : { taskArn: failedArn }),
-      failure,
-      willRetry,
-    });
-    if (!willRetry) return false;
-    const delayMs = backoffOf(retryPolicy.delay(failure, context, random));
-    slot.phase = "backoff";
-    this.#emit("retried", {
-      taskIndex: slot.index,
-      attempt: attempt + 1,
-      ...(failedArn === undefined ? {} : { previousTaskArn: failedArn }),
-      delayMs,
-    });
-    return sleepUnlessAborted(clock, delayMs, this.#stopping.signal);
   }
 
   /** The retry decision: the policy, then the job's own veto. */
-  #decide(failure: TaskFailure, context: RetryContext): boolean {
+  #shouldRetry(failure: TaskFailure, context: RetryContext): boolean {
     if (!this.#services.retryPolicy.shouldRetry(failure, context)) return false;
     const veto = this.#prepared.job.retry.shouldRetry;
     if (veto === undefined) return true;
@@ -634,37 +419,74 @@ export class JobExecution {
     }
   }
 
-  /** Reads a watch result; `undefined` when the slot is done without a verdict (watching ended). */
-  #outcome(
-    slot: SlotState,
-    watched: WatchResult,
-  ): ReturnType<typeof classifyStoppedTask> | undefined {
-    switch (watched.kind) {
-      case "stopped":
-        return classifyStoppedTask(watched.task, this.#essential, slot.stopRequested);
-      case "missing":
-        return slot.stopRequested
-          ? { status: "stopped" }
-          : { status: "failed", failure: missingFailure(watched.polls) };
-      case "error":
-        this.#stop({ kind: "fatal", error: watched.error });
-        slot.phase = "stopped";
-        return undefined;
-      case "cancelled":
-        // The 2-minute watch after StopTask ran out: keep what was last seen.
-        slot.phase = "stopped";
-        return undefined;
+  /**
+   * Something threw where nothing should: the job stops with the error as its cause, and the
+   * slot that saw it ends, its task stopped (a task still watched ends through its watch).
+   */
+  #fail(error: unknown, index: number): void {
+    this.#log.error("unexpected error; stopping the job", {
+      jobId: this.state.jobId,
+      taskIndex: index,
+      error: textOf(error),
+    });
+    this.#stop({ kind: "fatal", error });
+    const slot = this.state.slots[index] as SlotState;
+    if (slot.ended) return;
+    const arn = slot.taskArn;
+    if (slot.phase === "running" && arn !== undefined && this.#services.watcher.isWatching(arn))
+      return;
+    if (arn !== undefined && slot.lastStatus !== "STOPPED" && !slot.stopRequested) {
+      this.#sendStop(arn, this.#stopWatchDeadline.signal);
+    }
+    this.state.slots[index] = {
+      ...slot,
+      phase: slot.phase === "succeeded" || slot.phase === "failed" ? slot.phase : "stopped",
+      stopRequested: slot.stopRequested || arn !== undefined,
+      ended: true,
+    };
+    if (--this.#slotsLeft === 0) this.#slotsDone();
+  }
+
+  #stop(cause: StopCause): void {
+    if (this.state.stopCause !== undefined || this.#done.signal.aborted) return;
+    this.state.stopCause = cause;
+    // Stopping comes first: the tasks, then the waits, then telling anyone about it.
+    const running = this.state.slots.filter(
+      (s) => s.phase === "running" && s.taskArn !== undefined,
+    );
+    for (const slot of running) this.#dispatch(slot.index, { kind: "jobStopping" });
+    this.#stopping.abort();
+    // The stop watch starts now; the job's end cancels its timer.
+    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
+      (elapsed) => {
+        if (elapsed) this.#stopWatchOver();
+      },
+      () => this.#stopWatchOver(),
+    );
+    this.#log.info("stopping job", { jobId: this.state.jobId, cause: causeText(cause) });
+    if (cause.kind === "timeout") {
+      this.#emit("timedOut", {
+        timeoutMs: cause.timeoutMs,
+        elapsedMs: this.#services.clock.now() - this.state.startedAt,
+        stoppedTaskArns: running.map((s) => s.taskArn as string),
+      });
     }
   }
 
   /**
-   * Gives up on an attempt ECS reported missing: StopTask for it (best effort: ECS usually no
-   * longer knows it, which the stopper counts as stopped), and a watch for the rest of the job
-   * that stops it again should it reappear.
+   * The stop watch is over: watches of tasks being stopped end, and a slot still waiting for a
+   * RunTask answer is given up (its task, should one start later, is stopped on arrival).
    */
-  #giveUp(slot: SlotState, taskArn: string): void {
-    this.#sendStop(taskArn, this.#done.signal, "gave up on a task ECS reported missing");
-    this.#watchGivenUp({ slot, taskArn, stopping: false });
+  #stopWatchOver(): void {
+    this.#stopWatchDeadline.abort();
+    for (const slot of this.state.slots) {
+      if (slot.ended || slot.phase !== "launching") continue;
+      this.#log.error("RunTask has not answered since the job stopped; giving up on it", {
+        jobId: this.state.jobId,
+        taskIndex: slot.index,
+      });
+      this.#dispatch(slot.index, { kind: "stopWatchOver" });
+    }
   }
 
   #watchGivenUp(ghost: GivenUpTask): void {
@@ -688,7 +510,7 @@ export class JobExecution {
       ghost.stopping = true;
       this.#log.warn("a task given up as missing is running after all; stopping it", {
         jobId: this.state.jobId,
-        taskIndex: ghost.slot.index,
+        taskIndex: ghost.index,
         taskArn: ghost.taskArn,
       });
       this.#sendStop(ghost.taskArn, this.#done.signal, "gave up on a task ECS reported missing");
@@ -698,14 +520,6 @@ export class JobExecution {
       if (watched.kind === "missing") this.#watchGivenUp(ghost);
     },
   };
-
-  #stopSlot(slot: SlotState): void {
-    const arn = slot.taskArn;
-    if (arn === undefined || slot.stopRequested || slot.phase !== "running") return;
-    slot.stopRequested = true;
-    this.#services.watcher.expedite(arn, STOPPING_POLL_MS);
-    this.#sendStop(arn, this.#stopWatchDeadline.signal);
-  }
 
   /** StopTask for one task, awaited before the job ends; never throws. */
   #sendStop(taskArn: string, signal: AbortSignal | undefined, why?: string): void {
@@ -738,13 +552,14 @@ export class JobExecution {
    */
   async #settleUnsettled(): Promise<void> {
     const stopped: Promise<WatchResult>[] = [];
-    for (const { slot, attempt } of this.#unsettled.splice(0)) {
-      const request = buildRunTaskInput(this.#prepared.plan, slot.index, attempt);
+    for (const { index, attempt } of this.#unsettled.splice(0)) {
+      const slot = this.state.slots[index] as SlotState;
+      const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
       const found = await this.#services.launcher.lookup(request);
       if (!found.ok) {
         this.#log.error("could not find out whether a lost RunTask answer started a task", {
           jobId: this.state.jobId,
-          taskIndex: slot.index,
+          taskIndex: index,
           attempt,
           startedBy: request.startedBy,
         });
@@ -755,7 +570,7 @@ export class JobExecution {
         if (task.taskArn === slot.taskArn && slot.stopRequested) continue;
         this.#log.error("found a task whose RunTask answer was lost; stopping it", {
           jobId: this.state.jobId,
-          taskIndex: slot.index,
+          taskIndex: index,
           attempt,
           taskArn: task.taskArn,
         });
@@ -784,52 +599,36 @@ export class JobExecution {
     return deadline.signal;
   }
 
-  #stop(cause: StopCause): void {
-    if (this.state.stopCause !== undefined || this.#done.signal.aborted) return;
-    this.state.stopCause = cause;
-    // Stopping comes first: the tasks, then the timers, then telling anyone about it.
-    const running = this.state.slots.filter(
-      (s) => s.phase === "running" && s.taskArn !== undefined,
-    );
-    for (const slot of running) this.#stopSlot(slot);
-    this.#stopping.abort();
-    // The stop-watch deadline starts now; the job's end cancels the timer.
-    void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
-      (elapsed) => {
-        if (elapsed) this.#stopWatchOver();
-      },
-      () => this.#stopWatchOver(),
-    );
-    this.#log.info("stopping job", { jobId: this.state.jobId, cause: causeText(cause) });
-    if (cause.kind === "timeout") {
-      this.#emit("timedOut", {
-        timeoutMs: cause.timeoutMs,
-        elapsedMs: this.#services.clock.now() - this.state.startedAt,
-        stoppedTaskArns: running.map((s) => s.taskArn as string),
-      });
+  /** The result's logs; a fetcher that fails (or throws) leaves an error in their place. */
+  async #collectLogs(status: JobStatus): Promise<Pick<JobResult, "logs" | "taskLogs">> {
+    const collect = this.#services.collectLogs;
+    if (collect === undefined) return {};
+    try {
+      return await collect(this.state, status, this.#prepared);
+    } catch (error) {
+      return { logs: { error: `could not fetch logs: ${textOf(error)}` } };
     }
   }
 
-  /**
-   * The stop watch is over: watches of tasks being stopped end, and a slot still waiting for a
-   * RunTask answer is given up (its task, should one start later, is stopped on arrival).
-   */
-  #stopWatchOver(): void {
-    this.#stopWatchDeadline.abort();
-    for (const slot of this.state.slots) {
-      if (slot.ended || slot.phase !== "launching") continue;
-      this.#log.error("RunTask has not answered since the job stopped; giving up on it", {
-        jobId: this.state.jobId,
-        taskIndex: slot.index,
-      });
-      this.#slotDone(slot);
-    }
+  /** Emits a runner event with the job's and the run's ids; nothing after `jobCompleted`. */
+  #emit<E extends keyof EcsBatchRunnerEvents>(event: E, payload: OwnPayload<E>): void {
+    if (this.#completed) return;
+    this.#services.emit(event, {
+      jobId: this.state.jobId,
+      runId: this.state.runId,
+      ...payload,
+    } as EventPayload<E>);
+  }
+
+  /** A method, not a property read: the flag changes across awaits, which narrowing cannot see. */
+  #isStopping(): boolean {
+    return this.#stopping.signal.aborted;
   }
 }
 
 /** A task given up as missing, watched for the rest of its job. */
 interface GivenUpTask {
-  readonly slot: SlotState;
+  readonly index: number;
   readonly taskArn: string;
   /** StopTask was sent after it showed up again. */
   stopping: boolean;
@@ -838,26 +637,6 @@ interface GivenUpTask {
 type EventPayload<E extends keyof EcsBatchRunnerEvents> = Parameters<EcsBatchRunnerEvents[E]>[0];
 /** An event's payload without the ids every payload of a job carries. */
 type OwnPayload<E extends keyof EcsBatchRunnerEvents> = Omit<EventPayload<E>, "jobId" | "runId">;
-
-/** A retry policy's delay as a wait: a number of ms ≥ 0, whatever the policy returned. */
-function backoffOf(delay: number): number {
-  return Number.isFinite(delay) ? Math.max(0, Math.round(delay)) : 0;
-}
-
-/** Copies what DescribeTasks said about an attempt into its slot. */
-function recordTask(slot: SlotState, task: Task, essential: EssentialContainers): void {
-  slot.lastStatus = shared(task.lastStatus);
-  if (task.stopCode !== undefined) slot.stopCode = shared(task.stopCode);
-  if (task.stoppedReason !== undefined) slot.stoppedReason = shared(task.stoppedReason);
-  if (task.stoppedAt !== undefined) slot.stoppedAt = timeOf(task.stoppedAt);
-  const main = (task.containers ?? []).find((c) => essential.get(c.name ?? "") !== false);
-  if (main !== undefined && task.lastStatus === "STOPPED") {
-    const failing = (task.containers ?? []).find(
-      (c) => essential.get(c.name ?? "") !== false && c.exitCode !== 0,
-    );
-    slot.exitCode = (failing ?? main).exitCode ?? null;
-  }
-}
 
 function jobStatus(cause: StopCause | undefined, slots: readonly SlotState[]): JobStatus {
   switch (cause?.kind) {
