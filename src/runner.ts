@@ -3,9 +3,8 @@
  * registry, network resolver, watcher, launcher, log fetcher) and hands each the same clients,
  * clock and logger; each job it runs shares them.
  */
-import type { ContainerDefinition } from "@aws-sdk/client-ecs";
 import { defaultClients, defaultLogsClient } from "./aws-clients.js";
-import { timeOf, type AwsClient, type AwsClients } from "./aws.js";
+import type { AwsClient, AwsClients } from "./aws.js";
 import {
   sleepUnlessAborted,
   systemClock,
@@ -14,7 +13,7 @@ import {
   type RandomSource,
 } from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
-import { JobExecution, type JobServices, type JobState, type StopCause } from "./execution/job.js";
+import { JobExecution, type JobServices, type StopCause } from "./execution/job.js";
 import { Launcher } from "./execution/launcher.js";
 import {
   prepareJob,
@@ -26,11 +25,11 @@ import {
 import { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
 import { defaultRetryPolicy, type RetryPolicy } from "./execution/retry.js";
 import { TaskStopper } from "./execution/stopper.js";
-import type { JobLogs, JobResult, JobStatus, TaskLogs } from "./execution/types.js";
+import type { JobResult } from "./execution/types.js";
 import { TaskWatcher } from "./execution/watcher.js";
-import { CloudWatchLogFetcher, logSources, type LogFetcher } from "./logs/fetcher.js";
+import { CloudWatchLogFetcher, type LogFetcher } from "./logs/fetcher.js";
 import { LogFollower } from "./logs/follower.js";
-import { representativeTask } from "./logs/representative.js";
+import { JobLogPolicy } from "./logs/job-logs.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
 import { validationError } from "./errors.js";
 import { generateRunId, RUN_ID_PATTERN } from "./request/naming.js";
@@ -148,8 +147,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly stopper: TaskStopper;
   readonly logFetcher: LogFetcher;
   readonly logFollower: LogFollower;
-  /** Jobs whose logs are followed, with their containers. */
-  readonly #following = new Map<string, ContainerDefinition[] | undefined>();
+  /** Each job's log port comes from here (DESIGN 3.6). */
+  readonly #logPolicy: JobLogPolicy;
 
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
@@ -224,10 +223,16 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       },
       { intervalMs: options.logFollowIntervalMs ?? 5000 },
     );
+    this.#logPolicy = new JobLogPolicy({
+      fetcher: this.logFetcher,
+      follower: this.logFollower,
+      clock: this.clock,
+    });
   }
 
-  /** What every job shares. */
-  protected get jobServices(): JobServices {
+  /** What a job needs from the runner: the shared parts, and its own log port. */
+  protected jobServices(prepared: PreparedJob): JobServices {
+    const job = prepared.job;
     return {
       clock: this.clock,
       random: this.random,
@@ -240,91 +245,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       emit: (event, payload) => {
         (this.emit as (event: string, payload: unknown) => boolean).call(this, event, payload);
       },
-      collectLogs: (state, status, prepared) => this.#collectLogs(state, status, prepared),
-      withLogTail: async (failure, task, prepared) => {
-        const lines = prepared.job.logs.tailLines;
-        if (lines === 0 || task?.taskArn === undefined) return failure;
-        const containers = prepared.taskDefinition.definition.containerDefinitions;
-        const sources = logSources(containers, task.taskArn);
-        const essential = containers?.find((c) => c.essential !== false)?.name;
-        const source =
-          sources.find((s) => s.container === (failure.container ?? essential)) ?? sources[0];
-        if (source === undefined) return failure;
-        const tail = await this.logFetcher.fetchTail(source, lines);
-        return tail === undefined ? failure : { ...failure, logTail: tail };
-      },
-      onTaskStarted: (state, slot, task) => {
-        if (!this.#following.has(state.jobId) || task.taskArn === undefined) return;
-        this.logFollower.follow({
-          jobId: state.jobId,
-          runId: state.runId,
-          taskIndex: slot.index,
-          attempt: slot.attempts,
-          taskArn: task.taskArn,
-          sources: logSources(this.#following.get(state.jobId), task.taskArn),
-          since: timeOf(task.createdAt) ?? this.clock.now(),
-        });
-      },
-      // Most tasks have no followed logs: nothing to wait for, so no promise per task.
-      onTaskDone: (_state, _slot, taskArn) =>
-        this.logFollower.isFollowing(taskArn) ? this.logFollower.finish(taskArn) : undefined,
+      logs: this.#logPolicy.forJob({
+        jobId: job.jobId,
+        runId: prepared.plan.runId ?? "",
+        containers: prepared.taskDefinition.definition.containerDefinitions,
+        ...job.logs,
+      }),
     };
-  }
-
-  /** The logs that go into a result: the representative task's, and with `fetch: "all"` every task's. */
-  async #collectLogs(
-    state: JobState,
-    status: JobStatus,
-    prepared: PreparedJob,
-  ): Promise<{ logs?: JobLogs; taskLogs?: TaskLogs[] }> {
-    const settings = prepared.job.logs;
-    if (settings.fetch === "none") return {};
-    const containers = prepared.taskDefinition.definition.containerDefinitions;
-    if (logSources(containers, "task").length === 0) {
-      return {
-        logs: {
-          error:
-            "no container logs to CloudWatch Logs (logDriver awslogs), so there are no logs to fetch",
-        },
-      };
-    }
-    const fetched = new Map<string, { text: string; error?: string }>();
-    const read = async (taskArn: string): Promise<{ text: string; error?: string }> => {
-      let f = fetched.get(taskArn);
-      if (f === undefined) {
-        const { text, streams } = await this.logFetcher.fetchTaskLogs(containers, taskArn, {
-          maxBytes: settings.maxBytes,
-        });
-        // Nothing could be read at all: say so beside the text, which has the details.
-        const failed =
-          streams.length > 0 && streams.every((s) => s.error !== undefined && s.lines.length === 0);
-        f = failed ? { text, error: streams.map((s) => s.error).join("; ") } : { text };
-        fetched.set(taskArn, f);
-      }
-      return f;
-    };
-    const text = async (taskArn: string): Promise<string> => (await read(taskArn)).text;
-    let taskLogs: TaskLogs[] | undefined;
-    if (settings.fetch === "all") {
-      taskLogs = [];
-      for (const slot of state.slots) {
-        if (slot.taskArn !== undefined) {
-          const f = await read(slot.taskArn);
-          taskLogs.push({ taskIndex: slot.index, taskArn: slot.taskArn, ...f });
-        }
-      }
-    }
-    const rep = representativeTask(state, status);
-    const logs: JobLogs =
-      "error" in rep
-        ? { error: rep.error }
-        : {
-            taskIndex: rep.slot.index,
-            taskArn: rep.taskArn,
-            stream: rep.stream,
-            text: await text(rep.taskArn),
-          };
-    return { logs, ...(taskLogs === undefined ? {} : { taskLogs }) };
   }
 
   /**
@@ -393,10 +320,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       try {
         if (job === undefined) throw invalid;
         const prepared = await prepareJob(job, this.prepareContext, { runId });
-        if (job.logs.follow) {
-          this.#following.set(job.jobId, prepared.taskDefinition.definition.containerDefinitions);
-        }
-        execution = new JobExecution(prepared, this.jobServices, startedAt);
+        execution = new JobExecution(prepared, this.jobServices(prepared), startedAt);
         if (pending !== undefined) execution.requestStop(pending);
         return await execution.run();
       } catch (error) {
@@ -409,7 +333,6 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       } finally {
         done.abort();
         signal?.removeEventListener("abort", onAbort);
-        this.#following.delete(jobId);
       }
     })();
     return {

@@ -12,6 +12,7 @@ import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
 import { formatDuration } from "../job/duration.js";
+import type { JobLogPort } from "../logs/job-logs.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
@@ -71,28 +72,8 @@ export interface JobServices {
   readonly stopper: TaskStopper;
   readonly retryPolicy: RetryPolicy;
   readonly emit: Emit;
-  /** Collects the logs that go into the result; none when absent. */
-  readonly collectLogs?: (
-    state: JobState,
-    status: JobStatus,
-    prepared: PreparedJob,
-  ) => Promise<Pick<JobResult, "logs" | "taskLogs">>;
-  /** Attaches a log tail to a failure, when the attempt's containers log to awslogs. */
-  readonly withLogTail?: (
-    failure: TaskFailure,
-    task: Task | undefined,
-    prepared: PreparedJob,
-  ) => Promise<TaskFailure>;
-  /** Called when a task starts and when it is done, for live log following. */
-  readonly onTaskStarted?: (state: JobState, slot: SlotState, task: Task) => void;
-  /**
-   * The job waits for the promise, if any, before it completes, not before it moves on.
-   */
-  readonly onTaskDone?: (
-    state: JobState,
-    slot: SlotState,
-    taskArn: string,
-  ) => Promise<void> | undefined;
+  /** The job's logs (DESIGN 3.6): failure tails, following, the result's logs. None when absent. */
+  readonly logs?: JobLogPort;
 }
 
 /** After StopTask, how long the runner keeps watching for STOPPED (DESIGN 3.4). */
@@ -124,12 +105,6 @@ export class JobExecution {
    * and a lookup that failed too): looked up again, and stopped, before the job ends.
    */
   readonly #unsettled: { readonly index: number; readonly attempt: number }[] = [];
-  /** Reads of followed logs still to finish before `jobCompleted`. */
-  #logReadsLeft = 0;
-  #logReadsDone: (() => void) | undefined;
-  readonly #logReadSettled = (): void => {
-    if (--this.#logReadsLeft === 0) this.#logReadsDone?.();
-  };
   #started = false;
   /** Slots not at their end yet; `#slotsDone` when none is left. */
   #slotsLeft = 0;
@@ -145,7 +120,6 @@ export class JobExecution {
     // Every queued launch, backoff and watch of the job listens to these signals: thousands is
     // expected, not a leak, so Node must not warn about it.
     setMaxListeners(0, this.#stopping.signal, this.#stopWatchDeadline.signal, this.#done.signal);
-    const withLogTail = services.withLogTail;
     const isStopping = (): boolean => this.#isStopping();
     this.#slotContext = {
       get stopping() {
@@ -160,7 +134,7 @@ export class JobExecution {
       backoff: job.retry.backoff,
       shouldRetry: (failure, context) => this.#shouldRetry(failure, context),
       delay: (failure, context) => services.retryPolicy.delay(failure, context, services.random),
-      readsLogTails: withLogTail !== undefined,
+      readsLogTails: services.logs?.readsTails ?? false,
     };
     this.state = {
       jobId: job.jobId,
@@ -199,7 +173,8 @@ export class JobExecution {
       await this.#runSlots();
       await this.#settleUnsettled();
       await this.#stopsSent();
-      if (this.#logReadsLeft > 0) await new Promise<void>((r) => (this.#logReadsDone = r));
+      // The last reads of followed logs come before `jobCompleted`, with their `log` events.
+      await this.#services.logs?.settled();
     } finally {
       this.#done.abort();
     }
@@ -349,16 +324,11 @@ export class JobExecution {
         this.#stop(command.cause);
         return;
       case "taskStarted":
-        services.onTaskStarted?.(this.state, slot, command.task);
+        services.logs?.taskStarted(index, slot.attempts, command.task);
         return;
-      case "taskDone": {
-        const reading = services.onTaskDone?.(this.state, slot, command.taskArn);
-        if (reading !== undefined) {
-          this.#logReadsLeft++;
-          void reading.then(this.#logReadSettled, this.#logReadSettled);
-        }
+      case "taskDone":
+        services.logs?.taskDone(command.taskArn);
         return;
-      }
       case "done":
         if (--this.#slotsLeft === 0) this.#slotsDone();
         return;
@@ -387,9 +357,8 @@ export class JobExecution {
 
   /** The log tail of a failed task, then the report; a tail that cannot be read is left out. */
   #readLogTail(index: number, failure: TaskFailure, task: Task): void {
-    const read = this.#services.withLogTail;
-    const tailed =
-      read === undefined ? Promise.resolve(failure) : read(failure, task, this.#prepared);
+    const logs = this.#services.logs;
+    const tailed = logs === undefined ? Promise.resolve(failure) : logs.withTail(failure, task);
     tailed.then(
       (withTail) => this.#dispatch(index, { kind: "reported", failure: withTail }),
       () => this.#dispatch(index, { kind: "reported", failure }),
@@ -601,10 +570,10 @@ export class JobExecution {
 
   /** The result's logs; a fetcher that fails (or throws) leaves an error in their place. */
   async #collectLogs(status: JobStatus): Promise<Pick<JobResult, "logs" | "taskLogs">> {
-    const collect = this.#services.collectLogs;
-    if (collect === undefined) return {};
+    const logs = this.#services.logs;
+    if (logs === undefined) return {};
     try {
-      return await collect(this.state, status, this.#prepared);
+      return await logs.collect(this.state, status);
     } catch (error) {
       return { logs: { error: `could not fetch logs: ${textOf(error)}` } };
     }

@@ -5,7 +5,9 @@ import {
   EcsBatchRunner,
   EcsBatchSetupError,
   type JobServices,
+  type PreparedJob,
 } from "../../src/index.js";
+import type { JobLogPort } from "../../src/logs/job-logs.js";
 import { createSimulatedAws, ManualClock } from "../../src/testing/index.js";
 import { job, memoryLogger, setup } from "../helpers/sim.js";
 
@@ -267,11 +269,21 @@ describe("a bug in the runner's own step", () => {
     // A service that throws where a host's code never could: the step that saw it must not
     // leave the run hanging, nor the tasks running unwatched.
     class Buggy extends EcsBatchRunner {
-      protected override get jobServices(): JobServices {
+      protected override jobServices(prepared: PreparedJob): JobServices {
+        const services = super.jobServices(prepared);
+        const logs = services.logs as JobLogPort;
         return {
-          ...super.jobServices,
-          onTaskStarted: (_state, slot) => {
-            if (slot.index === 2) throw new Error("bug in onTaskStarted");
+          ...services,
+          logs: {
+            ...logs,
+            readsTails: logs.readsTails,
+            withTail: (failure, task) => logs.withTail(failure, task),
+            taskDone: (arn) => logs.taskDone(arn),
+            settled: () => logs.settled(),
+            collect: (job, status) => logs.collect(job, status),
+            taskStarted: (index) => {
+              if (index === 2) throw new Error("bug in onTaskStarted");
+            },
           },
         };
       }
