@@ -362,8 +362,7 @@ export class Launcher {
    * `start(true, i)` is called, in order of `i`, once a launch slot is reserved for launch `i`,
    * whose caller then passes `{ reserved: true }` to `launch` (or gives the slot back with
    * `unreserve`); `start(false, i)` when `signal` aborted first. A job queues all its tasks as
-   * one entry, so 10,000 tasks waiting to launch cost next to nothing, where a suspended call
-   * each was memory every garbage collection had to walk through.
+   * one entry, so thousands of tasks waiting to launch cost next to nothing.
    */
   queue(
     count: number,

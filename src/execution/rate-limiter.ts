@@ -73,8 +73,8 @@ export class AdaptiveRateLimiter {
   /**
    * Grants tokens to the waiters in order as they come. Between tokens it sleeps on the clock
    * until the next is due, the sleep cut short if the first in line gives up: one timer however
-   * many wait, where a sleep per waiter cost each of a job's 10,000 launches its own. Called
-   * back by the clock rather than looping in an async function: this runs once per token.
+   * many wait. Called back by the clock rather than looping in an async function: this runs
+   * once per token.
    */
   readonly #pump = (): void => {
     this.#refill();

@@ -89,17 +89,13 @@ interface Entry {
   interval: number;
   dueAt: number;
   lastStatus: string | undefined;
-  /**
-   * What DescribeTasks last said of the task (`seen`: it said anything), in fields of the watch
-   * rather than an object per change: such objects, made during a poll tick amid its answers and
-   * kept for minutes, pinned pages of the old generation that would otherwise have emptied.
-   */
+  /** What DescribeTasks last said of the task (`seen`: it said anything). */
   seen: boolean;
   version: number | undefined;
   desiredStatus: string | undefined;
   stopCode: string | undefined;
   stoppedReason: string | undefined;
-  /** Ms since epoch; NaN until ECS reports it. Always a number, so V8 updates it in place. */
+  /** Ms since epoch; NaN until ECS reports it. */
   stoppingAt: number;
   missing: number;
   /** The DescribeTasks call that last answered for this task (`TaskWatcher.calls`). */
@@ -169,8 +165,8 @@ export class TaskWatcher {
 
   /**
    * Watches a task like `watch`, reporting to `listener` with `subject` instead of through a
-   * promise: a job with thousands of running tasks keeps one listener, not a suspended call
-   * per task for every garbage collection to walk through.
+   * promise: a job with thousands of running tasks keeps one listener, not a pending promise
+   * per task.
    */
   track<S>(request: TrackRequest, listener: WatchListener<S>, subject: S): void {
     if (request.signal?.aborted === true) {
@@ -261,11 +257,7 @@ export class TaskWatcher {
     }
   }
 
-  /**
-   * The soonest due time of any watch. Written inline in the async `#loop`, this loop stayed
-   * unoptimised and allocated an iterator result and a number per watch on every poll (a
-   * benchmark's allocation profile); in a plain method V8 optimises it.
-   */
+  /** The soonest due time of any watch. */
   #earliestDue(): number {
     let next = Number.POSITIVE_INFINITY;
     for (const e of this.#entries.values()) if (e.dueAt < next) next = e.dueAt;
@@ -275,7 +267,7 @@ export class TaskWatcher {
   /**
    * Due tasks in batches of 100 per cluster; a batch with room takes the cluster's next-due
    * tasks too. Only those not yet due are sorted, to find the next-due: on a poll tick nearly
-   * every task is due, and sorting 10,000 watches each tick was most of what the tick cost.
+   * every task is due, so sorting every watch would be most of what the tick costs.
    */
   #batches(now: number): Entry[][] {
     const byCluster = new Map<string, { due: Entry[]; later: Entry[] }>();
@@ -419,8 +411,7 @@ export function shared(text: string | undefined): string | undefined {
 /**
  * Keeps what a watch needs of a task between polls: its status, version and stop details,
  * enough to report how it was last seen if the watch ends without seeing it STOPPED. Not the
- * description: kept by every running task until the next change, descriptions were most of what
- * each garbage collection had to walk through in a 10,000-task job.
+ * whole description, which every running task would hold until its next change.
  */
 function remember(entry: Entry, task: Task): void {
   entry.seen = true;
