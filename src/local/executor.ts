@@ -16,7 +16,7 @@ import type {
   TaskScheduler,
   TaskScript,
   TaskTiming,
-} from "../simulator/ecs.js";
+} from "../simulator/ecs/index.js";
 import { SUPERVISOR_SOURCE } from "./supervisor.js";
 
 /** Settings of the process executor. */

@@ -24,7 +24,7 @@ import {
   type TaskMatcher,
   type TaskScript,
   type TaskTiming,
-} from "./ecs.js";
+} from "./ecs/index.js";
 import { SimulatedLogs, type StoredLogEvent } from "./logs.js";
 
 /** Options of `createSimulatedAws`. */
@@ -92,7 +92,6 @@ export function awsRateLimits(region: string): TokenBucketConfig[] {
   ];
 }
 
-/** Fargate On-Demand task launches: 100 burst, then 20 tasks per second. */
 /**
  * Fargate also limits the RunTask calls that launch its tasks: 20 per second, burst and
  * sustained (each call may launch up to 10 tasks, so the 100-task burst needs batched calls).
@@ -104,6 +103,7 @@ export const FARGATE_RUN_TASK_BUCKET: TokenBucketConfig = {
   ratePerSecond: 20,
 };
 
+/** Fargate On-Demand task launches: 100 burst, then 20 tasks per second. */
 export const FARGATE_LAUNCH_BUCKET: TokenBucketConfig = {
   service: "ecs",
   actions: [],
@@ -339,5 +339,5 @@ export {
   type TaskScheduler,
   type TaskScript,
   type TaskTiming,
-} from "./ecs.js";
+} from "./ecs/index.js";
 export type { StoredLogEvent } from "./logs.js";
