@@ -3,6 +3,7 @@
  * real SDK v3 client, an `aws-sdk-client-mock` mock, the simulator of `ecs-batch-runner/testing`
  * or the local backend all fit. Also the one place that classifies AWS errors.
  */
+import { textOf } from "./logger.js";
 import { systemClock, type Clock } from "./clock.js";
 import { EcsBatchSetupError } from "./errors.js";
 
@@ -46,9 +47,9 @@ export function awsErrorName(error: unknown): string {
   return error instanceof Error ? error.name : "UnknownError";
 }
 
-/** The error's message, bounded, for results and logs. */
+/** The error's message, bounded, for results and logs; any thrown value has one. */
 export function awsErrorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = textOf(error);
   return message.length > 500 ? `${message.slice(0, 497)}...` : message;
 }
 
@@ -131,6 +132,82 @@ export function isNoCredentialsError(error: unknown): boolean {
   if (awsErrorName(error) === "CredentialsProviderError") return true;
   const message = error instanceof Error ? error.message : "";
   return /could not load credentials from any providers|credential is missing/i.test(message);
+}
+
+/**
+ * What an AWS error means for the caller, in one place (every module asks this, rather than
+ * keeping its own list of names):
+ * - `throttled`: refused for rate before it did anything; send it again later, slower;
+ * - `transient`: a server or network fault; the same request may succeed if sent again (a
+ *   request that creates something may also have acted: see `ambiguous`);
+ * - `ambiguous`: the request reached AWS and its answer could not be read (a 2xx whose body
+ *   does not parse, a connection that broke on the way back): it may have acted;
+ * - `accessDenied`: IAM refused the caller, or did not accept its credentials;
+ * - `noCredentials`: no credentials were found, so nothing was sent;
+ * - `notFound`: what the request names does not exist (a cluster, a task, a log stream);
+ * - `fatal`: the request itself is wrong or not allowed; sending it again will not help.
+ */
+export type AwsErrorClass =
+  "throttled" | "transient" | "ambiguous" | "accessDenied" | "noCredentials" | "notFound" | "fatal";
+
+/** Names that say the resource a request names does not exist. */
+const NOT_FOUND_NAMES = new Set([
+  "ClusterNotFoundException",
+  "ResourceNotFoundException",
+  "ServiceNotFoundException",
+  "TargetNotFoundException",
+]);
+
+/**
+ * Names of refusals that are final whatever status code a stand-in client gives them: the
+ * request is wrong, or not allowed, or a client has no answer for it.
+ */
+const FATAL_NAMES = new Set([
+  "InvalidParameterException",
+  "ClientException",
+  "PlatformUnknownException",
+  "PlatformTaskDefinitionIncompatibilityException",
+  "UnsupportedFeatureException",
+  "BlockedException",
+  "ConflictException",
+  "ValidationException",
+  "EmptyResponseError",
+]);
+
+/** Classifies any thrown value (see `AwsErrorClass`). */
+export function classifyAwsError(error: unknown): AwsErrorClass {
+  if (isNoCredentialsError(error)) return "noCredentials";
+  if (isThrottlingError(error)) return "throttled";
+  if (isAccessDeniedError(error)) return "accessDenied";
+  const name = awsErrorName(error);
+  if (NOT_FOUND_NAMES.has(name)) return "notFound";
+  // ECS says "The referenced task was not found." (and the like) with InvalidParameterException.
+  if (name === "InvalidParameterException" && /not found|does not exist/i.test(textOf(error)))
+    return "notFound";
+  if (FATAL_NAMES.has(name)) return "fatal";
+  if (isUnreadableAnswer(error)) return "ambiguous";
+  return isTransientError(error) ? "transient" : "fatal";
+}
+
+/** Whether sending the same request again may succeed: throttled, transient or ambiguous. */
+export function isRetryableError(error: unknown): boolean {
+  const kind = classifyAwsError(error);
+  return kind === "throttled" || kind === "transient" || kind === "ambiguous";
+}
+
+/**
+ * The request reached AWS and an answer came back that could not be read: a 2xx whose body
+ * failed to parse (the SDK attaches the raw `$response` and says "Deserialization error"), or
+ * the connection broke while the answer was on its way.
+ */
+function isUnreadableAnswer(error: unknown): boolean {
+  if (error === null || typeof error !== "object") return false;
+  const e = error as AwsErrorLike & { $response?: { statusCode?: number } };
+  const status = e.$response?.statusCode ?? e.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 200 && status < 300) return true;
+  if (e.name === "SyntaxError") return true;
+  if (/Deserialization error|socket hang up/i.test(textOf(error))) return true;
+  return typeof e.code === "string" && ["ECONNABORTED", "UND_ERR_SOCKET"].includes(e.code);
 }
 
 /**
@@ -261,7 +338,7 @@ export async function withRetries<T>(
     try {
       return await call(attempt);
     } catch (error) {
-      if (attempt >= max || !isTransientError(error) || options.signal?.aborted === true)
+      if (attempt >= max || !isRetryableError(error) || options.signal?.aborted === true)
         throw error;
       const delayMs = Math.min(cap, base * 2 ** (attempt - 1));
       options.onRetry?.(error, attempt, delayMs);

@@ -28,8 +28,11 @@ export {
 export { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 export type { AwsClient, AwsClients, AwsCommand } from "./aws.js";
 export {
+  type AwsErrorClass,
   awsErrorName,
+  classifyAwsError,
   EmptyResponseError,
+  isRetryableError,
   isAccessDeniedError,
   isEmptyResponseError,
   isNoCredentialsError,
@@ -154,7 +157,6 @@ export {
 } from "./execution/rate-limiter.js";
 export {
   Launcher,
-  NON_RETRYABLE_RUN_TASK_ERRORS,
   runTaskErrorKind,
   type LaunchResult,
   type LauncherContext,

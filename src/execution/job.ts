@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, commonSetupError, isAccessDeniedError } from "../aws.js";
+import { awsErrorMessage, awsErrorName, commonSetupError, classifyAwsError } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
@@ -671,10 +671,11 @@ export function setupErrorFrom(error: unknown): EcsBatchSetupError {
   const common = commonSetupError("RunTask", error);
   if (common !== undefined) return common;
   const name = awsErrorName(error);
+  const kind = classifyAwsError(error);
   const code: EcsBatchErrorCode =
     name === "ClusterNotFoundException"
       ? "CLUSTER_NOT_FOUND"
-      : isAccessDeniedError(error)
+      : kind === "accessDenied"
         ? "ACCESS_DENIED"
         : name === "InvalidParameterException" || name === "ClientException"
           ? "INVALID_PARAMETER"

@@ -16,10 +16,7 @@ import {
 import {
   awsErrorMessage,
   awsErrorName,
-  isAccessDeniedError,
-  isNoCredentialsError,
-  isThrottlingError,
-  isTransientError,
+  classifyAwsError,
   sendFor,
   type AwsClient,
 } from "../aws.js";
@@ -81,28 +78,6 @@ export interface LauncherOptions {
 }
 
 /**
- * Errors that say the request itself is wrong or not allowed: ECS refused it, so it started
- * nothing, and sending it again will not help.
- */
-export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
-  "ClusterNotFoundException",
-  "InvalidParameterException",
-  "AccessDeniedException",
-  "ClientException",
-  "PlatformUnknownException",
-  "PlatformTaskDefinitionIncompatibilityException",
-  "UnsupportedFeatureException",
-  "BlockedException",
-  "ConflictException",
-  "UnrecognizedClientException",
-  "InvalidClientTokenId",
-  "ExpiredTokenException",
-  "ValidationException",
-  "CredentialsProviderError",
-  "EmptyResponseError",
-]);
-
-/**
  * How a RunTask error is handled:
  * - `throttled`: refused for rate before it did anything; send the same request again later;
  * - `ambiguous`: it may have started the task (a 5xx, a timeout, a reset socket, an answer that
@@ -110,37 +85,15 @@ export const NON_RETRYABLE_RUN_TASK_ERRORS: ReadonlySet<string> = new Set([
  * - `fatal`: refused for good (cluster not found, access denied, invalid parameter, ...).
  */
 export function runTaskErrorKind(error: unknown): "throttled" | "ambiguous" | "fatal" {
-  if (isThrottlingError(error)) return "throttled";
-  if (
-    NON_RETRYABLE_RUN_TASK_ERRORS.has(awsErrorName(error)) ||
-    isAccessDeniedError(error) ||
-    isNoCredentialsError(error)
-  ) {
-    return "fatal";
+  switch (classifyAwsError(error)) {
+    case "throttled":
+      return "throttled";
+    case "transient":
+    case "ambiguous":
+      return "ambiguous";
+    default:
+      return "fatal";
   }
-  return isTransientError(error) || isUnreadableAnswer(error) ? "ambiguous" : "fatal";
-}
-
-/**
- * The request reached ECS and an answer came back that could not be read: a 2xx whose body
- * failed to parse (the SDK attaches the raw `$response` and says "Deserialization error"), or
- * the connection broke while the answer was on its way.
- */
-function isUnreadableAnswer(error: unknown): boolean {
-  if (error === null || typeof error !== "object") return false;
-  const e = error as {
-    name?: unknown;
-    message?: unknown;
-    code?: unknown;
-    $response?: { statusCode?: number };
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = e.$response?.statusCode ?? e.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 200 && status < 300) return true;
-  if (e.name === "SyntaxError") return true;
-  if (typeof e.message === "string" && /Deserialization error|socket hang up/i.test(e.message))
-    return true;
-  return typeof e.code === "string" && ["ECONNABORTED", "UND_ERR_SOCKET"].includes(e.code);
 }
 
 const ABORTED: LaunchResult = Object.freeze({ kind: "aborted" });

@@ -12,8 +12,7 @@ import {
 import {
   awsErrorMessage,
   awsErrorName,
-  isAccessDeniedError,
-  isTransientError,
+  classifyAwsError,
   commonSetupError,
   sendFor,
   withRetries,
@@ -239,11 +238,12 @@ async function describeCluster(
   } catch (err) {
     const common = commonSetupError("DescribeClusters", err);
     if (common !== undefined) throw common;
-    if (isAccessDeniedError(err)) {
+    const kind = classifyAwsError(err);
+    if (kind === "accessDenied") {
       logger.debug("skipping the cluster check: DescribeClusters was denied", { cluster });
       return;
     }
-    if (isTransientError(err)) {
+    if (kind === "throttled" || kind === "transient" || kind === "ambiguous") {
       logger.warn("skipping the cluster check: DescribeClusters failed; RunTask checks it too", {
         cluster,
         error: `${awsErrorName(err)}: ${awsErrorMessage(err)}`,

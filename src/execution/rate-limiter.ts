@@ -3,7 +3,7 @@
  * service throttles (other clients share the account's bucket), and creeps back up while calls
  * succeed. Waiters are served in order, so one busy job cannot starve another.
  */
-import { isThrottlingError, isTransientError } from "../aws.js";
+import { isRetryableError, isThrottlingError } from "../aws.js";
 import { sleepUnlessAborted, type Clock } from "../clock.js";
 
 /** Settings of one rate limiter. */
@@ -209,7 +209,7 @@ export async function limitedCall<T>(
       limiter.onSuccess();
       return { ok: true, value, attempts: attempt };
     } catch (error) {
-      if (!isTransientError(error) || attempt >= max)
+      if (!isRetryableError(error) || attempt >= max)
         return { ok: false, error, attempts: attempt, aborted: false };
       if (isThrottlingError(error)) limiter.onThrottle();
       const delayMs = options.backoffMs(attempt);

@@ -4,7 +4,13 @@
  * task, where the ARN is already shown, and a list of them would not fit in 255 characters.
  */
 import { StopTaskCommand } from "@aws-sdk/client-ecs";
-import { awsErrorMessage, awsErrorName, sendFor, type AwsClient } from "../aws.js";
+import {
+  awsErrorMessage,
+  awsErrorName,
+  classifyAwsError,
+  sendFor,
+  type AwsClient,
+} from "../aws.js";
 import type { Clock } from "../clock.js";
 import { ECS_LIMITS } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
@@ -80,8 +86,7 @@ export class TaskStopper {
     if (out.aborted || signal?.aborted === true) return false;
     const name = awsErrorName(out.error);
     // "The referenced task was not found": ECS already forgot it, so it is not running.
-    if (name === "InvalidParameterException" && /not found/i.test(awsErrorMessage(out.error)))
-      return true;
+    if (classifyAwsError(out.error) === "notFound") return true;
     log.error("StopTask failed", { taskArn, error: `${name}: ${awsErrorMessage(out.error)}` });
     return false;
   }

@@ -13,8 +13,8 @@ import {
 import {
   awsErrorMessage,
   awsErrorName,
+  isRetryableError,
   isThrottlingError,
-  isTransientError,
   sendFor,
   timeOf,
   type AwsClient,
@@ -109,12 +109,6 @@ interface Entry {
 }
 
 const DESCRIBE_LIMIT = 100;
-const NON_RETRYABLE = new Set([
-  "AccessDeniedException",
-  "ClusterNotFoundException",
-  "InvalidParameterException",
-  "ClientException",
-]);
 
 /** Polls tasks with DescribeTasks in shared batches of up to 100. */
 export class TaskWatcher {
@@ -318,7 +312,7 @@ export class TaskWatcher {
       this.#ctx.limiter.onSuccess();
     } catch (error) {
       const name = awsErrorName(error);
-      if (NON_RETRYABLE.has(name) || !isTransientError(error)) {
+      if (!isRetryableError(error)) {
         (this.#ctx.logger ?? silentLogger).error("DescribeTasks failed", {
           cluster,
           error: `${name}: ${awsErrorMessage(error)}`,

@@ -16,7 +16,7 @@ import {
   awsErrorMessage,
   awsErrorName,
   commonSetupError,
-  isAccessDeniedError,
+  classifyAwsError,
   sendFor,
   withRetries,
   type AwsClient,
@@ -167,7 +167,7 @@ export class TaskDefinitionRegistry {
     } catch (err) {
       const common = commonSetupError("RegisterTaskDefinition", err);
       if (common !== undefined) throw common;
-      if (isAccessDeniedError(err)) {
+      if (classifyAwsError(err) === "accessDenied") {
         throw new EcsBatchSetupError(
           "ACCESS_DENIED",
           `RegisterTaskDefinition was denied (${awsErrorName(err)}); grant ecs:RegisterTaskDefinition and iam:PassRole for the task's roles, or pass an existing definition as taskDefinition.arn`,
@@ -225,7 +225,7 @@ function isNotFound(err: unknown): boolean {
 function describeError(err: unknown, reference: string): EcsBatchSetupError {
   const common = commonSetupError("DescribeTaskDefinition", err);
   if (common !== undefined) return common;
-  if (isAccessDeniedError(err)) {
+  if (classifyAwsError(err) === "accessDenied") {
     return new EcsBatchSetupError(
       "ACCESS_DENIED",
       `DescribeTaskDefinition of "${reference}" was denied (${awsErrorName(err)}); grant ecs:DescribeTaskDefinition`,
