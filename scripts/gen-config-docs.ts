@@ -1,5 +1,6 @@
 /**
- * Writes docs/configuration.md from the code, so the reference cannot drift from it:
+ * Writes docs/configuration.md and schema/job.schema.json (the JSON Schema of a job file, shipped
+ * in the package for editors) from the code, so neither can drift from it:
  *
  * - the job fields from `BatchJobSchema` (src/job/schema.ts) through `z.toJSONSchema`: types,
  *   defaults and constraints from the schema itself, descriptions and what a JSON Schema cannot
@@ -8,10 +9,11 @@
  * - the runner options from the doc comments of `EcsBatchRunnerOptions`, `RateLimit` and
  *   `RunOptions`, read with the TypeScript compiler.
  *
- * Run `npm run docs:config` after changing any of them; test/docs/config-docs.test.ts fails
- * while docs/configuration.md differs from what this script produces.
+ * Run `npm run docs:config` after changing any of them; test/docs/config-docs.test.ts and
+ * test/docs/job-schema.test.ts fail while either file differs from what this script produces.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as prettier from "prettier";
 import ts from "typescript";
@@ -23,6 +25,9 @@ const root = new URL("../", import.meta.url);
 
 /** Where the generated reference goes. */
 export const CONFIG_DOCS_PATH = fileURLToPath(new URL("docs/configuration.md", root));
+
+/** Where the JSON Schema of a job file goes (shipped as `ecs-batch-runner/schema/job.schema.json`). */
+export const JOB_SCHEMA_PATH = fileURLToPath(new URL("schema/job.schema.json", root));
 
 /** The part of JSON Schema that `z.toJSONSchema` produces for the job schema. */
 interface JsonSchema {
@@ -50,6 +55,35 @@ interface JsonSchema {
   "x-default"?: string;
   "x-constraints"?: string[];
 }
+
+/**
+ * The string forms the job schema's transforms accept, for the JSON Schema of a job file (a
+ * transform has no JSON Schema; its input is only `number | string` there). Each matches
+ * exactly the strings the parser reads (test/docs/job-schema.test.ts checks it against
+ * `parseDuration`, `parseCpu` and `parseMemory`); limits on the value (a duration's minimum
+ * and maximum, the Fargate sizes) stay with the parser.
+ */
+const STRING_FORMS = {
+  duration: {
+    pattern: "^\\s*(\\d+(\\.\\d+)?|((\\d+(\\.\\d*)?|\\.\\d+)(ns|us|µs|μs|ms|s|m|h))+)\\s*$",
+    example: '"30s", "1h", "2h15m30s", "500ms"',
+  },
+  cpu: {
+    pattern: "^\\s*(\\d+|\\d+(\\.\\d+)?\\s*[vV][cC][pP][uU])\\s*$",
+    example: '1024, "1024" or "1 vCPU"',
+  },
+  memory: {
+    pattern: "^\\s*(\\d+|\\d+(\\.\\d+)?\\s*[gG][bB])\\s*$",
+    example: '2048, "2048" or "2 GB"',
+  },
+} as const;
+
+/** The patterns of `STRING_FORMS`, for tests. */
+export const JOB_STRING_PATTERNS = {
+  duration: STRING_FORMS.duration.pattern,
+  cpu: STRING_FORMS.cpu.pattern,
+  memory: STRING_FORMS.memory.pattern,
+};
 
 /** One table of fields: the job's top level, or one nested object. */
 interface Section {
@@ -305,6 +339,107 @@ function exampleJob(): string {
   return `\`\`\`json\n${JSON.stringify(EXAMPLE_JOB, null, 2)}\n\`\`\``;
 }
 
+/** A JSON Schema node as this script rewrites it. */
+type SchemaNode = JsonSchema & Record<string, unknown>;
+
+/** `number | string` restricted to the forms `form` takes: a number ≥ 0 or a matching string. */
+function stringForm(node: SchemaNode, form: keyof typeof STRING_FORMS, positive: boolean): void {
+  const { pattern, example } = STRING_FORMS[form];
+  delete node.type;
+  node.anyOf = [
+    positive ? { type: "number", exclusiveMinimum: 0 } : { type: "number", minimum: 0 },
+    { type: "string", pattern },
+  ];
+  node.description = `${node.description ?? ""} For example ${example}.`.trim();
+}
+
+/**
+ * A node of `z.toJSONSchema`'s output made fit for editors: the `x-` documentation keys folded
+ * into the description (a default filled in outside the schema, checks made by refinements),
+ * the string forms of durations and sizes, and what only code can give (`retry.shouldRetry`)
+ * left out.
+ */
+function editorNode(node: SchemaNode, path: string): SchemaNode {
+  const out: SchemaNode = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key.startsWith("x-")) continue;
+    if (key === "properties" && typeof value === "object" && value !== null) {
+      const properties: Record<string, SchemaNode> = {};
+      for (const [name, child] of Object.entries(value as Record<string, SchemaNode>)) {
+        const childPath = path === "" ? name : `${path}.${name}`;
+        if (childPath === "retry.shouldRetry") continue;
+        properties[name] = editorNode(child, childPath);
+      }
+      out.properties = properties;
+    } else if (key === "items" && typeof value === "object" && value !== null) {
+      out.items = editorNode(value as SchemaNode, `${path}[]`);
+    } else if ((key === "anyOf" || key === "oneOf") && Array.isArray(value)) {
+      out[key] = (value as SchemaNode[]).map((v) => editorNode(v, path));
+    } else {
+      out[key] = value;
+    }
+  }
+  const notes = [
+    node["x-default"] === undefined ? undefined : `Default: ${node["x-default"]}.`,
+    ...(node["x-constraints"] ?? []).map((c) => `${c.charAt(0).toUpperCase()}${c.slice(1)}.`),
+  ].filter((n): n is string => n !== undefined);
+  if (notes.length > 0) out.description = [node.description, ...notes].join(" ");
+  // Links to other sections of docs/configuration.md mean nothing in an editor: keep their text.
+  if (typeof out.description === "string") {
+    out.description = out.description.replace(/\[(`[^`]*`|[^\]]+)\]\(#[^)]*\)/g, "$1");
+  }
+  if (node["x-type"] === "duration") stringForm(out, "duration", false);
+  if (path === "cpu") stringForm(out, "cpu", true);
+  if (path === "memory") stringForm(out, "memory", true);
+  return out;
+}
+
+/**
+ * The JSON Schema of a job file (JSON or YAML), for editors and validators: the job schema's
+ * input side, with `$schema` allowed at the top (the CLI ignores it) and the structural rules
+ * its transforms check said as JSON Schema: one task definition source; `subnets` or `vpcId`;
+ * security groups and a public IP only with subnets.
+ */
+export function jobFileSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(BatchJobSchema, {
+    io: "input",
+    unrepresentable: "any",
+  }) as SchemaNode;
+  const schema = editorNode(generated, "");
+  const properties = schema.properties as Record<string, SchemaNode>;
+  const taskDefinition = properties.taskDefinition;
+  const network = properties.network;
+  if (taskDefinition === undefined || network === undefined) {
+    throw new Error("the job schema has no taskDefinition or network field");
+  }
+  taskDefinition.minProperties = 1;
+  taskDefinition.maxProperties = 1;
+  network.not = { required: ["subnets", "vpcId"] };
+  network.dependentRequired = { securityGroups: ["subnets"], assignPublicIp: ["subnets"] };
+  const { $schema: draft, ...rest } = schema;
+  return {
+    $schema: draft,
+    title: "ecs-batch-runner job",
+    description:
+      "A batch job for ecs-batch-runner (`ecs-batch run job.yaml`, `runner.run(job)`). Generated from the package's zod schema; see docs/configuration.md.",
+    ...rest,
+    properties: {
+      $schema: {
+        type: "string",
+        description:
+          "Where editors find this schema; ignored by `ecs-batch` (not a job field: `parseJob` rejects it).",
+      },
+      ...properties,
+    },
+  };
+}
+
+/** schema/job.schema.json as it should be. */
+export async function renderJobSchema(): Promise<string> {
+  const config = (await prettier.resolveConfig(JOB_SCHEMA_PATH)) ?? {};
+  return prettier.format(JSON.stringify(jobFileSchema()), { ...config, parser: "json" });
+}
+
 function markdown(): string {
   return `# Configuration reference
 
@@ -313,8 +448,33 @@ function markdown(): string {
 A job is a plain object, \`BatchJobInput\`, handed to \`runner.run(job)\`, \`runner.submit(job)\` or
 \`runner.preview(job)\` (or written as a JSON or YAML job file for the CLI). Only
 \`taskDefinition\` is required. The same zod schema is exported as \`BatchJobSchema\` (and as
-\`BatchJobInput\`); \`z.toJSONSchema(BatchJobSchema, { io: "input" })\` gives a JSON Schema for
-editors, with the descriptions below.
+\`BatchJobInput\`).
+
+The package ships the JSON Schema of a job file, with the descriptions below, as
+\`ecs-batch-runner/schema/job.schema.json\` (\`node_modules/ecs-batch-runner/schema/job.schema.json\`).
+Point an editor at it for completion and checking as you type. In a YAML file, with the YAML
+language server (VS Code's YAML extension, and others):
+
+\`\`\`yaml
+# yaml-language-server: $schema=node_modules/ecs-batch-runner/schema/job.schema.json
+taskDefinition:
+  path: task-definition.json
+\`\`\`
+
+In a JSON file, with a \`"$schema"\` key, which \`ecs-batch\` ignores:
+
+\`\`\`json
+{
+  "$schema": "./node_modules/ecs-batch-runner/schema/job.schema.json",
+  "taskDefinition": { "path": "task-definition.json" }
+}
+\`\`\`
+
+(\`parseJob\` and \`runner.run\` reject \`$schema\` as an unknown field: it belongs to the file,
+not the job. For JSON files without the key, map them to the schema in the editor's settings,
+such as VS Code's \`json.schemas\`.) The schema checks a file's structure; what only the parser
+can check (durations' limits, Fargate sizes, the length of task names) is checked when the job
+is parsed.
 
 \`parseJob(input)\` validates a job and fills in the defaults. It returns a \`BatchJob\`: durations
 in milliseconds, sizes as numbers, environments as \`{ name, value }\` lists, a \`jobId\` always
@@ -363,7 +523,7 @@ A \`RateLimit\` is a client-side token bucket. It starts at \`ratePerSecond\`, h
 throttles a call (other clients share the account's limits) and creeps back up while calls
 succeed:
 
-${memberTable(interfaceMembers("src/execution/rate-limiter.ts", "RateLimit"))}
+${memberTable(interfaceMembers("src/aws/rate-limiter.ts", "RateLimit"))}
 
 ## Run options
 
@@ -382,6 +542,9 @@ export async function renderConfigurationDocs(): Promise<string> {
 async function main(): Promise<void> {
   writeFileSync(CONFIG_DOCS_PATH, await renderConfigurationDocs());
   process.stdout.write(`wrote ${CONFIG_DOCS_PATH}\n`);
+  mkdirSync(dirname(JOB_SCHEMA_PATH), { recursive: true });
+  writeFileSync(JOB_SCHEMA_PATH, await renderJobSchema());
+  process.stdout.write(`wrote ${JOB_SCHEMA_PATH}\n`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

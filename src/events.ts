@@ -4,7 +4,7 @@
  * them apart.
  */
 import { EventEmitter } from "eventemitter3";
-import type { JobResult, TaskFailure } from "./execution/types.js";
+import type { JobResult, TaskFailure } from "./result.js";
 import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 
 /** Preparation is done; the first RunTask is about to be sent. */

@@ -128,7 +128,7 @@ export {
   type PreparedJob,
   type JobPreview,
   type RunIdentity,
-} from "./execution/prepare.js";
+} from "./prepare/prepare.js";
 
 // Execution: each part usable on its own.
 export {
@@ -154,7 +154,7 @@ export {
   limitedCall,
   type LimitedCallResult,
   type RateLimit,
-} from "./execution/rate-limiter.js";
+} from "./aws/rate-limiter.js";
 export {
   Launcher,
   runTaskErrorKind,
@@ -210,4 +210,4 @@ export {
 export { representativeTask, type Representative } from "./logs/representative.js";
 
 // Results.
-export type * from "./execution/types.js";
+export type * from "./result.js";

@@ -21,11 +21,11 @@ import {
   type JobPreview,
   type PrepareContext,
   type PreparedJob,
-} from "./execution/prepare.js";
-import { AdaptiveRateLimiter, type RateLimit } from "./execution/rate-limiter.js";
+} from "./prepare/prepare.js";
+import { AdaptiveRateLimiter, type RateLimit } from "./aws/rate-limiter.js";
 import { defaultRetryPolicy, type RetryPolicy } from "./execution/retry.js";
 import { TaskStopper } from "./execution/stopper.js";
-import type { JobResult } from "./execution/types.js";
+import type { JobResult } from "./result.js";
 import { TaskWatcher } from "./execution/watcher.js";
 import { CloudWatchLogFetcher, type LogFetcher } from "./logs/fetcher.js";
 import { LogFollower } from "./logs/follower.js";

@@ -18,7 +18,7 @@ import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
 import type { Launcher } from "./launcher.js";
 import { essentialContainers } from "./outcome.js";
-import type { PreparedJob } from "./prepare.js";
+import type { PreparedJob } from "../prepare/prepare.js";
 import type { RetryContext, RetryPolicy } from "./retry.js";
 import {
   initialSlot,
@@ -29,7 +29,7 @@ import {
   type SlotState,
 } from "./slot.js";
 import { stopReason, type TaskStopper } from "./stopper.js";
-import type { JobResult, JobStatus, TaskFailure, TaskResult } from "./types.js";
+import type { JobResult, JobStatus, TaskFailure, TaskResult } from "../result.js";
 import type { TaskWatcher, WatchListener, WatchResult } from "./watcher.js";
 
 export type { SlotPhase, SlotState } from "./slot.js";

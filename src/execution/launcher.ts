@@ -26,8 +26,8 @@ import { silentLogger, type Logger } from "../logger.js";
 import { SharedAbortListeners } from "./abort-listeners.js";
 import { findStartedTasks, type LookupResult } from "./lookup.js";
 import { launchFailure } from "./outcome.js";
-import { AdaptiveRateLimiter } from "./rate-limiter.js";
-import type { TaskFailure } from "./types.js";
+import { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
+import type { TaskFailure } from "../result.js";
 
 /** How one launch ended. */
 export type LaunchResult =

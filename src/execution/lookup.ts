@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
-import { limitedCall, type AdaptiveRateLimiter } from "./rate-limiter.js";
+import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 
 /** What a lookup needs. */
 export interface TaskLookupContext {

@@ -4,7 +4,7 @@
  * 0: a task that never started (no exit code) is a failure, never a success.
  */
 import type { Task } from "@aws-sdk/client-ecs";
-import type { FailureKind, TaskFailure } from "./types.js";
+import type { FailureKind, TaskFailure } from "../result.js";
 
 /** How each `stopCode` is read. `EssentialContainerExited` (and none) defer to the containers. */
 export const STOP_CODE_KINDS: Readonly<Record<string, FailureKind | "containers">> = {

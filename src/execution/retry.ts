@@ -5,7 +5,7 @@
  * Spot reclaim never spends the application's retries.
  */
 import type { RandomSource } from "../clock.js";
-import type { FailureKind, TaskFailure } from "./types.js";
+import type { FailureKind, TaskFailure } from "../result.js";
 
 /** Which budget a failure spends. */
 export type RetryBudget = "application" | "launch";

@@ -27,7 +27,7 @@ import {
   type TaskOutcome,
 } from "./outcome.js";
 import { FAILURE_BUDGETS, type RetryContext } from "./retry.js";
-import type { TaskFailure } from "./types.js";
+import type { TaskFailure } from "../result.js";
 import type { WatchResult } from "./watcher.js";
 
 /** Where a task slot is. */

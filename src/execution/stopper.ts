@@ -14,7 +14,7 @@ import {
 import type { Clock } from "../clock.js";
 import { ECS_LIMITS } from "../job/schema.js";
 import { silentLogger, type Logger } from "../logger.js";
-import { limitedCall, type AdaptiveRateLimiter } from "./rate-limiter.js";
+import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 
 /**
  * The StopTask reason: `ecs-batch-runner: job <jobId> <cause>`, at most 255 characters, with

@@ -22,7 +22,7 @@ import {
 import { sleepUnlessAborted, type Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { SharedAbortListeners } from "./abort-listeners.js";
-import type { AdaptiveRateLimiter } from "./rate-limiter.js";
+import type { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 
 /** How watching one task ended. */
 export type WatchResult =

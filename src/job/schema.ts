@@ -15,7 +15,7 @@ import {
   parseCpu,
   parseMemory,
 } from "./fargate.js";
-import type { TaskFailure } from "../execution/types.js";
+import type { TaskFailure } from "../result.js";
 
 /** Limits ECS enforces, checked up front so a job that would be refused launches nothing. */
 export const ECS_LIMITS = {

@@ -14,7 +14,7 @@ import type { ContainerDefinition } from "@aws-sdk/client-ecs";
 import { awsErrorMessage, awsErrorName, sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
-import { limitedCall, type AdaptiveRateLimiter } from "../execution/rate-limiter.js";
+import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 import { formatLogLine, formatStreamSection, joinSections, type LogLine } from "./format.js";
 
 /** Where one container of one task logs. */

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { awsErrorName, sendFor } from "../aws.js";
 import { sleepUnlessAborted } from "../clock.js";
-import { limitedCall } from "../execution/rate-limiter.js";
+import { limitedCall } from "../aws/rate-limiter.js";
 import { silentLogger } from "../logger.js";
 import type { LogFetcherContext, LogSource } from "./fetcher.js";
 

@@ -9,7 +9,7 @@
 import type { ContainerDefinition, Task } from "@aws-sdk/client-ecs";
 import { timeOf } from "../aws.js";
 import type { Clock } from "../clock.js";
-import type { JobLogs, JobResult, JobStatus, TaskFailure, TaskLogs } from "../execution/types.js";
+import type { JobLogs, JobResult, JobStatus, TaskFailure, TaskLogs } from "../result.js";
 import { logSources, type LogFetcher } from "./fetcher.js";
 import type { LogFollower } from "./follower.js";
 import {

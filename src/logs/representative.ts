@@ -4,7 +4,7 @@
  * on timeout or cancel the unfinished task with the lowest index. Success goes to stdout,
  * everything else to stderr.
  */
-import type { JobStatus } from "../execution/types.js";
+import type { JobStatus } from "../result.js";
 
 /** What the choice reads of a task slot (a job's `SlotState` fits). */
 export interface RepresentativeCandidate {
