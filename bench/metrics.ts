@@ -226,6 +226,11 @@ export interface AlgorithmMetrics {
   readonly describeTasksLowerBound: number;
   readonly describePolls: number;
   readonly maxUnfinished: number;
+  /**
+   * Task polls: Σ unfinished(T) over the grid, each task counted at every tick it was running
+   * (the descriptions a poller on the grid must get). Per-task-per-poll figures divide by this.
+   */
+  readonly taskPolls: number;
   /** Σ unfinished(T) over the grid / tasks started: how often each task must be described. */
   readonly descriptionsPerTask: number | null;
   /** DescribeTasks calls / lower bound. */
@@ -286,6 +291,7 @@ export function algorithmMetrics(run: RunRecord, sim: SimSummary): AlgorithmMetr
     describeTasksLowerBound: bound.lowerBound,
     describePolls: bound.polls,
     maxUnfinished: bound.maxUnfinished,
+    taskPolls: bound.taskPolls,
     descriptionsPerTask: run.times.count === 0 ? null : bound.taskPolls / run.times.count,
     describeTasksRatio: bound.lowerBound === 0 ? null : describe / bound.lowerBound,
     launchesNeeded,

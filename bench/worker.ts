@@ -57,7 +57,7 @@ const EPOCH = Date.UTC(2026, 0, 1);
 
 async function virtualRun(): Promise<MeasurementResult> {
   const clock = new ManualClock({ start: EPOCH });
-  const aws = simulatedAccount(clock);
+  const aws = simulatedAccount(clock, scenario);
   const env: Env = {
     clients: aws.clients,
     clock,
@@ -113,6 +113,7 @@ async function realtimeRun(): Promise<MeasurementResult> {
   const remote = await RemoteSimulator.start(
     script,
     RemoteSimulator.simServerArgs({
+      scenario: scenario.name,
       speed,
       epoch: EPOCH,
       realStart,
@@ -143,7 +144,12 @@ async function replayRun(): Promise<ReplayResult> {
   if (dir === undefined || script === undefined)
     throw new Error("--transcript <dir> and --replay-server <path> are required");
   const requests = await readRequests(dir);
-  const remote = await RemoteSimulator.start(script, ["--transcript", dir]);
+  const remote = await RemoteSimulator.start(script, [
+    "--transcript",
+    dir,
+    "--scenario",
+    scenario.name,
+  ]);
   const monitor = new ProcessMonitor();
   monitor.start();
   const { calls, errors, readingMs } = await replayTranscript(remote, requests);

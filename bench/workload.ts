@@ -17,19 +17,41 @@ import {
 /** The simulator's seeded PRNG (mulberry32), for latency and jitter. */
 export { seededRandom };
 
+/** A task run time: uniform over 16 steps in [min, max] (simulated milliseconds). */
+export interface RunTime {
+  readonly min: number;
+  readonly max: number;
+}
+
 /** One scenario: `jobs` concurrent jobs of `tasksPerJob` tasks each, on one runner. */
 export interface Scenario {
   readonly name: string;
   readonly jobs: number;
   readonly tasksPerJob: number;
+  /** How long each task's containers run. Default: `WORKLOAD.runMs` (1 to 4 minutes). */
+  readonly runMs?: RunTime;
 }
+
+/** Long tasks: every task runs 30 minutes, so each is polled about 120 times. */
+const THIRTY_MINUTES = 30 * 60_000;
 
 export const SCENARIOS: readonly Scenario[] = [
   { name: "1x100", jobs: 1, tasksPerJob: 100 },
   { name: "1x1000", jobs: 1, tasksPerJob: 1000 },
   { name: "1x10000", jobs: 1, tasksPerJob: 10_000 },
   { name: "100x100", jobs: 100, tasksPerJob: 100 },
+  {
+    name: "1x2000-30min",
+    jobs: 1,
+    tasksPerJob: 2000,
+    runMs: { min: THIRTY_MINUTES, max: THIRTY_MINUTES },
+  },
 ];
+
+/** Scenarios whose tasks run for half an hour: their headline is the cost per task per poll. */
+export function isLongTaskScenario(scenario: Scenario): boolean {
+  return scenario.runMs !== undefined && scenario.runMs.min >= THIRTY_MINUTES;
+}
 
 export function scenarioByName(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);
@@ -42,7 +64,7 @@ export const WORKLOAD = {
   region: "us-west-2",
   /** Latency of every simulated call: uniform in [min, max]. */
   latencyMs: { min: 50, max: 150 },
-  /** How long a task's containers run: uniform over 16 steps in [min, max]. */
+  /** How long a task's containers run: uniform over 16 steps in [min, max] (`Scenario.runMs`). */
   runMs: { min: 60_000, max: 240_000 },
   /** Share of first attempts whose essential container exits 1 (retried: maxFailCount). */
   exitFailureRate: 0.03,
@@ -60,6 +82,13 @@ export const WORKLOAD = {
    * RunTask calls launches one task (every task has its own overrides), so this caps the burst.
    */
   fargateRunTaskBurst: 20,
+  /**
+   * The runner's default RunTask limiter (`rateLimits.runTask` in `src/runner.ts`): 20 calls per
+   * second, burst 20, Fargate's quota on RunTask calls. Both naive strategies pace their
+   * launches with this bucket too (shared by all their jobs), so every strategy finishes its
+   * jobs and the ratios compare like with like.
+   */
+  launchPacing: { ratePerSecond: 20, burst: 20 },
   seed: 20_260_101,
 } as const;
 
@@ -146,12 +175,11 @@ export function simulatorOptions(): SimulatedAwsOptions {
 }
 
 /** Scripts the simulated account: run times, exit failures and AGENT launch failures. */
-export function scriptWorkload(aws: SimulatedAws): void {
+export function scriptWorkload(aws: SimulatedAws, scenario: Scenario): void {
   aws.script({}, { logs: ["starting", "working", "done"] });
+  const { min, max } = scenario.runMs ?? WORKLOAD.runMs;
   for (let step = 0; step < RUN_STEPS; step++) {
-    const runMs =
-      WORKLOAD.runMs.min +
-      Math.round(((WORKLOAD.runMs.max - WORKLOAD.runMs.min) * step) / (RUN_STEPS - 1));
+    const runMs = min + Math.round(((max - min) * step) / (RUN_STEPS - 1));
     aws.script((ctx) => Math.floor(hashUnit(key(ctx, "run")) * RUN_STEPS) === step, { runMs });
   }
   aws.script((ctx) => ctx.attempt === 1 && hashUnit(key(ctx, "exit")) < WORKLOAD.exitFailureRate, {
@@ -161,9 +189,12 @@ export function scriptWorkload(aws: SimulatedAws): void {
   aws.failLaunch((ctx) => hashUnit(key(ctx, "agent")) < WORKLOAD.agentFailureRate, "AGENT");
 }
 
-/** The benchmark's simulated account on `clock`: the published limits, latency and scripts. */
-export function simulatedAccount(clock: Clock): SimulatedAws {
+/**
+ * The benchmark's simulated account on `clock`: the published limits, latency and the scripts
+ * of `scenario` (its tasks' run time).
+ */
+export function simulatedAccount(clock: Clock, scenario: Scenario): SimulatedAws {
   const aws = createSimulatedAws({ ...simulatorOptions(), clock });
-  scriptWorkload(aws);
+  scriptWorkload(aws, scenario);
   return aws;
 }

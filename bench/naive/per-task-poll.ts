@@ -1,10 +1,10 @@
 /**
  * Naive strategy 1: one DescribeTasks call per task per poll, the way Prefect's `ECSTask`
  * watches a task (`describe_tasks(tasks=[task_arn])`, then `sleep(poll_interval)`, in a loop per
- * task). Only the watching is naive: launches are paced like ours (one token bucket of 20/s,
- * burst 100, shared by every job), so the difference measured is the polling alone. A poll that
- * still fails after the SDK's retries is skipped (Prefect would raise; skipping is the kinder
- * reading).
+ * task). Only the watching is naive: launches are paced like ours (the runner's default RunTask
+ * bucket, 20/s with a burst of 20, shared by every job), so its jobs finish and the difference
+ * measured is the polling alone. A poll that still fails after the SDK's retries is skipped
+ * (Prefect would raise; skipping is the kinder reading).
  */
 import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
@@ -41,10 +41,7 @@ export async function runNaivePerTaskPoll(
 ): Promise<RunRecord> {
   const times = new TaskTimes();
   const ctx: NaiveContext = { ecs: env.clients.ecs, clock: env.clock, times, ...setup };
-  const launches = new AdaptiveRateLimiter(env.clock, {
-    ratePerSecond: WORKLOAD.fargateRatePerSecond,
-    burst: WORKLOAD.fargateBurst,
-  });
+  const launches = new AdaptiveRateLimiter(env.clock, WORKLOAD.launchPacing);
   const startedAt = env.clock.now();
   let finishedAt = startedAt;
   let abandoned = 0;

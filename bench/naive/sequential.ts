@@ -4,9 +4,13 @@
  * gives up on is sent again after a fixed second, three times at most, then the job fails; a
  * task returned in `failures[]` (AGENT) is retried the same way. Only the launching is naive:
  * each job polls its own tasks in batches of 100 per DescribeTasks, so the difference measured
- * is the launching alone.
+ * is the launching alone. Every RunTask request also takes a token from the runner's default
+ * RunTask bucket (20/s, burst 20, shared by every job): without it, 100 jobs launching at once
+ * send 100 calls together and most jobs fail on throttling, and a ratio would compare our
+ * finished jobs with its failed ones. One job alone launches slower than that bucket anyway.
  */
 import { setMaxListeners } from "node:events";
+import { AdaptiveRateLimiter } from "../../src/index.js";
 import type { Env } from "../env.js";
 import { TaskTimes, type JobOutcome, type RunRecord } from "../metrics.js";
 import { jobIds, WORKLOAD, type Scenario } from "../workload.js";
@@ -38,6 +42,7 @@ export async function runNaiveSequential(
 ): Promise<RunRecord> {
   const times = new TaskTimes();
   const ctx: NaiveContext = { ecs: env.clients.ecs, clock: env.clock, times, ...setup };
+  const launches = new AdaptiveRateLimiter(env.clock, WORKLOAD.launchPacing);
   const startedAt = env.clock.now();
   let finishedAt = startedAt;
   let abandoned = 0;
@@ -74,6 +79,7 @@ export async function runNaiveSequential(
           continue;
         }
         for (;;) {
+          if (!(await launches.acquire(finished.signal))) return;
           slot.attempt++;
           attempts++;
           let out;

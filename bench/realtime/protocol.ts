@@ -36,8 +36,13 @@ export type Response =
   | { readonly type: "error"; readonly id: number; readonly error: WireError }
   | { readonly type: "summary"; readonly id: number; readonly summary: SimSummary };
 
-/** Arguments of the simulator process: `--speed`, `--epoch`, `--real-start`, `--record`. */
+/**
+ * Arguments of the simulator process: `--scenario`, `--speed`, `--epoch`, `--real-start`,
+ * `--record`.
+ */
 export interface SimServerArgs {
+  /** The scenario's name: its tasks' run time is scripted in the simulator. */
+  readonly scenario: string;
   readonly speed: number;
   readonly epoch: number;
   readonly realStart: number;

@@ -70,6 +70,8 @@ export class RemoteSimulator {
   /** The arguments of `sim-server.js`. */
   static simServerArgs(args: SimServerArgs): string[] {
     return [
+      "--scenario",
+      args.scenario,
       "--speed",
       String(args.speed),
       "--epoch",

@@ -14,13 +14,17 @@
 import { parseArgs } from "node:util";
 import type { SimulatedAws } from "../../src/testing/index.js";
 import { summarizeSim } from "../metrics.js";
-import { simulatedAccount } from "../workload.js";
+import { scenarioByName, simulatedAccount } from "../workload.js";
 import { simulatorCommand, type Request, type Response } from "./protocol.js";
 import { realNow, ScaledClock } from "./scaled-clock.js";
 import { readReplies, readRun } from "./transcript.js";
 
-const { values } = parseArgs({ options: { transcript: { type: "string" } } });
-if (values.transcript === undefined) throw new Error("--transcript <dir> is required");
+const { values } = parseArgs({
+  options: { transcript: { type: "string" }, scenario: { type: "string" } },
+});
+if (values.transcript === undefined || values.scenario === undefined)
+  throw new Error("--transcript <dir> and --scenario <name> are required");
+const scenario = scenarioByName(values.scenario);
 const replies = await readReplies(values.transcript);
 const run = await readRun(values.transcript);
 let next = 0;
@@ -41,7 +45,10 @@ process.on("message", (raw: unknown) => {
           `call ${String(next - 1)} is ${message.action}, the transcript has ${String(recorded?.action)}`,
         );
       const { id, service, action, body } = message;
-      simulator ??= simulatedAccount(new ScaledClock(run.speed, run.firstCallAt, realNow()));
+      simulator ??= simulatedAccount(
+        new ScaledClock(run.speed, run.firstCallAt, realNow()),
+        scenario,
+      );
       simulator.clients[service].send(simulatorCommand(action, body)).then(
         (output) => void JSON.stringify(output),
         () => undefined,

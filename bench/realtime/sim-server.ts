@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import type { AwsClient } from "../../src/index.js";
 import { summarizeSim } from "../metrics.js";
-import { simulatedAccount } from "../workload.js";
+import { scenarioByName, simulatedAccount } from "../workload.js";
 import {
   simulatorCommand,
   type Request,
@@ -20,6 +20,7 @@ import { TranscriptRecorder } from "./transcript.js";
 
 const { values } = parseArgs({
   options: {
+    scenario: { type: "string" },
     speed: { type: "string" },
     epoch: { type: "string" },
     "real-start": { type: "string" },
@@ -32,7 +33,8 @@ const clock = new ScaledClock(
   Number(values.epoch),
   Number(values["real-start"]),
 );
-const aws = simulatedAccount(clock);
+if (values.scenario === undefined) throw new Error("--scenario <name> is required");
+const aws = simulatedAccount(clock, scenarioByName(values.scenario));
 const clients: Record<ServiceName, AwsClient> = aws.clients;
 const recorder = values.record === undefined ? undefined : new TranscriptRecorder(clock);
 
