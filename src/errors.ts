@@ -19,7 +19,13 @@ export type EcsBatchErrorCode =
   | "EMPTY_RESPONSE"
   | "NETWORK_NOT_INFERABLE"
   | "INVALID_PARAMETER"
-  | "AWS_ERROR";
+  | "AWS_ERROR"
+  | "CHECKPOINT_INVALID"
+  | "CHECKPOINT_VERSION"
+  | "LEASE_HELD"
+  | "LEASE_LOST"
+  | "RUN_NOT_FOUND"
+  | "STORE_ERROR";
 
 /** Root of every error raised by ecs-batch-runner. */
 export class EcsBatchError extends Error {

@@ -14,6 +14,8 @@ export interface JobStartedEvent {
   readonly runId: string;
   readonly taskCount: number;
   readonly taskDefinitionArn: string;
+  /** This process carries on a run another one started (`runner.attach`). */
+  readonly attached?: boolean;
 }
 
 /** RunTask accepted an attempt of a task. */

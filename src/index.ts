@@ -211,3 +211,21 @@ export { representativeTask, type Representative } from "./logs/representative.j
 
 // Results.
 export type * from "./result.js";
+
+// Durable runs (DESIGN 3.11).
+export {
+  type JobStore,
+  type Lease,
+  type RunKey,
+  type StoredRunInfo,
+  EcsBatchLeaseError,
+  EcsBatchStoreError,
+} from "./durable/store.js";
+export { MemoryJobStore } from "./durable/memory-store.js";
+export { FileJobStore } from "./durable/file-store.js";
+export {
+  CHECKPOINT_VERSION,
+  EcsBatchCheckpointError,
+  parseCheckpoint,
+  type Checkpoint,
+} from "./durable/checkpoint.js";

@@ -13,11 +13,29 @@ import {
   type RandomSource,
 } from "./clock.js";
 import { SafeEventEmitter, type EcsBatchRunnerEvents } from "./events.js";
-import { JobExecution, type JobServices, type StopCause } from "./execution/job.js";
+import {
+  JobExecution,
+  type JobExecutionOptions,
+  type JobServices,
+  type StopCause,
+} from "./execution/job.js";
+import { essentialContainers } from "./execution/outcome.js";
+import { stopReason } from "./execution/stopper.js";
+import {
+  fingerprintDiff,
+  jobFingerprint,
+  parseCheckpoint,
+  type Checkpoint,
+} from "./durable/checkpoint.js";
+import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
+import { findRunTasks, latestRunId, rebuildRun, type RebuiltRun } from "./durable/ecs-runs.js";
+import { processOwner, type JobStore } from "./durable/store.js";
 import { Launcher } from "./execution/launcher.js";
 import {
+  familyOf,
   prepareJob,
   previewJob,
+  resumeJob,
   type JobPreview,
   type PrepareContext,
   type PreparedJob,
@@ -31,7 +49,7 @@ import { CloudWatchLogFetcher, type LogFetcher } from "./logs/fetcher.js";
 import { LogFollower } from "./logs/follower.js";
 import { JobLogPolicy } from "./logs/job-logs.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
-import { validationError } from "./errors.js";
+import { EcsBatchSetupError, EcsBatchValidationError, validationError } from "./errors.js";
 import { generateRunId, RUN_ID_PATTERN } from "./request/naming.js";
 import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
@@ -96,6 +114,19 @@ export interface EcsBatchRunnerOptions {
   logRateLimit?: RateLimit;
   /** How often followed logs (`logs.follow`) are read. Default: 5 s. */
   logFollowIntervalMs?: number;
+  /**
+   * Where runs are checkpointed, so that another process can carry a run on (`attach`) after
+   * this one dies (DESIGN 3.11): `new MemoryJobStore()`, `new FileJobStore(dir)`, or the
+   * DynamoDB store. Default: none (runs live in this process's memory only).
+   */
+  store?: JobStore;
+  /** This runner's name as the holder of a run's lease. Default: host, pid and a random part. */
+  owner?: string;
+  /**
+   * How long a run's lease lasts unless renewed (it is renewed every poll interval). Default:
+   * three poll intervals of the job.
+   */
+  leaseTtlMs?: number;
 }
 
 /** A submitted job. */
@@ -149,6 +180,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly logFollower: LogFollower;
   /** Each job's log port comes from here (DESIGN 3.6). */
   readonly #logPolicy: JobLogPolicy;
+  /** DescribeTasks and ListTasks share one account bucket, whoever calls them. */
+  readonly #describeLimiter: AdaptiveRateLimiter;
+  /** This runner's name as a lease holder. */
+  readonly #owner: string;
 
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
@@ -176,6 +211,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       this.clock,
       limits.describeTasks ?? { ratePerSecond: 20, burst: 100 },
     );
+    this.#describeLimiter = describeLimiter;
+    this.#owner = options.owner ?? processOwner(this.random);
     this.launcher = new Launcher(
       {
         ...base,
@@ -272,19 +309,75 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     let invalid: unknown;
     try {
       job = parseJob(input, { random: this.random });
-      if (options.runId !== undefined && !RUN_ID_PATTERN.test(options.runId)) {
-        throw validationError(
-          "runId",
-          "must be 1-64 letters, digits, '-' or '_' (it goes into a tag and the client tokens); leave it out to have one generated",
-        );
-      }
+      checkRunId(options.runId);
     } catch (error) {
       invalid = error;
       job = undefined;
     }
-    const jobId = job?.jobId ?? fallbackJobId(input, this.random);
     const startedAt = this.clock.now();
     const runId = options.runId ?? generateRunId(startedAt, this.random);
+    return this.#handle({
+      jobId: job?.jobId ?? fallbackJobId(input, this.random),
+      runId,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(job === undefined
+        ? { invalid }
+        : {
+            deadline: { at: startedAt + job.timeout, timeoutMs: job.timeout },
+            begin: () => this.#begin(job, runId, startedAt),
+          }),
+    });
+  }
+
+  /**
+   * Carries on a run that another process started (DESIGN 3.11), from the runner's `store`, or
+   * from what ECS knows of its tasks when there is no store (or no checkpoint of it). Give the
+   * same job input the run was started with (a different one is an `EcsBatchValidationError`
+   * naming the fields that differ) and the run's id (default: the job's latest run). The run
+   * keeps its deadline and the budgets it spent; nothing is launched twice. A run that already
+   * finished resolves with its result and launches nothing. With a store, a run driven by a
+   * live process is an `EcsBatchLeaseError` naming that process and when its lease lapses.
+   */
+  attach(input: BatchJobInput, options: RunOptions = {}): JobHandle {
+    let job: BatchJob | undefined;
+    let invalid: unknown;
+    try {
+      const jobId = (input as { jobId?: unknown } | null | undefined)?.jobId;
+      if (typeof jobId !== "string") {
+        throw validationError(
+          "jobId",
+          "attach finds a run by its job's id: give the jobId the run was started with",
+        );
+      }
+      job = parseJob(input, { random: this.random });
+      checkRunId(options.runId);
+    } catch (error) {
+      invalid = error;
+      job = undefined;
+    }
+    return this.#handle({
+      jobId: job?.jobId ?? fallbackJobId(input, this.random),
+      runId: options.runId ?? "",
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(job === undefined ? { invalid } : { begin: () => this.#resume(job, options.runId) }),
+    });
+  }
+
+  /**
+   * A job's handle: its result, its cancel and its deadline, whichever way the run begins (a new
+   * run, or one carried on). The deadline's timer starts when the deadline is known: at once for
+   * a new run (the timeout counts from `submit`), once found for an attached one.
+   */
+  #handle(start: {
+    readonly jobId: string;
+    readonly runId: string;
+    readonly signal?: AbortSignal;
+    readonly invalid?: unknown;
+    readonly deadline?: { readonly at: number; readonly timeoutMs: number };
+    readonly begin?: () => Promise<Begun>;
+  }): JobHandle {
+    const { jobId, signal } = start;
+    let runId = start.runId;
     const done = new AbortController();
     let execution: JobExecution | undefined;
     let pending: StopCause | undefined;
@@ -294,13 +387,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     };
     const cancel = (reason?: string): void =>
       requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
-    const signal = options.signal;
     const onAbort = (): void => cancel(abortText(signal));
     if (signal?.aborted === true) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
-    if (job !== undefined) {
-      const timeoutMs = job.timeout;
-      void sleepUnlessAborted(this.clock, timeoutMs, done.signal).then(
+    const armDeadline = (deadline: { at: number; timeoutMs: number }): void => {
+      const timeoutMs = deadline.timeoutMs;
+      void sleepUnlessAborted(this.clock, deadline.at - this.clock.now(), done.signal).then(
         (elapsed) => {
           if (elapsed) requestStop({ kind: "timeout", timeoutMs });
         },
@@ -313,14 +405,22 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           requestStop({ kind: "timeout", timeoutMs });
         },
       );
-    }
+    };
+    if (start.deadline !== undefined) armDeadline(start.deadline);
     const result = (async (): Promise<JobResult> => {
       // Let the caller attach listeners before the first event (jobRejected can come at once).
       await Promise.resolve();
       try {
-        if (job === undefined) throw invalid;
-        const prepared = await prepareJob(job, this.prepareContext, { runId });
-        execution = new JobExecution(prepared, this.jobServices(prepared), startedAt);
+        if (start.begin === undefined) throw start.invalid;
+        const begun = await start.begin();
+        runId = begun.prepared.plan.runId ?? runId;
+        if (start.deadline === undefined) armDeadline(begun.deadline);
+        execution = new JobExecution(
+          begun.prepared,
+          this.jobServices(begun.prepared),
+          begun.startedAt,
+          begun.options,
+        );
         if (pending !== undefined) execution.requestStop(pending);
         return await execution.run();
       } catch (error) {
@@ -337,7 +437,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     })();
     return {
       jobId,
-      runId,
+      get runId() {
+        return runId;
+      },
       result,
       cancel,
       [Symbol.asyncDispose]: async () => {
@@ -347,6 +449,159 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           () => undefined,
         );
       },
+    };
+  }
+
+  /** A new run: prepared, and with a store, on record under this process's lease. */
+  async #begin(job: BatchJob, runId: string, startedAt: number): Promise<Begun> {
+    const deadline = startedAt + job.timeout;
+    const prepared = await prepareJob(job, this.prepareContext, { runId, deadline });
+    const store = this.#options.store;
+    if (store === undefined)
+      return {
+        prepared,
+        startedAt,
+        deadline: { at: deadline, timeoutMs: job.timeout },
+        options: {},
+      };
+    const checkpoints = await this.#checkpoints(store, prepared, {
+      fingerprint: jobFingerprint(job),
+      startedAt,
+      deadline,
+    });
+    return {
+      prepared,
+      startedAt,
+      deadline: { at: deadline, timeoutMs: job.timeout },
+      options: { checkpoints },
+    };
+  }
+
+  /** Takes the run's lease and returns its checkpointer. */
+  async #checkpoints(
+    store: JobStore,
+    prepared: PreparedJob,
+    run: { fingerprint: Record<string, string>; startedAt: number; deadline: number },
+  ): Promise<StoreCheckpoints> {
+    const job = prepared.job;
+    const key = { jobId: job.jobId, runId: prepared.plan.runId ?? "" };
+    const intervalMs = job.pollInterval;
+    const leaseTtlMs = Math.max(this.#options.leaseTtlMs ?? 3 * intervalMs, intervalMs * 2);
+    const lease = await store.acquire(key, this.#owner, leaseTtlMs, this.clock.now());
+    return new StoreCheckpoints(
+      { store, clock: this.clock, logger: this.logger, lease, leaseTtlMs, intervalMs },
+      {
+        ...key,
+        cluster: job.cluster,
+        taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
+        ...(prepared.plan.network === undefined ? {} : { network: prepared.plan.network }),
+        ...run,
+      },
+    );
+  }
+
+  /** A run carried on: from its checkpoint, or rebuilt from its tasks in ECS. */
+  async #resume(job: BatchJob, runId: string | undefined): Promise<Begun> {
+    const store = this.#options.store;
+    const fingerprint = jobFingerprint(job);
+    const checkpoint =
+      store === undefined ? undefined : await findCheckpoint(store, job.jobId, runId);
+    if (checkpoint !== undefined) {
+      const differs = fingerprintDiff(checkpoint.fingerprint, fingerprint);
+      if (differs.length > 0) throw jobDiffers(job.jobId, checkpoint.runId, differs);
+      const prepared = await resumeJob(job, this.prepareContext, {
+        runId: checkpoint.runId,
+        deadline: checkpoint.deadline,
+        taskDefinitionArn: checkpoint.taskDefinitionArn,
+        ...(checkpoint.network === undefined ? {} : { network: checkpoint.network }),
+      });
+      const resume = {
+        slots: slotsOf(checkpoint),
+        failedTaskArns: checkpoint.failedTaskArns,
+        ...(checkpoint.stopCause === undefined ? {} : { stopCause: causeOf(checkpoint.stopCause) }),
+      };
+      const deadline = { at: checkpoint.deadline, timeoutMs: job.timeout };
+      if (checkpoint.state === "finished" || store === undefined) {
+        // A finished run: its result again (its logs read anew), nothing launched, no lease.
+        return {
+          prepared,
+          startedAt: checkpoint.startedAt,
+          deadline,
+          options: {
+            resume,
+            ...(checkpoint.outcome === undefined
+              ? {}
+              : { finishedAt: checkpoint.outcome.finishedAt }),
+          },
+        };
+      }
+      const checkpoints = await this.#checkpoints(store, prepared, {
+        fingerprint,
+        startedAt: checkpoint.startedAt,
+        deadline: checkpoint.deadline,
+      });
+      return {
+        prepared,
+        startedAt: checkpoint.startedAt,
+        deadline,
+        options: { resume, checkpoints },
+      };
+    }
+    return this.#rebuild(job, runId, fingerprint);
+  }
+
+  /** A run rebuilt from what ECS knows of its tasks (no checkpoint of it). */
+  async #rebuild(
+    job: BatchJob,
+    runId: string | undefined,
+    fingerprint: Record<string, string>,
+  ): Promise<Begun> {
+    const family = await familyOf(job, this.prepareContext);
+    const tasks = await findRunTasks(
+      { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+      { cluster: job.cluster, jobId: job.jobId, ...(runId === undefined ? {} : { runId }), family },
+    );
+    const chosen = runId ?? latestRunId(tasks);
+    const runTasks = tasks.filter((t) => t.runId === chosen);
+    const first = runTasks[0];
+    if (chosen === undefined || first === undefined) {
+      throw new EcsBatchSetupError(
+        "RUN_NOT_FOUND",
+        `no run${runId === undefined ? "" : ` ${runId}`} of job ${job.jobId} was found: no checkpoint${this.#options.store === undefined ? " (the runner has no store)" : ""}, and no task of it in cluster ${job.cluster} (ECS forgets stopped tasks after about an hour)`,
+      );
+    }
+    const deadline = Number.isNaN(first.deadline)
+      ? this.clock.now() + job.timeout
+      : Math.max(...runTasks.map((t) => t.deadline).filter((d) => !Number.isNaN(d)));
+    const prepared = await resumeJob(job, this.prepareContext, {
+      runId: chosen,
+      deadline,
+      taskDefinitionArn: first.task.taskDefinitionArn ?? "",
+    });
+    const rebuilt = rebuildRun(
+      runTasks,
+      job,
+      essentialContainers(prepared.taskDefinition.definition),
+    ) as RebuiltRun;
+    for (const stray of rebuilt.strays) {
+      void this.stopper.stop(
+        job.cluster,
+        stray,
+        stopReason(job.jobId, "gave up on a task ECS reported missing"),
+      );
+    }
+    const startedAt = deadline - job.timeout;
+    const store = this.#options.store;
+    const resume = { slots: rebuilt.slots, failedTaskArns: rebuilt.failedTaskArns };
+    const checkpoints =
+      store === undefined
+        ? undefined
+        : await this.#checkpoints(store, prepared, { fingerprint, startedAt, deadline });
+    return {
+      prepared,
+      startedAt,
+      deadline: { at: deadline, timeoutMs: job.timeout },
+      options: { resume, ...(checkpoints === undefined ? {} : { checkpoints }) },
     };
   }
 
@@ -411,6 +666,56 @@ function guardedRandom(random: RandomSource): RandomSource {
     }
     return Math.random();
   };
+}
+
+/** How a run begins: prepared, when it started, its deadline and how the job executes. */
+interface Begun {
+  readonly prepared: PreparedJob;
+  readonly startedAt: number;
+  readonly deadline: { readonly at: number; readonly timeoutMs: number };
+  readonly options: JobExecutionOptions;
+}
+
+/** Refuses a run id that cannot go into a tag and a client token. */
+function checkRunId(runId: string | undefined): void {
+  if (runId !== undefined && !RUN_ID_PATTERN.test(runId)) {
+    throw validationError(
+      "runId",
+      "must be 1-64 letters, digits, '-' or '_' (it goes into a tag and the client tokens); leave it out to have one generated",
+    );
+  }
+}
+
+/** The checkpoint of a run (the job's latest when `runId` is absent), if the store has one. */
+async function findCheckpoint(
+  store: JobStore,
+  jobId: string,
+  runId: string | undefined,
+): Promise<Checkpoint | undefined> {
+  let id = runId;
+  if (id === undefined) {
+    const runs = await store.list(jobId);
+    runs.sort((a, b) => a.startedAt - b.startedAt || (a.runId < b.runId ? -1 : 1));
+    id = runs.at(-1)?.runId;
+    if (id === undefined) return undefined;
+  }
+  const text = await store.load({ jobId, runId: id });
+  return text === undefined ? undefined : parseCheckpoint(text, `of run ${id} of job ${jobId}`);
+}
+
+/** The job given to attach is not the one the run was started with. */
+function jobDiffers(
+  jobId: string,
+  runId: string,
+  fields: readonly string[],
+): EcsBatchValidationError {
+  return new EcsBatchValidationError(
+    fields.map((field) => ({
+      path: field,
+      message: `differs from the job run ${runId} was started with; attach with the same job input (or start a new run)`,
+    })),
+    { intro: `Not the job of run ${runId} of job ${jobId}` },
+  );
 }
 
 /** A job id for a job whose input could not be parsed: its own id when it has a usable one. */

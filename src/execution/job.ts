@@ -28,7 +28,7 @@ import {
   type SlotEvent,
   type SlotState,
 } from "./slot.js";
-import { stopReason, type TaskStopper } from "./stopper.js";
+import { isStoppedByRunner, stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "../result.js";
 import type { TaskWatcher, WatchListener, WatchResult } from "./watcher.js";
 
@@ -76,6 +76,40 @@ export interface JobServices {
   readonly logs?: JobLogPort;
 }
 
+/**
+ * Where a job's state is checkpointed (DESIGN 3.11), so another process can carry the run on.
+ * The job tells it when the run starts, when its state changes and when it ends; writes and
+ * the lease are the checkpointer's business.
+ */
+export interface JobCheckpoints {
+  /**
+   * The run's first checkpoint, awaited before its first RunTask. `onLost` is called if the
+   * run's lease passes to another process: this one then stops driving the run.
+   */
+  started(state: JobState, onLost: (error: Error) => void): Promise<void>;
+  /** The state changed. */
+  changed(): void;
+  /** The run ended (with its result), or stopped being driven here (`undefined`). */
+  finished(state: JobState, result: JobResult | undefined): Promise<void>;
+}
+
+/** A run carried on from a checkpoint (or from what ECS knows): where it was. */
+export interface ResumedState {
+  readonly slots: readonly SlotState[];
+  readonly failedTaskArns: readonly string[];
+  readonly stopCause?: StopCause;
+}
+
+/** Options of a job's execution. */
+export interface JobExecutionOptions {
+  /** Checkpoints the run (a runner with a `store`). */
+  readonly checkpoints?: JobCheckpoints;
+  /** Carries a run on from where another process left it. */
+  readonly resume?: ResumedState;
+  /** When a resumed run that had already finished ended (ms since epoch), for its result. */
+  readonly finishedAt?: number;
+}
+
 /** After StopTask, how long the runner keeps watching for STOPPED (DESIGN 3.4). */
 export const STOP_WATCH_MS = 120_000;
 /** How often a task being stopped is polled. */
@@ -111,10 +145,23 @@ export class JobExecution {
   #slotsDone: () => void = () => undefined;
   #pendingStop: StopCause | undefined;
   #completed = false;
+  readonly #checkpoints: JobCheckpoints | undefined;
+  readonly #resume: ResumedState | undefined;
+  readonly #finishedAt: number | undefined;
+  /** Set when another process took the run over: this one stops driving it, its tasks alone. */
+  #detached: Error | undefined;
 
-  constructor(prepared: PreparedJob, services: JobServices, startedAt: number) {
+  constructor(
+    prepared: PreparedJob,
+    services: JobServices,
+    startedAt: number,
+    options: JobExecutionOptions = {},
+  ) {
     this.#prepared = prepared;
     this.#services = services;
+    this.#checkpoints = options.checkpoints;
+    this.#resume = options.resume;
+    this.#finishedAt = options.finishedAt;
     this.#log = safeLogger(services.logger);
     const job = prepared.job;
     // Every queued launch, backoff and watch of the job listens to these signals: thousands is
@@ -135,6 +182,7 @@ export class JobExecution {
       shouldRetry: (failure, context) => this.#shouldRetry(failure, context),
       delay: (failure, context) => services.retryPolicy.delay(failure, context, services.random),
       readsLogTails: services.logs?.readsTails ?? false,
+      stoppedByRunner: (task) => isStoppedByRunner(job.jobId, task.stoppedReason),
     };
     this.state = {
       jobId: job.jobId,
@@ -142,10 +190,13 @@ export class JobExecution {
       cluster: job.cluster,
       taskDefinitionArn: prepared.taskDefinition.taskDefinitionArn,
       startedAt,
-      slots: Array.from({ length: job.taskCount }, (_, index) =>
-        initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index)),
-      ),
-      failedTaskArns: [],
+      slots:
+        options.resume === undefined
+          ? Array.from({ length: job.taskCount }, (_, index) =>
+              initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index)),
+            )
+          : [...options.resume.slots],
+      failedTaskArns: [...(options.resume?.failedTaskArns ?? [])],
     };
   }
 
@@ -162,21 +213,34 @@ export class JobExecution {
    */
   async run(): Promise<JobResult> {
     const job = this.#prepared.job;
+    // The run is on record before anything is launched, so any process can find it.
+    await this.#checkpoints?.started(this.state, (error) => this.#detach(error));
     this.#emit("jobStarted", {
       taskCount: job.taskCount,
       taskDefinitionArn: this.state.taskDefinitionArn,
+      ...(this.#resume === undefined ? {} : { attached: true }),
     });
     this.#started = true;
-    // A timeout or cancel that came while the job was being prepared: nothing gets launched.
-    if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
+    const resumedCause = this.#resume?.stopCause;
     try {
-      await this.#runSlots();
-      await this.#settleUnsettled();
-      await this.#stopsSent();
+      const slotsOver = this.#runSlots();
+      // A run that was stopping when its process went stops again here: its cause is kept.
+      if (resumedCause !== undefined) this.#stop(resumedCause);
+      // A timeout or cancel that came while the job was being prepared: nothing gets launched.
+      if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
+      await slotsOver;
+      if (this.#detached === undefined) {
+        await this.#settleUnsettled();
+        await this.#stopsSent();
+      }
       // The last reads of followed logs come before `jobCompleted`, with their `log` events.
       await this.#services.logs?.settled();
     } finally {
       this.#done.abort();
+    }
+    if (this.#detached !== undefined) {
+      await this.#checkpoints?.finished(this.state, undefined);
+      throw this.#detached;
     }
     const cause = this.state.stopCause;
     if (
@@ -192,16 +256,38 @@ export class JobExecution {
       runId: this.state.runId,
       status,
       startedAt: new Date(this.state.startedAt),
-      finishedAt: new Date(this.#services.clock.now()),
+      finishedAt: new Date(this.#finishedAt ?? this.#services.clock.now()),
       taskDefinitionArn: this.state.taskDefinitionArn,
       tasks: this.state.slots.map(taskResult),
       failedTaskArns: [...this.state.failedTaskArns],
       ...logs,
       ...(cause === undefined ? {} : { error: errorOf(cause, job.jobId) }),
     };
+    await this.#checkpoints?.finished(this.state, result);
     this.#emit("jobCompleted", { result });
     this.#completed = true;
     return result;
+  }
+
+  /**
+   * Another process took the run over: stop driving it, and leave its tasks alone (their new
+   * owner watches them). Queued launches, waits and watches end; no StopTask is sent.
+   */
+  #detach(error: Error): void {
+    if (this.#detached !== undefined || this.#done.signal.aborted) return;
+    this.#detached = error;
+    this.#log.warn("another process took the run over; this one stops driving it", {
+      jobId: this.state.jobId,
+      runId: this.state.runId,
+    });
+    this.#stopping.abort();
+    this.#stopWatchDeadline.abort();
+    for (const slot of this.state.slots) {
+      if (slot.ended) continue;
+      this.state.slots[slot.index] = { ...slot, ended: true };
+    }
+    this.#slotsLeft = 0;
+    this.#slotsDone();
   }
 
   /**
@@ -210,16 +296,71 @@ export class JobExecution {
    */
   #runSlots(): Promise<void> {
     const slots = this.state.slots;
+    const pending = slots.filter((s) => s.phase === "pending").map((s) => s.index);
+    // Taken before the queue starts launching (which changes the slots' phases).
+    const carriedOn = slots.filter((s) => !s.ended && s.phase !== "pending");
     return new Promise<void>((resolve) => {
-      this.#slotsLeft = slots.length;
+      this.#slotsLeft = slots.filter((s) => !s.ended).length;
       this.#slotsDone = resolve;
-      if (slots.length === 0) resolve();
+      if (this.#slotsLeft === 0) resolve();
       this.#services.launcher.queue(
-        slots.length,
-        (reserved, index) => this.#dispatch(index, { kind: "turn", granted: true, reserved }),
+        pending.length,
+        (reserved, i) =>
+          this.#dispatch(pending[i] as number, { kind: "turn", granted: reserved, reserved }),
         this.#stopping.signal,
       );
+      for (const slot of carriedOn) this.#carryOn(slot);
     });
+  }
+
+  /**
+   * Takes up a slot of a resumed run where it was: its task watched again (and stopped again,
+   * if it was being stopped), a report finished, a backoff waited out, and a RunTask that was
+   * in flight settled by a lookup of its task before it is sent again (with the same token).
+   */
+  #carryOn(slot: SlotState): void {
+    const index = slot.index;
+    switch (slot.phase) {
+      case "running":
+        if (slot.taskArn === undefined) return;
+        this.#run(index, { kind: "watch", taskArn: slot.taskArn, stopping: slot.stopRequested });
+        if (slot.stopRequested) this.#sendStop(slot.taskArn, this.#stopWatchDeadline.signal);
+        return;
+      case "reporting":
+        if (slot.report !== undefined) {
+          this.#dispatch(index, { kind: "reported", failure: slot.report.failure });
+        }
+        return;
+      case "backoff": {
+        const wait = Math.max(0, (slot.retryAt ?? 0) - this.#services.clock.now());
+        this.#run(index, { kind: "sleep", ms: wait });
+        return;
+      }
+      case "launching": {
+        const attempt = slot.attempts + 1;
+        const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
+        this.#services.launcher.lookup(request, this.#stopWatchDeadline.signal).then(
+          (found) => {
+            const task = found.ok
+              ? (found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0])
+              : undefined;
+            if (task !== undefined) {
+              this.#dispatch(index, {
+                kind: "launched",
+                attempt,
+                result: { kind: "started", task },
+              });
+            } else {
+              this.#launch(index, attempt, false);
+            }
+          },
+          (error: unknown) => this.#fail(error, index),
+        );
+        return;
+      }
+      default:
+        return;
+    }
   }
 
   /**
@@ -247,6 +388,7 @@ export class JobExecution {
       }
     }
     if (failure !== undefined) this.#fail(failure.error, index);
+    this.#checkpoints?.changed();
   }
 
   /** Carries out one command of a slot. */
@@ -492,6 +634,8 @@ export class JobExecution {
 
   /** StopTask for one task, awaited before the job ends; never throws. */
   #sendStop(taskArn: string, signal: AbortSignal | undefined, why?: string): void {
+    // A run taken over by another process is that process's to stop.
+    if (this.#detached !== undefined) return;
     const cause = this.state.stopCause;
     const reason = stopReason(
       this.state.jobId,

@@ -67,6 +67,8 @@ export interface SlotState {
   readonly stopRequested: boolean;
   /** The slot has reached its end and is counted as done. */
   readonly ended: boolean;
+  /** In `backoff`: when the next attempt may launch (ms since epoch). */
+  readonly retryAt?: number;
   /** In `reporting`: the failure being reported and whether a retry follows. */
   readonly report?: FailureReport;
 }
@@ -157,6 +159,11 @@ export interface SlotContext {
   readonly delay: (failure: TaskFailure, context: RetryContext) => number;
   /** Whether failures of started tasks get a log tail (`logs.tailLines` > 0 and a log source). */
   readonly readsLogTails: boolean;
+  /**
+   * Whether a stopped task was stopped by this job's runner, in this process or in one that ran
+   * the job before (its StopTask reason names the job).
+   */
+  readonly stoppedByRunner: (task: Task) => boolean;
 }
 
 /** A step's outcome. */
@@ -235,7 +242,7 @@ function turn(slot: SlotState, granted: boolean, reserved: boolean, ctx: SlotCon
   if (!granted || ctx.stopping || slot.ended) return end(slot, slot.phase, giveBack);
   const attempt = slot.attempts + 1;
   return {
-    slot: { ...slot, phase: "launching", stopRequested: false },
+    slot: { ...slot, phase: "launching", stopRequested: false, retryAt: undefined },
     commands: [{ kind: "launch", attempt, reserved }],
   };
 }
@@ -331,11 +338,19 @@ function watched(slot: SlotState, result: WatchResult, ctx: SlotContext): SlotSt
   const done: SlotCommand = { kind: "taskDone", taskArn };
   switch (result.kind) {
     case "stopped":
-      return verdict(seen, classifyStoppedTask(result.task, ctx.essential, slot.stopRequested), {
-        task: result.task,
-        done,
-        ctx,
-      });
+      return verdict(
+        seen,
+        classifyStoppedTask(
+          result.task,
+          ctx.essential,
+          slot.stopRequested || ctx.stoppedByRunner(result.task),
+        ),
+        {
+          task: result.task,
+          done,
+          ctx,
+        },
+      );
     case "missing":
       if (slot.stopRequested) return end(seen, "stopped", [done]);
       // A task given up as missing may only be hidden from DescribeTasks: it is stopped before
@@ -461,7 +476,7 @@ function reported(slot: SlotState, failure: TaskFailure, ctx: SlotContext): Slot
   }
   const delayMs = waitOf(ctx.delay(failure, retryContext(slot, ctx)));
   return {
-    slot: { ...base, phase: "backoff" },
+    slot: { ...base, phase: "backoff", retryAt: ctx.now + delayMs },
     commands: [
       taskFailed,
       {

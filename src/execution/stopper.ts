@@ -30,6 +30,12 @@ export function stopReason(jobId: string, cause: string): string {
     : `${text.slice(0, ECS_LIMITS.stopReasonMaxLength - 1)}…`;
 }
 
+/** Whether a task's `stoppedReason` says the runner of job `jobId` stopped it (`stopReason`). */
+export function isStoppedByRunner(jobId: string, stoppedReason: string | undefined): boolean {
+  const marker = `ecs-batch-runner: job ${jobId}`;
+  return stoppedReason === marker || stoppedReason?.startsWith(`${marker} `) === true;
+}
+
 /** What the stopper needs from the runner. */
 export interface StopperContext {
   readonly ecs: AwsClient;

@@ -45,6 +45,7 @@ export const RUNNER_TAG_KEYS = {
   taskIndex: "ecs-batch:task-index",
   attempt: "ecs-batch:attempt",
   runId: "ecs-batch:run-id",
+  deadline: "ecs-batch:deadline",
 } as const;
 
 /**

@@ -89,8 +89,10 @@ const PLACEHOLDER_NETWORK: AwsVpcConfiguration = {
  * given (a preparation called on its own), what the run id goes into: the client token and an
  * `ecs-batch:` tag.
  */
-function unresolvedBeforeAws(runId: string | undefined): string[] {
-  return runId === undefined ? ["/taskDefinition", "/clientToken", "/tags"] : ["/taskDefinition"];
+function unresolvedBeforeAws(run: RunIdentity): string[] {
+  return run.runId === undefined || run.deadline === undefined
+    ? ["/taskDefinition", "/clientToken", "/tags"]
+    : ["/taskDefinition"];
 }
 /** With `{ arn }` the definition's containers and network mode come from AWS too. */
 const UNRESOLVED_BEFORE_DESCRIBE = ["/networkConfiguration", "/overrides/containerOverrides"];
@@ -287,7 +289,7 @@ export function clusterNotFound(
 async function loadAndCheck(
   job: BatchJob,
   ctx: PrepareContext,
-  runId: string | undefined,
+  run: RunIdentity,
 ): Promise<{ kind: "template"; template: TaskDefinitionTemplate } | { kind: "arn"; arn: string }> {
   const loaded = await loadTaskDefinition(job.taskDefinition, {
     ...(ctx.baseDir === undefined ? {} : { baseDir: ctx.baseDir }),
@@ -306,13 +308,13 @@ async function loadAndCheck(
     // Only what the job fixes is checked here (reserved paths, tags, task overrides); the rest
     // once the definition is described.
     checkPlan(
-      withRunId(
+      withRun(
         planFor(job, PLACEHOLDER_ARN, [], explicit ?? PLACEHOLDER_NETWORK, arnTaskOverrides(job)),
-        runId,
+        run,
       ),
       job,
       "input",
-      [...unresolvedBeforeAws(runId), ...UNRESOLVED_BEFORE_DESCRIBE],
+      [...unresolvedBeforeAws(run), ...UNRESOLVED_BEFORE_DESCRIBE],
     );
     return loaded;
   }
@@ -320,12 +322,12 @@ async function loadAndCheck(
   const awsvpc = template.networkMode === "awsvpc";
   const network = awsvpc ? (explicit ?? PLACEHOLDER_NETWORK) : undefined;
   checkPlan(
-    withRunId(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), runId),
+    withRun(planFor(job, PLACEHOLDER_ARN, containerNames(template), network, {}), run),
     job,
     "input",
     awsvpc && explicit === undefined
-      ? [...unresolvedBeforeAws(runId), "/networkConfiguration"]
-      : unresolvedBeforeAws(runId),
+      ? [...unresolvedBeforeAws(run), "/networkConfiguration"]
+      : unresolvedBeforeAws(run),
   );
   return { kind: "template", template };
 }
@@ -337,14 +339,14 @@ export async function prepareJob(
   options: RunIdentity = {},
 ): Promise<PreparedJob> {
   const logger = ctx.logger ?? silentLogger;
-  const source = await loadAndCheck(job, ctx, options.runId);
+  const source = await loadAndCheck(job, ctx, options);
   await checkCluster(ctx.ecs, job.cluster, logger, ctx.clock);
   const resolved =
     source.kind === "template"
       ? await ctx.registry.resolveTemplate(source.template)
       : await describeForJob(job, source.arn, ctx);
   const network = await ctx.network.resolve(job.network, resolved.definition.networkMode);
-  const plan = withRunId(
+  const plan = withRun(
     planFor(
       job,
       resolved.taskDefinitionArn,
@@ -352,7 +354,7 @@ export async function prepareJob(
       network,
       source.kind === "arn" ? arnTaskOverrides(job) : {},
     ),
-    options.runId,
+    options,
   );
   checkPlan(plan, job, "aws");
   return { job, plan, taskDefinition: resolved };
@@ -364,7 +366,7 @@ export async function previewJob(
   ctx: PrepareContext,
   options: RunIdentity = {},
 ): Promise<JobPreview> {
-  const source = await loadAndCheck(job, ctx, options.runId);
+  const source = await loadAndCheck(job, ctx, options);
   await checkCluster(ctx.ecs, job.cluster, ctx.logger, ctx.clock);
   let taskDefinition: JobPreview["taskDefinition"];
   let arn: string;
@@ -389,9 +391,9 @@ export async function previewJob(
     names = containerNames(described.definition);
   }
   const network = await ctx.network.resolve(job.network, networkMode);
-  const plan = withRunId(
+  const plan = withRun(
     planFor(job, arn, names, network, source.kind === "arn" ? arnTaskOverrides(job) : {}),
-    options.runId,
+    options,
   );
   checkPlan(plan, job, "aws");
   return {
@@ -407,13 +409,78 @@ export async function previewJob(
   };
 }
 
-/** Which run a plan launches for (DESIGN 3.1); without one, requests carry no run id. */
+/**
+ * Which run a plan launches for (DESIGN 3.1, 3.11): its id and deadline go into every task's
+ * tags (and the id into the client tokens); without them, requests carry neither.
+ */
 export interface RunIdentity {
   readonly runId?: string;
+  /** The run's deadline, ms since epoch. */
+  readonly deadline?: number;
 }
 
-function withRunId(plan: LaunchPlan, runId: string | undefined): LaunchPlan {
-  return runId === undefined ? plan : { ...plan, runId };
+function withRun(plan: LaunchPlan, run: RunIdentity): LaunchPlan {
+  return {
+    ...plan,
+    ...(run.runId === undefined ? {} : { runId: run.runId }),
+    ...(run.deadline === undefined ? {} : { deadline: run.deadline }),
+  };
+}
+
+/** What a run that is carried on by another process keeps from its start (DESIGN 3.11). */
+export interface ResumedRun extends RunIdentity {
+  readonly runId: string;
+  readonly deadline: number;
+  readonly taskDefinitionArn: string;
+  /** The awsvpc configuration its requests carried; resolved again when absent. */
+  readonly network?: AwsVpcConfiguration;
+}
+
+/**
+ * Prepares a job to carry on a run: nothing is registered, the run's own task definition is
+ * described, and the plan is built as the run's first process built it (same definition, same
+ * network, same tags), so every request, and so every client token, is the same.
+ */
+export async function resumeJob(
+  job: BatchJob,
+  ctx: PrepareContext,
+  run: ResumedRun,
+): Promise<PreparedJob> {
+  const loaded = await loadTaskDefinition(job.taskDefinition, {
+    ...(ctx.baseDir === undefined ? {} : { baseDir: ctx.baseDir }),
+    ...(ctx.readFile === undefined ? {} : { readFile: ctx.readFile }),
+  });
+  const resolved =
+    loaded.kind === "arn"
+      ? await describeForJob(job, run.taskDefinitionArn, ctx)
+      : await ctx.registry.describe(run.taskDefinitionArn);
+  const network =
+    run.network ?? (await ctx.network.resolve(job.network, resolved.definition.networkMode));
+  const plan = withRun(
+    planFor(
+      job,
+      resolved.taskDefinitionArn,
+      containerNames(resolved.definition),
+      network,
+      loaded.kind === "arn" ? arnTaskOverrides(job) : {},
+    ),
+    run,
+  );
+  return { job, plan, taskDefinition: resolved };
+}
+
+/**
+ * The task definition family of a job, without calling AWS: a template's `family`, or the
+ * family named in `taskDefinition.arn`. Finding a run's tasks lists this family only.
+ */
+export async function familyOf(job: BatchJob, ctx: PrepareContext): Promise<string> {
+  const loaded = await loadTaskDefinition(job.taskDefinition, {
+    ...(ctx.baseDir === undefined ? {} : { baseDir: ctx.baseDir }),
+    ...(ctx.readFile === undefined ? {} : { readFile: ctx.readFile }),
+  });
+  if (loaded.kind === "template") return String(loaded.template.family);
+  const name = loaded.arn.slice(loaded.arn.lastIndexOf("/") + 1);
+  return name.includes(":") ? name.slice(0, name.indexOf(":")) : name;
 }
 
 /** Describes an `{ arn }` definition and checks the job against it (setup errors: the facts came from AWS). */

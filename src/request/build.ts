@@ -30,6 +30,8 @@ export interface LaunchPlan {
    * client tokens. Absent only in plans built by hand for earlier versions.
    */
   readonly runId?: string;
+  /** The run's deadline (ms since epoch), in every task's `ecs-batch:deadline` tag. */
+  readonly deadline?: number;
   readonly cluster: string;
   readonly taskDefinitionArn: string;
   /** Containers of the definition, in its order; each gets the injected variables. */
@@ -137,7 +139,7 @@ function sharedOf(plan: LaunchPlan): PlanShared {
         override,
         setsInjected: (override.environment ?? []).some((e) => INJECTED.has(e.name ?? "")),
       })),
-      tags: jobTags(plan.tags, plan.jobId, plan.runId),
+      tags: jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline),
     };
     SHARED.set(plan, shared);
   }

@@ -85,16 +85,23 @@ export function taskTags(
   return [...jobTags(userTags, jobId, runId), ...attemptTags(index, attempt)];
 }
 
-/** The tags every task of a run carries alike: the user's, the job id and the run id. */
+/**
+ * The tags every task of a run carries alike: the user's, the job id, the run id and the run's
+ * deadline (ISO 8601), which let any process find a run's tasks and when they must end.
+ */
 export function jobTags(
   userTags: Readonly<Record<string, string>>,
   jobId: string,
   runId?: string,
+  deadline?: number,
 ): Tag[] {
   return [
     ...Object.entries(userTags).map(([key, value]) => ({ key, value })),
     { key: RUNNER_TAG_KEYS.jobId, value: jobId },
     ...(runId === undefined ? [] : [{ key: RUNNER_TAG_KEYS.runId, value: runId }]),
+    ...(deadline === undefined
+      ? []
+      : [{ key: RUNNER_TAG_KEYS.deadline, value: new Date(deadline).toISOString() }]),
   ];
 }
 

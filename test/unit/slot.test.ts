@@ -27,6 +27,7 @@ const context = (extra: Partial<SlotContext> = {}): SlotContext => ({
   shouldRetry: (failure, ctx) => defaultRetryPolicy.shouldRetry(failure, ctx),
   delay: () => 500,
   readsLogTails: false,
+  stoppedByRunner: (task) => task.stoppedReason?.startsWith("ecs-batch-runner: job j ") === true,
   ...extra,
 });
 

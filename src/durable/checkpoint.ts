@@ -1,0 +1,197 @@
+/**
+ * A run's checkpoint (DESIGN 3.11): versioned JSON, validated with zod on load. It holds what
+ * a process needs to carry a run on: its identity, task definition, network, start and
+ * deadline, a fingerprint of the job input, and per slot its phase, attempts, budgets spent and
+ * task ARNs. Never an environment value, a log line or the job input itself: the host supplies
+ * the job again when it attaches, and the fingerprint (one hash per top-level field) tells
+ * whether it is the same job.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { EcsBatchError } from "../errors.js";
+import type { BatchJob } from "../job/schema.js";
+import type { JobStatus, TaskFailure } from "../result.js";
+
+/** The checkpoint format this version writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+
+/** A checkpoint that cannot be read: corrupt, or written by a newer version. */
+export class EcsBatchCheckpointError extends EcsBatchError {}
+
+const FailureSchema = z.object({
+  kind: z.enum(["launch", "start", "exit", "interrupted", "stopped", "missing"]),
+  reason: z.string(),
+  exitCode: z.number().nullable().optional(),
+  stopCode: z.string().optional(),
+  stoppedReason: z.string().optional(),
+  container: z.string().optional(),
+});
+
+const SlotSchema = z.object({
+  index: z.int().min(0),
+  taskName: z.string(),
+  phase: z.enum([
+    "pending",
+    "launching",
+    "running",
+    "reporting",
+    "backoff",
+    "succeeded",
+    "failed",
+    "stopped",
+  ]),
+  attempts: z.int().min(0),
+  applicationFailures: z.int().min(0),
+  launchFailures: z.int().min(0),
+  taskArn: z.string().optional(),
+  lastStatus: z.string().optional(),
+  failedTaskArns: z.array(z.string()),
+  exitCode: z.number().nullable().optional(),
+  stopCode: z.string().optional(),
+  stoppedReason: z.string().optional(),
+  lastFailure: FailureSchema.optional(),
+  failedAt: z.number().optional(),
+  stoppedAt: z.number().optional(),
+  stopRequested: z.boolean(),
+  retryAt: z.number().optional(),
+  report: z
+    .object({ failure: FailureSchema, willRetry: z.boolean(), taskArn: z.string().optional() })
+    .optional(),
+});
+
+const StopCauseSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("exhausted"), taskIndex: z.int().min(0), failure: FailureSchema }),
+  z.object({ kind: z.literal("timeout"), timeoutMs: z.number() }),
+  z.object({ kind: z.literal("cancel"), reason: z.string().optional() }),
+  z.object({
+    kind: z.literal("fatal"),
+    error: z.object({ name: z.string(), message: z.string() }),
+  }),
+]);
+
+/** The checkpoint's schema (version 1). */
+export const CheckpointSchema = z.object({
+  version: z.literal(CHECKPOINT_VERSION),
+  jobId: z.string(),
+  runId: z.string(),
+  cluster: z.string(),
+  taskDefinitionArn: z.string(),
+  /** The awsvpc configuration the run's requests carry, so an attach sends the very same. */
+  network: z
+    .object({
+      subnets: z.array(z.string()),
+      securityGroups: z.array(z.string()).optional(),
+      assignPublicIp: z.enum(["ENABLED", "DISABLED"]).optional(),
+    })
+    .optional(),
+  /** One hash per top-level field of the parsed job input. */
+  fingerprint: z.record(z.string(), z.string()),
+  startedAt: z.number(),
+  deadline: z.number(),
+  taskCount: z.int().min(0),
+  state: z.enum(["running", "finished"]),
+  stopCause: StopCauseSchema.optional(),
+  slots: z.array(SlotSchema),
+  failedTaskArns: z.array(z.string()),
+  /** Set when the run finished: what its result said (its logs are read again on attach). */
+  outcome: z
+    .object({
+      status: z.enum(["succeeded", "failed", "timedOut", "cancelled"]),
+      finishedAt: z.number(),
+      error: z.object({ code: z.string(), message: z.string() }).optional(),
+    })
+    .optional(),
+  savedAt: z.number(),
+});
+
+/** A checkpoint as stored. */
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+/** A slot as a checkpoint holds it. */
+export type CheckpointSlot = Checkpoint["slots"][number];
+/** Why the run stopped, as a checkpoint holds it (a fatal error keeps its name and message only). */
+export type CheckpointStopCause = NonNullable<Checkpoint["stopCause"]>;
+/** A finished run's outcome. */
+export interface CheckpointOutcome {
+  readonly status: JobStatus;
+  readonly finishedAt: number;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/**
+ * Reads a checkpoint. A newer version, unreadable JSON or a shape that does not match is an
+ * `EcsBatchCheckpointError`: a run is never silently started afresh.
+ */
+export function parseCheckpoint(text: string, where: string): Checkpoint {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new EcsBatchCheckpointError(
+      "CHECKPOINT_INVALID",
+      `the checkpoint ${where} is not valid JSON; it may have been cut short. Remove it to give up the run's state (stop its tasks with stopJob first), or restore it`,
+      { cause: error },
+    );
+  }
+  const version = (value as { version?: unknown } | null)?.version;
+  if (typeof version === "number" && version > CHECKPOINT_VERSION) {
+    throw new EcsBatchCheckpointError(
+      "CHECKPOINT_VERSION",
+      `the checkpoint ${where} was written in format ${version} by a newer ecs-batch-runner; this version reads format ${CHECKPOINT_VERSION}. Attach with the newer version`,
+    );
+  }
+  const parsed = CheckpointSchema.safeParse(value);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new EcsBatchCheckpointError(
+      "CHECKPOINT_INVALID",
+      `the checkpoint ${where} does not have the expected shape (${first === undefined ? "unknown" : `${first.path.join(".")}: ${first.message}`}); remove it to give up the run's state (stop its tasks with stopJob first), or restore it`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A checkpoint's failure: the task failure without its log tail (application output). */
+export function storedFailure(failure: TaskFailure): z.infer<typeof FailureSchema> {
+  return {
+    kind: failure.kind,
+    reason: failure.reason,
+    ...(failure.exitCode === undefined ? {} : { exitCode: failure.exitCode }),
+    ...(failure.stopCode === undefined ? {} : { stopCode: failure.stopCode }),
+    ...(failure.stoppedReason === undefined ? {} : { stoppedReason: failure.stoppedReason }),
+    ...(failure.container === undefined ? {} : { container: failure.container }),
+  };
+}
+
+/**
+ * The fingerprint of a parsed job: one short hash per top-level field, so an attach with a
+ * different job can say which fields differ without any value being written down.
+ * `retry.shouldRetry` (code) counts by its presence only.
+ */
+export function jobFingerprint(job: BatchJob): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, value] of Object.entries(job)) {
+    out[field] = createHash("sha256").update(canonical(value)).digest("hex").slice(0, 16);
+  }
+  return out;
+}
+
+/** The fields whose hashes differ between two fingerprints (or that only one has). */
+export function fingerprintDiff(
+  stored: Readonly<Record<string, string>>,
+  given: Readonly<Record<string, string>>,
+): string[] {
+  const fields = new Set([...Object.keys(stored), ...Object.keys(given)]);
+  return [...fields].filter((f) => stored[f] !== given[f]).sort();
+}
+
+/** JSON with sorted keys; functions as a marker. */
+function canonical(value: unknown): string {
+  if (typeof value === "function") return '"<function>"';
+  if (value === undefined) return "null";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+}

@@ -1,0 +1,267 @@
+/**
+ * Checkpointing a run into a `JobStore` while it runs (DESIGN 3.11): the first checkpoint
+ * before the first RunTask, then at most one write per poll interval while something changed,
+ * the lease renewed on the same beat, and the last one when the run ends. Writes are
+ * coalesced because every request of a run is deterministic (its client token derives from
+ * the run, the slot and the attempt): what happened between two writes is found again in ECS
+ * by the process that attaches, without launching anything twice.
+ */
+import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
+import { awsErrorMessage, awsErrorName } from "../aws.js";
+import { sleepUnlessAborted, type Clock } from "../clock.js";
+import type { JobCheckpoints, JobState, StopCause } from "../execution/job.js";
+import type { SlotState } from "../execution/slot.js";
+import { textOf, type Logger } from "../logger.js";
+import type { JobResult, TaskFailure } from "../result.js";
+import {
+  CHECKPOINT_VERSION,
+  storedFailure,
+  type Checkpoint,
+  type CheckpointSlot,
+  type CheckpointStopCause,
+} from "./checkpoint.js";
+import { EcsBatchLeaseError, type JobStore, type Lease } from "./store.js";
+
+/** What a run's checkpoints say besides its state. */
+export interface RunRecord {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly cluster: string;
+  readonly taskDefinitionArn: string;
+  readonly network?: AwsVpcConfiguration;
+  readonly fingerprint: Readonly<Record<string, string>>;
+  readonly startedAt: number;
+  readonly deadline: number;
+}
+
+/** What `StoreCheckpoints` needs. */
+export interface StoreCheckpointsContext {
+  readonly store: JobStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The run's lease, already acquired. */
+  readonly lease: Lease;
+  /** How long a lease lasts unless renewed. */
+  readonly leaseTtlMs: number;
+  /** The beat of writes and renewals: the job's poll interval, at most a third of the TTL. */
+  readonly intervalMs: number;
+}
+
+/** A job's checkpoints in a store, under its lease. */
+export class StoreCheckpoints implements JobCheckpoints {
+  readonly #ctx: StoreCheckpointsContext;
+  readonly #run: RunRecord;
+  #lease: Lease;
+  #dirty = false;
+  #state: JobState | undefined;
+  readonly #stopped = new AbortController();
+  #writing: Promise<void> = Promise.resolve();
+  /** Checkpoints written for this run. */
+  writes = 0;
+
+  constructor(ctx: StoreCheckpointsContext, run: RunRecord) {
+    this.#ctx = ctx;
+    this.#run = run;
+    this.#lease = ctx.lease;
+  }
+
+  async started(state: JobState, onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
+    this.#state = state;
+    await this.#write(state, undefined);
+    void this.#beat(onLost);
+  }
+
+  changed(): void {
+    this.#dirty = true;
+  }
+
+  async finished(state: JobState, result: JobResult | undefined): Promise<void> {
+    this.#stopped.abort();
+    await this.#writing.catch(() => undefined);
+    try {
+      if (result !== undefined) await this.#write(state, result);
+      await this.#ctx.store.release(this.#lease);
+    } catch (error) {
+      this.#ctx.logger.error("the run's last checkpoint could not be saved", {
+        jobId: this.#run.jobId,
+        runId: this.#run.runId,
+        error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
+      });
+    }
+  }
+
+  /** Each beat: renew the lease; write if anything changed since the last write. */
+  async #beat(onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
+    const { clock, store, leaseTtlMs, intervalMs } = this.#ctx;
+    while (await sleepUnlessAborted(clock, intervalMs, this.#stopped.signal)) {
+      try {
+        this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
+        if (this.#dirty && this.#state !== undefined) {
+          this.#dirty = false;
+          this.#writing = this.#write(this.#state, undefined);
+          await this.#writing;
+        }
+      } catch (error) {
+        if (error instanceof EcsBatchLeaseError) {
+          this.#stopped.abort();
+          onLost(error);
+          return;
+        }
+        // A store that fails for a while (a full disk, a network blip) is retried next beat:
+        // the run goes on, and the next write carries everything since.
+        this.#dirty = true;
+        this.#ctx.logger.warn("a checkpoint could not be saved; trying again next poll", {
+          jobId: this.#run.jobId,
+          runId: this.#run.runId,
+          error: textOf(error),
+        });
+      }
+    }
+  }
+
+  async #write(state: JobState, result: JobResult | undefined): Promise<void> {
+    const checkpoint = checkpointOf(this.#run, state, result, this.#ctx.clock.now());
+    await this.#ctx.store.save(
+      { jobId: this.#run.jobId, runId: this.#run.runId },
+      JSON.stringify(checkpoint),
+      this.#lease,
+    );
+    this.writes++;
+  }
+}
+
+/** The checkpoint of a run's state (and, once it finished, its outcome). */
+export function checkpointOf(
+  run: RunRecord,
+  state: JobState,
+  result: JobResult | undefined,
+  now: number,
+): Checkpoint {
+  return {
+    version: CHECKPOINT_VERSION,
+    jobId: run.jobId,
+    runId: run.runId,
+    cluster: run.cluster,
+    taskDefinitionArn: run.taskDefinitionArn,
+    ...(run.network === undefined ? {} : { network: networkOf(run.network) }),
+    fingerprint: { ...run.fingerprint },
+    startedAt: run.startedAt,
+    deadline: run.deadline,
+    taskCount: state.slots.length,
+    state: result === undefined ? "running" : "finished",
+    ...(state.stopCause === undefined ? {} : { stopCause: storedCause(state.stopCause) }),
+    slots: state.slots.map(storedSlot),
+    failedTaskArns: [...state.failedTaskArns],
+    ...(result === undefined
+      ? {}
+      : {
+          outcome: {
+            status: result.status,
+            finishedAt: result.finishedAt.getTime(),
+            ...(result.error === undefined ? {} : { error: result.error }),
+          },
+        }),
+    savedAt: now,
+  };
+}
+
+function networkOf(network: AwsVpcConfiguration): NonNullable<Checkpoint["network"]> {
+  return {
+    subnets: [...(network.subnets ?? [])],
+    ...(network.securityGroups === undefined
+      ? {}
+      : { securityGroups: [...network.securityGroups] }),
+    ...(network.assignPublicIp === undefined ? {} : { assignPublicIp: network.assignPublicIp }),
+  };
+}
+
+function storedSlot(slot: SlotState): CheckpointSlot {
+  return {
+    index: slot.index,
+    taskName: slot.taskName,
+    phase: slot.phase,
+    attempts: slot.attempts,
+    applicationFailures: slot.applicationFailures,
+    launchFailures: slot.launchFailures,
+    ...(slot.taskArn === undefined ? {} : { taskArn: slot.taskArn }),
+    ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
+    failedTaskArns: [...slot.failedTaskArns],
+    ...(slot.exitCode === undefined ? {} : { exitCode: slot.exitCode }),
+    ...(slot.stopCode === undefined ? {} : { stopCode: slot.stopCode }),
+    ...(slot.stoppedReason === undefined ? {} : { stoppedReason: slot.stoppedReason }),
+    ...(slot.lastFailure === undefined ? {} : { lastFailure: storedFailure(slot.lastFailure) }),
+    ...(slot.failedAt === undefined ? {} : { failedAt: slot.failedAt }),
+    ...(slot.stoppedAt === undefined ? {} : { stoppedAt: slot.stoppedAt }),
+    stopRequested: slot.stopRequested,
+    ...(slot.retryAt === undefined ? {} : { retryAt: slot.retryAt }),
+    ...(slot.report === undefined
+      ? {}
+      : {
+          report: {
+            failure: storedFailure(slot.report.failure),
+            willRetry: slot.report.willRetry,
+            ...(slot.report.taskArn === undefined ? {} : { taskArn: slot.report.taskArn }),
+          },
+        }),
+  };
+}
+
+function storedCause(cause: StopCause): CheckpointStopCause {
+  switch (cause.kind) {
+    case "exhausted":
+      return {
+        kind: "exhausted",
+        taskIndex: cause.taskIndex,
+        failure: storedFailure(cause.failure),
+      };
+    case "timeout":
+      return { kind: "timeout", timeoutMs: cause.timeoutMs };
+    case "cancel":
+      return cause.reason === undefined
+        ? { kind: "cancel" }
+        : { kind: "cancel", reason: cause.reason };
+    case "fatal":
+      return {
+        kind: "fatal",
+        error: { name: awsErrorName(cause.error), message: awsErrorMessage(cause.error) },
+      };
+  }
+}
+
+/** A stopped run's cause as the job knows it again: a fatal error keeps its name and message. */
+export function causeOf(stored: CheckpointStopCause): StopCause {
+  switch (stored.kind) {
+    case "exhausted":
+      return { kind: "exhausted", taskIndex: stored.taskIndex, failure: failureOf(stored.failure) };
+    case "timeout":
+      return { kind: "timeout", timeoutMs: stored.timeoutMs };
+    case "cancel":
+      return stored.reason === undefined
+        ? { kind: "cancel" }
+        : { kind: "cancel", reason: stored.reason };
+    case "fatal": {
+      const error = new Error(stored.error.message);
+      error.name = stored.error.name;
+      return { kind: "fatal", error };
+    }
+  }
+}
+
+function failureOf(stored: CheckpointSlot["lastFailure"] & object): TaskFailure {
+  return { ...stored };
+}
+
+/** A checkpoint's slots as the job's state: slots in a final phase have ended. */
+export function slotsOf(checkpoint: Checkpoint): SlotState[] {
+  return checkpoint.slots.map((s) => {
+    const final = s.phase === "succeeded" || s.phase === "failed" || s.phase === "stopped";
+    return {
+      ...s,
+      ...(s.lastFailure === undefined ? {} : { lastFailure: failureOf(s.lastFailure) }),
+      ...(s.report === undefined
+        ? {}
+        : { report: { ...s.report, failure: failureOf(s.report.failure) } }),
+      ended: final,
+    };
+  });
+}

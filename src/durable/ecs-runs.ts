@@ -1,0 +1,251 @@
+/**
+ * Runs as ECS knows them (DESIGN 3.11): every task of a run carries the tags `ecs-batch:job-id`,
+ * `ecs-batch:run-id`, `ecs-batch:task-index`, `ecs-batch:attempt` and `ecs-batch:deadline`,
+ * so any process can find a run's tasks (ListTasks, then DescribeTasks with tags, 100 at a
+ * time) and rebuild where each slot was. What ECS has forgotten (tasks stopped more than about
+ * an hour ago, and launches RunTask refused, which never made a task) leaves gaps in the
+ * attempt numbers: such attempts count against the launch budget (`retry.maxLaunchRetries`),
+ * so an unknown never spends the application's retries, and the next attempt's number (and
+ * client token) is always new.
+ */
+import {
+  DescribeTasksCommand,
+  ListTasksCommand,
+  type DescribeTasksCommandOutput,
+  type DesiredStatus,
+  type ListTasksCommandOutput,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import { sendFor, type AwsClient } from "../aws.js";
+import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
+import type { Clock } from "../clock.js";
+import { classifyStoppedTask, type EssentialContainers } from "../execution/outcome.js";
+import { FAILURE_BUDGETS } from "../execution/retry.js";
+import { isStoppedByRunner } from "../execution/stopper.js";
+import { initialSlot, type SlotState } from "../execution/slot.js";
+import { RUNNER_TAG_KEYS } from "../job/schema.js";
+import { taskName } from "../request/naming.js";
+import type { TaskFailure } from "../result.js";
+
+/** What finding a run's tasks needs. */
+export interface EcsRunsContext {
+  readonly ecs: AwsClient;
+  readonly clock: Clock;
+  /** The DescribeTasks/ListTasks budget. */
+  readonly limiter: AdaptiveRateLimiter;
+}
+
+/** Which tasks to look for. */
+export interface RunFilter {
+  readonly cluster: string;
+  readonly jobId: string;
+  /** Only this run's; all of the job's runs when absent. */
+  readonly runId?: string;
+  /** Narrows ListTasks to one task definition family (the job's); the whole cluster when absent. */
+  readonly family?: string;
+  /** Stopped tasks too (ECS keeps them about an hour). Default true. */
+  readonly stopped?: boolean;
+}
+
+/** A task of a run, with what its tags say. */
+export interface RunTask {
+  readonly task: Task;
+  readonly runId: string;
+  readonly index: number;
+  readonly attempt: number;
+  /** ms since epoch; NaN when the tag is missing. */
+  readonly deadline: number;
+}
+
+/** How many calls a search made, for the attach cost target. */
+export interface SearchCost {
+  listCalls: number;
+  describeCalls: number;
+}
+
+/**
+ * Every task of the job (or of one of its runs) ECS still knows, with its tags read.
+ * ListTasks pages hold 100 tasks and DescribeTasks takes 100, so N tasks cost about 2⌈N/100⌉
+ * calls (twice the pages when stopped tasks are listed too).
+ */
+export async function findRunTasks(
+  ctx: EcsRunsContext,
+  filter: RunFilter,
+  cost: SearchCost = { listCalls: 0, describeCalls: 0 },
+): Promise<RunTask[]> {
+  const arns: string[] = [];
+  const seen = new Set<string>();
+  const statuses: DesiredStatus[] = filter.stopped === false ? ["RUNNING"] : ["RUNNING", "STOPPED"];
+  for (const desiredStatus of statuses) {
+    let nextToken: string | undefined;
+    do {
+      const input = {
+        cluster: filter.cluster,
+        desiredStatus,
+        maxResults: 100,
+        ...(filter.family === undefined ? {} : { family: filter.family }),
+        ...(nextToken === undefined ? {} : { nextToken }),
+      };
+      cost.listCalls++;
+      const page = await call<ListTasksCommandOutput>(ctx, () =>
+        sendFor(ctx.ecs, new ListTasksCommand(input)),
+      );
+      for (const arn of page.taskArns ?? []) {
+        if (!seen.has(arn)) {
+          seen.add(arn);
+          arns.push(arn);
+        }
+      }
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+  }
+  const found: RunTask[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const batch = arns.slice(i, i + 100);
+    cost.describeCalls++;
+    const out = await call<DescribeTasksCommandOutput>(ctx, () =>
+      sendFor(
+        ctx.ecs,
+        new DescribeTasksCommand({ cluster: filter.cluster, tasks: batch, include: ["TAGS"] }),
+      ),
+    );
+    for (const task of out.tasks ?? []) {
+      const tagged = runTaskOf(task);
+      if (tagged === undefined || tag(task, RUNNER_TAG_KEYS.jobId) !== filter.jobId) continue;
+      if (filter.runId !== undefined && tagged.runId !== filter.runId) continue;
+      found.push(tagged);
+    }
+  }
+  return found;
+}
+
+async function call<T>(ctx: EcsRunsContext, send: () => Promise<T>): Promise<T> {
+  const out = await limitedCall(ctx.limiter, ctx.clock, send, {
+    maxAttempts: 6,
+    backoffMs: (attempt) => Math.min(5000, 250 * 2 ** attempt),
+  });
+  if (!out.ok) throw out.error;
+  return out.value;
+}
+
+function tag(task: Task, key: string): string | undefined {
+  return task.tags?.find((t) => t.key === key)?.value;
+}
+
+function runTaskOf(task: Task): RunTask | undefined {
+  const runId = tag(task, RUNNER_TAG_KEYS.runId);
+  const index = Number(tag(task, RUNNER_TAG_KEYS.taskIndex));
+  const attempt = Number(tag(task, RUNNER_TAG_KEYS.attempt));
+  if (runId === undefined || !Number.isInteger(index) || !Number.isInteger(attempt))
+    return undefined;
+  const deadline = Date.parse(tag(task, RUNNER_TAG_KEYS.deadline) ?? "");
+  return { task, runId, index, attempt, deadline };
+}
+
+/** The run of the job that started last: the highest deadline, then the highest run id. */
+export function latestRunId(tasks: readonly RunTask[]): string | undefined {
+  let best: RunTask | undefined;
+  for (const t of tasks) {
+    if (
+      best === undefined ||
+      t.deadline > best.deadline ||
+      (t.deadline === best.deadline && t.runId > best.runId)
+    ) {
+      best = t;
+    }
+  }
+  return best?.runId;
+}
+
+/** A run as rebuilt from its tasks in ECS. */
+export interface RebuiltRun {
+  readonly runId: string;
+  /** NaN when no task carried the deadline tag. */
+  readonly deadline: number;
+  readonly taskDefinitionArn: string;
+  readonly slots: SlotState[];
+  readonly failedTaskArns: string[];
+  /** Earlier attempts still running (given up on, then seen again): to be stopped. */
+  readonly strays: string[];
+}
+
+/**
+ * Rebuilds a run's slots from its tasks: each slot's last attempt is watched again (a task
+ * that stopped meanwhile is classified on the first poll, as if it had just stopped), its
+ * earlier attempts are counted on their budgets, and slots with no task start afresh.
+ */
+export function rebuildRun(
+  runTasks: readonly RunTask[],
+  job: { readonly jobId: string; readonly taskNamePrefix: string; readonly taskCount: number },
+  essential: EssentialContainers,
+): RebuiltRun | undefined {
+  const first = runTasks[0];
+  if (first === undefined) return undefined;
+  const bySlot = new Map<number, RunTask[]>();
+  for (const t of runTasks) {
+    const list = bySlot.get(t.index) ?? [];
+    list.push(t);
+    bySlot.set(t.index, list);
+  }
+  const failed: { arn: string; at: number }[] = [];
+  const strays: string[] = [];
+  const slots = Array.from({ length: job.taskCount }, (_, index): SlotState => {
+    const slot = initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index));
+    const attempts = (bySlot.get(index) ?? []).sort((a, b) => a.attempt - b.attempt);
+    const last = attempts.at(-1);
+    if (last === undefined) return slot;
+    let applicationFailures = 0;
+    let launchFailures = last.attempt - attempts.length;
+    const failedTaskArns: string[] = [];
+    let lastFailure: TaskFailure | undefined;
+    for (const earlier of attempts.slice(0, -1)) {
+      const arn = earlier.task.taskArn ?? "";
+      failedTaskArns.push(arn);
+      failed.push({ arn, at: new Date(earlier.task.stoppedAt ?? 0).getTime() });
+      if (earlier.task.lastStatus !== "STOPPED") {
+        // Given up on (missing), yet running: it failed as far as the slot goes.
+        strays.push(arn);
+        applicationFailures++;
+        continue;
+      }
+      const outcome = classifyStoppedTask(earlier.task, essential);
+      const failure: TaskFailure =
+        outcome.status === "failed"
+          ? outcome.failure
+          : { kind: "missing", reason: "no longer known" };
+      lastFailure = failure;
+      if (FAILURE_BUDGETS[failure.kind] === "application") applicationFailures++;
+      else launchFailures++;
+    }
+    const task = last.task;
+    return {
+      ...slot,
+      phase: "running",
+      attempts: last.attempt,
+      applicationFailures,
+      launchFailures: Math.max(0, launchFailures),
+      ...(task.taskArn === undefined ? {} : { taskArn: task.taskArn }),
+      ...(task.lastStatus === undefined ? {} : { lastStatus: task.lastStatus }),
+      failedTaskArns,
+      ...(lastFailure === undefined ? {} : { lastFailure }),
+      stopRequested: isStoppedByRunner(job.jobId, task.stoppedReason),
+    };
+  });
+  failed.sort((a, b) => a.at - b.at);
+  return {
+    runId: first.runId,
+    deadline: latestDeadline(runTasks),
+    taskDefinitionArn: first.task.taskDefinitionArn ?? "",
+    slots,
+    failedTaskArns: failed.map((f) => f.arn),
+    strays,
+  };
+}
+
+function latestDeadline(tasks: readonly RunTask[]): number {
+  let latest = Number.NaN;
+  for (const t of tasks) {
+    if (!Number.isNaN(t.deadline) && !(t.deadline <= latest)) latest = t.deadline;
+  }
+  return latest;
+}

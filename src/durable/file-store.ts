@@ -1,0 +1,245 @@
+/**
+ * `FileJobStore`: checkpoints and leases in a directory, safe for several processes on one
+ * host. Each run has a checkpoint file (`<jobId>/<runId>.json`) and a lease file
+ * (`<jobId>/<runId>.lease.json`), each replaced atomically (write to a temporary file, fsync,
+ * rename, fsync the directory), so a crash leaves the old file or the new one, never half of
+ * one. Lease changes and saves run under a lock file created exclusively (`O_EXCL`), so two
+ * processes never both take a lease or write under a lost one.
+ */
+import { open, readdir, readFile, rename, rm, mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as realSleep } from "node:timers/promises";
+import { infoOf } from "./memory-store.js";
+import {
+  EcsBatchLeaseError,
+  EcsBatchStoreError,
+  isCurrent,
+  nextLease,
+  type JobStore,
+  type Lease,
+  type LeaseRecord,
+  type RunKey,
+  type StoredRunInfo,
+} from "./store.js";
+
+/** A lock older than this is taken for a crashed holder's and broken. */
+const STALE_LOCK_MS = 30_000;
+/** How long an operation waits for another process's lock. */
+const LOCK_WAIT_MS = 10_000;
+
+/** A `JobStore` in a directory (one host). */
+export class FileJobStore implements JobStore {
+  readonly #dir: string;
+  /** Checkpoints saved, for tests and benchmarks. */
+  saves = 0;
+
+  /** @param dir the directory; created when missing. */
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #paths(key: RunKey): { dir: string; checkpoint: string; lease: string; lock: string } {
+    const dir = join(this.#dir, key.jobId);
+    return {
+      dir,
+      checkpoint: join(dir, `${key.runId}.json`),
+      lease: join(dir, `${key.runId}.lease.json`),
+      lock: join(dir, `${key.runId}.lock`),
+    };
+  }
+
+  async load(key: RunKey): Promise<string | undefined> {
+    return readIfExists(this.#paths(key).checkpoint);
+  }
+
+  async save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
+    const paths = this.#paths(key);
+    await this.#locked(paths, async () => {
+      const record = await readLease(paths.lease);
+      if (!isCurrent(lease, record)) {
+        throw new EcsBatchLeaseError(
+          "LEASE_LOST",
+          key,
+          record ?? { owner: "nobody", expiresAt: 0 },
+        );
+      }
+      await writeAtomically(paths.dir, paths.checkpoint, checkpoint);
+    });
+    this.saves++;
+  }
+
+  async list(jobId: string): Promise<StoredRunInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.#dir, jobId));
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw storeError(`cannot read ${join(this.#dir, jobId)}`, error);
+    }
+    const runs: StoredRunInfo[] = [];
+    for (const name of names) {
+      if (!name.endsWith(".json") || name.endsWith(".lease.json")) continue;
+      const key = { jobId, runId: name.slice(0, -".json".length) };
+      const text = await this.load(key);
+      if (text === undefined) continue;
+      try {
+        runs.push(infoOf(key, text));
+      } catch {
+        // A checkpoint that does not parse is reported when that run is attached, not here.
+        runs.push({ ...key, startedAt: 0, state: "running" });
+      }
+    }
+    return runs;
+  }
+
+  async delete(key: RunKey): Promise<void> {
+    const paths = this.#paths(key);
+    await rm(paths.checkpoint, { force: true });
+    await rm(paths.lease, { force: true });
+  }
+
+  async acquire(key: RunKey, owner: string, ttlMs: number, now: number): Promise<Lease> {
+    const paths = this.#paths(key);
+    return this.#locked(paths, async () => {
+      const record = nextLease(key, await readLease(paths.lease), owner, ttlMs, now);
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(record));
+      return { key, ...record };
+    });
+  }
+
+  async renew(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    const paths = this.#paths(lease.key);
+    return this.#locked(paths, async () => {
+      const record = await readLease(paths.lease);
+      if (!isCurrent(lease, record)) {
+        throw new EcsBatchLeaseError(
+          "LEASE_LOST",
+          lease.key,
+          record ?? { owner: "nobody", expiresAt: 0 },
+        );
+      }
+      const renewed: LeaseRecord = {
+        owner: lease.owner,
+        expiresAt: now + ttlMs,
+        fence: lease.fence,
+      };
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(renewed));
+      return { ...lease, expiresAt: renewed.expiresAt };
+    });
+  }
+
+  async release(lease: Lease): Promise<void> {
+    const paths = this.#paths(lease.key);
+    await this.#locked(paths, async () => {
+      const record = await readLease(paths.lease);
+      if (!isCurrent(lease, record)) return;
+      const released: LeaseRecord = { owner: lease.owner, expiresAt: 0, fence: lease.fence };
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(released));
+    });
+  }
+
+  /** Runs `work` holding the run's lock file. */
+  async #locked<T>(paths: { dir: string; lock: string }, work: () => Promise<T>): Promise<T> {
+    await mkdir(paths.dir, { recursive: true });
+    const started = Date.now();
+    for (;;) {
+      try {
+        const handle = await open(paths.lock, "wx");
+        await handle.close();
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+          throw storeError(`cannot create the lock ${paths.lock}`, error);
+        }
+        // Lock files are wall-clock artefacts: their age is read from the file system.
+        const age = await lockAge(paths.lock);
+        if (age !== undefined && age > STALE_LOCK_MS) {
+          await rm(paths.lock, { force: true });
+          continue;
+        }
+        if (Date.now() - started > LOCK_WAIT_MS) {
+          throw storeError(
+            `the lock ${paths.lock} has been held for over ${LOCK_WAIT_MS / 1000} s; another process is stuck holding it`,
+          );
+        }
+        await realSleep(5);
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      await rm(paths.lock, { force: true });
+    }
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw storeError(`cannot read ${path}`, error);
+  }
+}
+
+async function readLease(path: string): Promise<LeaseRecord | undefined> {
+  const text = await readIfExists(path);
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<LeaseRecord>;
+    if (
+      typeof value.owner === "string" &&
+      typeof value.expiresAt === "number" &&
+      typeof value.fence === "number"
+    ) {
+      return { owner: value.owner, expiresAt: value.expiresAt, fence: value.fence };
+    }
+  } catch {
+    // Reported below as a store error: an unreadable lease must not be taken as none.
+  }
+  throw storeError(`the lease file ${path} is unreadable; remove it to let a process take the run`);
+}
+
+/** Replaces `path` with `text` so that a crash leaves the old file or the new one. */
+async function writeAtomically(dir: string, path: string, text: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const file = await open(temporary, "w");
+    try {
+      await file.writeFile(text, "utf8");
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+    const directory = await open(dir, "r");
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw storeError(`cannot write ${path}`, error);
+  }
+}
+
+async function lockAge(path: string): Promise<number | undefined> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === "ENOENT";
+}
+
+function storeError(message: string, cause?: unknown): EcsBatchStoreError {
+  return new EcsBatchStoreError(
+    "STORE_ERROR",
+    message,
+    cause === undefined ? undefined : { cause },
+  );
+}

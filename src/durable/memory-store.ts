@@ -1,0 +1,114 @@
+/**
+ * `MemoryJobStore`: checkpoints and leases in this process's memory. For tests, and for hosts
+ * that want attach within one process (a worker that restarts its runner, not itself).
+ */
+import {
+  EcsBatchLeaseError,
+  isCurrent,
+  nextLease,
+  type JobStore,
+  type Lease,
+  type LeaseRecord,
+  type RunKey,
+  type StoredRunInfo,
+} from "./store.js";
+
+interface Entry {
+  checkpoint?: string;
+  info?: StoredRunInfo;
+  lease?: LeaseRecord;
+}
+
+/** A `JobStore` in memory. */
+export class MemoryJobStore implements JobStore {
+  readonly #runs = new Map<string, Entry>();
+  /** Checkpoints saved, for tests and benchmarks. */
+  saves = 0;
+
+  #entry(key: RunKey): Entry {
+    const id = `${key.jobId}\u0000${key.runId}`;
+    let entry = this.#runs.get(id);
+    if (entry === undefined) {
+      entry = {};
+      this.#runs.set(id, entry);
+    }
+    return entry;
+  }
+
+  load(key: RunKey): Promise<string | undefined> {
+    return Promise.resolve(this.#entry(key).checkpoint);
+  }
+
+  save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
+    const entry = this.#entry(key);
+    if (!isCurrent(lease, entry.lease)) {
+      return Promise.reject(
+        new EcsBatchLeaseError("LEASE_LOST", key, entry.lease ?? { owner: "nobody", expiresAt: 0 }),
+      );
+    }
+    entry.checkpoint = checkpoint;
+    entry.info = infoOf(key, checkpoint);
+    this.saves++;
+    return Promise.resolve();
+  }
+
+  list(jobId: string): Promise<StoredRunInfo[]> {
+    const runs: StoredRunInfo[] = [];
+    for (const entry of this.#runs.values()) {
+      if (entry.info?.jobId === jobId) runs.push(entry.info);
+    }
+    return Promise.resolve(runs);
+  }
+
+  delete(key: RunKey): Promise<void> {
+    this.#runs.delete(`${key.jobId}\u0000${key.runId}`);
+    return Promise.resolve();
+  }
+
+  // Async so that a refused lease (nextLease throws) is a rejection, as in every store.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async acquire(key: RunKey, owner: string, ttlMs: number, now: number): Promise<Lease> {
+    const entry = this.#entry(key);
+    entry.lease = nextLease(key, entry.lease, owner, ttlMs, now);
+    return { key, ...entry.lease };
+  }
+
+  renew(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
+    const entry = this.#entry(lease.key);
+    if (!isCurrent(lease, entry.lease)) {
+      return Promise.reject(
+        new EcsBatchLeaseError(
+          "LEASE_LOST",
+          lease.key,
+          entry.lease ?? { owner: "nobody", expiresAt: 0 },
+        ),
+      );
+    }
+    entry.lease = { owner: lease.owner, expiresAt: now + ttlMs, fence: lease.fence };
+    return Promise.resolve({ ...lease, expiresAt: now + ttlMs });
+  }
+
+  release(lease: Lease): Promise<void> {
+    const entry = this.#entry(lease.key);
+    if (isCurrent(lease, entry.lease)) {
+      entry.lease = { owner: lease.owner, expiresAt: 0, fence: lease.fence };
+    }
+    return Promise.resolve();
+  }
+}
+
+/** What `list` reports of a saved checkpoint, read from its text. */
+export function infoOf(key: RunKey, checkpoint: string): StoredRunInfo {
+  let parsed: { startedAt?: unknown; state?: unknown } = {};
+  try {
+    parsed = JSON.parse(checkpoint) as typeof parsed;
+  } catch {
+    // A checkpoint that does not parse is reported when its run is attached, not here.
+  }
+  return {
+    jobId: key.jobId,
+    runId: key.runId,
+    startedAt: typeof parsed.startedAt === "number" ? parsed.startedAt : 0,
+    state: parsed.state === "finished" ? "finished" : "running",
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Where runs are checkpointed, and who drives each (DESIGN 3.11). A `JobStore` keeps one
+ * checkpoint per run and grants one owner per run at a time through a lease: acquired with a
+ * time to live, renewed each poll, and fenced by a counter that grows on every acquire, so an
+ * owner that paused (a stopped VM, a long GC) and wakes up after losing its lease cannot write
+ * over its successor's checkpoints. Times come from the runner's clock.
+ */
+import { hostname } from "node:os";
+import { EcsBatchError } from "../errors.js";
+
+/** A run's identity. */
+export interface RunKey {
+  readonly jobId: string;
+  readonly runId: string;
+}
+
+/** Ownership of one run. */
+export interface Lease {
+  readonly key: RunKey;
+  /** Who holds it: a string naming the process (host, pid, random part). */
+  readonly owner: string;
+  /** When it lapses unless renewed (ms since epoch, the runner's clock). */
+  readonly expiresAt: number;
+  /** Grows on every acquire: a save must carry the current one. */
+  readonly fence: number;
+}
+
+/** A run as `list` reports it. */
+export interface StoredRunInfo extends RunKey {
+  /** When the run started (ms since epoch); the latest run of a job has the highest. */
+  readonly startedAt: number;
+  readonly state: "running" | "finished";
+}
+
+/**
+ * Keeps checkpoints and leases. Implementations: `MemoryJobStore` (one process),
+ * `FileJobStore` (one host), and `ecs-batch-runner/dynamodb` (many hosts).
+ */
+export interface JobStore {
+  /** The run's checkpoint as saved (JSON text), or `undefined` when there is none. */
+  load(key: RunKey): Promise<string | undefined>;
+  /** Saves a checkpoint; refused with `EcsBatchLeaseError` (`LEASE_LOST`) unless `lease` is current. */
+  save(key: RunKey, checkpoint: string, lease: Lease): Promise<void>;
+  /** The runs of a job, in no particular order. */
+  list(jobId: string): Promise<StoredRunInfo[]>;
+  /** Forgets a run (its checkpoint and lease). */
+  delete(key: RunKey): Promise<void>;
+  /**
+   * Takes the run's lease for `owner` until `now + ttlMs`: granted when nobody holds it, its
+   * holder is `owner`, or it has lapsed; otherwise `EcsBatchLeaseError` (`LEASE_HELD`) naming
+   * the holder and the expiry.
+   */
+  acquire(key: RunKey, owner: string, ttlMs: number, now: number): Promise<Lease>;
+  /** Extends a lease still held; `EcsBatchLeaseError` (`LEASE_LOST`) once another took it. */
+  renew(lease: Lease, ttlMs: number, now: number): Promise<Lease>;
+  /** Gives the lease up (when the run ends); a lease already lost is left alone. */
+  release(lease: Lease): Promise<void>;
+}
+
+/** The lease of a run is held by another owner, or was lost to one. */
+export class EcsBatchLeaseError extends EcsBatchError {
+  /** Who holds the lease now. */
+  readonly owner: string;
+  /** When that lease lapses unless renewed (ms since epoch). */
+  readonly expiresAt: number;
+
+  constructor(
+    code: "LEASE_HELD" | "LEASE_LOST",
+    key: RunKey,
+    holder: { readonly owner: string; readonly expiresAt: number },
+  ) {
+    super(
+      code,
+      code === "LEASE_HELD"
+        ? `run ${key.runId} of job ${key.jobId} is driven by ${holder.owner} (lease until ${new Date(holder.expiresAt).toISOString()}); attach after that, or from that process`
+        : `run ${key.runId} of job ${key.jobId} was taken over by ${holder.owner} (lease until ${new Date(holder.expiresAt).toISOString()}); this process no longer drives it and leaves its tasks alone`,
+    );
+    this.owner = holder.owner;
+    this.expiresAt = holder.expiresAt;
+  }
+}
+
+/** A store's own failure (a file that cannot be written, say). */
+export class EcsBatchStoreError extends EcsBatchError {}
+
+/** The lease record a store keeps per run. */
+export interface LeaseRecord {
+  readonly owner: string;
+  readonly expiresAt: number;
+  readonly fence: number;
+}
+
+/**
+ * The lease decision every store makes alike, given the record it holds: the new record, or
+ * the error. Stores differ only in how they read and write the record atomically.
+ */
+export function nextLease(
+  key: RunKey,
+  current: LeaseRecord | undefined,
+  owner: string,
+  ttlMs: number,
+  now: number,
+): LeaseRecord {
+  if (current !== undefined && current.owner !== owner && current.expiresAt > now) {
+    throw new EcsBatchLeaseError("LEASE_HELD", key, current);
+  }
+  return { owner, expiresAt: now + ttlMs, fence: (current?.fence ?? 0) + 1 };
+}
+
+/** Whether `lease` is the current one of `record`. */
+export function isCurrent(lease: Lease, record: LeaseRecord | undefined): boolean {
+  return record !== undefined && record.owner === lease.owner && record.fence === lease.fence;
+}
+
+/** An owner name for this process: host, pid and a random part. */
+export function processOwner(random: () => number = Math.random): string {
+  const suffix = Math.floor(random() * 36 ** 6)
+    .toString(36)
+    .padStart(6, "0");
+  return `${hostname()}:${process.pid}:${suffix}`;
+}
