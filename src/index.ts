@@ -6,8 +6,13 @@ export {
   defaultClients,
   EcsBatchRunner,
   type EcsBatchRunnerOptions,
+  type JobDescription,
   type JobHandle,
   type RunOptions,
+  type RunQuery,
+  type RunTaskView,
+  type RunView,
+  type StopJobResult,
 } from "./runner.js";
 export type * from "./events.js";
 export { EVENT_NAMES, SafeEventEmitter } from "./events.js";

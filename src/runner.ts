@@ -28,7 +28,13 @@ import {
   type Checkpoint,
 } from "./durable/checkpoint.js";
 import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
-import { findRunTasks, latestRunId, rebuildRun, type RebuiltRun } from "./durable/ecs-runs.js";
+import {
+  findRunTasks,
+  latestRunId,
+  rebuildRun,
+  type RebuiltRun,
+  type RunTask,
+} from "./durable/ecs-runs.js";
 import { processOwner, type JobStore } from "./durable/store.js";
 import { Launcher } from "./execution/launcher.js";
 import {
@@ -140,6 +146,69 @@ export interface JobHandle {
   cancel(reason?: string): void;
   /** Cancels the job (if still running) and waits for its end, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Which runs `stopJob` and `describeJob` look for, in ECS (and the store). */
+export interface RunQuery {
+  readonly jobId: string;
+  /** The cluster the job ran in. Default: `"default"`. */
+  readonly cluster?: string;
+  /** One run of the job; every run of it that ECS (or the store) knows when absent. */
+  readonly runId?: string;
+  /**
+   * The task definition family the job ran, which narrows ListTasks to it; the whole cluster
+   * is searched when absent.
+   */
+  readonly family?: string;
+}
+
+/** What `stopJob` did. */
+export interface StopJobResult {
+  /** The runs whose tasks were found. */
+  readonly runIds: readonly string[];
+  /** Tasks StopTask was sent for (every one that was not already stopped). */
+  readonly stoppedTaskArns: readonly string[];
+  /** Tasks StopTask could not stop (logged): still running. */
+  readonly failedTaskArns: readonly string[];
+}
+
+/** One task of a run, as ECS shows it. */
+export interface RunTaskView {
+  readonly taskIndex: number;
+  readonly attempt: number;
+  readonly taskArn: string;
+  readonly lastStatus?: string;
+  readonly desiredStatus?: string;
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+}
+
+/** What is known of one run of a job. */
+export interface RunView {
+  readonly runId: string;
+  /** When the run must end (from its tasks' tags or its checkpoint). */
+  readonly deadline?: Date;
+  /** From the store's checkpoint: whether the run finished, and how. */
+  readonly checkpoint?: {
+    readonly state: "running" | "finished";
+    readonly status?: string;
+    readonly savedAt: Date;
+    readonly slots: readonly {
+      readonly index: number;
+      readonly phase: string;
+      readonly attempts: number;
+    }[];
+  };
+  /** The run's tasks ECS still knows (stopped ones for about an hour), by index and attempt. */
+  readonly tasks: readonly RunTaskView[];
+}
+
+/** What `describeJob` reports. */
+export interface JobDescription {
+  readonly jobId: string;
+  readonly cluster: string;
+  /** Newest first. */
+  readonly runs: readonly RunView[];
 }
 
 /** Options of `run` and `submit`. */
@@ -634,6 +703,117 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       ...(this.#options.readFile === undefined ? {} : { readFile: this.#options.readFile }),
       clock: this.clock,
     };
+  }
+
+  /**
+   * Stops every unfinished task of a job's runs (or of one run), found in ECS by their tags:
+   * the janitor for a run whose process is gone. Works from any process, with or without the
+   * job's input. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`).
+   */
+  async stopJob(query: RunQuery & { readonly reason?: string }): Promise<StopJobResult> {
+    const { cluster, tasks } = await this.#findQueried(query, false);
+    const reason = stopReason(
+      query.jobId,
+      `stopped by stopJob${query.reason === undefined ? "" : `: ${query.reason}`}`,
+    );
+    const live = tasks.filter((t) => t.task.lastStatus !== "STOPPED");
+    const outcomes = await Promise.all(
+      live.map((t) => this.stopper.stop(cluster, t.task.taskArn ?? "", reason)),
+    );
+    return {
+      runIds: [...new Set(tasks.map((t) => t.runId))],
+      stoppedTaskArns: live.filter((_, i) => outcomes[i] === true).map((t) => t.task.taskArn ?? ""),
+      failedTaskArns: live.filter((_, i) => outcomes[i] !== true).map((t) => t.task.taskArn ?? ""),
+    };
+  }
+
+  /**
+   * What ECS and the store know of a job's runs: each run's tasks (by index and attempt, with
+   * their statuses) and, with a store, its checkpoint's state. Works from any process.
+   */
+  async describeJob(query: RunQuery): Promise<JobDescription> {
+    const { cluster, tasks } = await this.#findQueried(query, true);
+    const runs = new Map<string, RunTask[]>();
+    for (const t of tasks) runs.set(t.runId, [...(runs.get(t.runId) ?? []), t]);
+    const store = this.#options.store;
+    if (store !== undefined) {
+      for (const info of await store.list(query.jobId)) {
+        if (query.runId === undefined || info.runId === query.runId) {
+          if (!runs.has(info.runId)) runs.set(info.runId, []);
+        }
+      }
+    }
+    const views: (RunView & { order: number })[] = [];
+    for (const [runId, runTasks] of runs) {
+      const text = await store?.load({ jobId: query.jobId, runId });
+      const checkpoint =
+        text === undefined
+          ? undefined
+          : parseCheckpoint(text, `of run ${runId} of job ${query.jobId}`);
+      const tagged = runTasks.map((t) => t.deadline).filter((d) => !Number.isNaN(d));
+      const deadline =
+        checkpoint?.deadline ?? (tagged.length > 0 ? Math.max(...tagged) : undefined);
+      views.push({
+        runId,
+        order: deadline ?? 0,
+        ...(deadline === undefined ? {} : { deadline: new Date(deadline) }),
+        ...(checkpoint === undefined
+          ? {}
+          : {
+              checkpoint: {
+                state: checkpoint.state,
+                ...(checkpoint.outcome === undefined ? {} : { status: checkpoint.outcome.status }),
+                savedAt: new Date(checkpoint.savedAt),
+                slots: checkpoint.slots.map((s) => ({
+                  index: s.index,
+                  phase: s.phase,
+                  attempts: s.attempts,
+                })),
+              },
+            }),
+        tasks: runTasks
+          .sort((a, b) => a.index - b.index || a.attempt - b.attempt)
+          .map((t) => ({
+            taskIndex: t.index,
+            attempt: t.attempt,
+            taskArn: t.task.taskArn ?? "",
+            ...(t.task.lastStatus === undefined ? {} : { lastStatus: t.task.lastStatus }),
+            ...(t.task.desiredStatus === undefined ? {} : { desiredStatus: t.task.desiredStatus }),
+            ...(t.task.stopCode === undefined ? {} : { stopCode: t.task.stopCode }),
+            ...(t.task.stoppedReason === undefined ? {} : { stoppedReason: t.task.stoppedReason }),
+          })),
+      });
+    }
+    views.sort((a, b) => b.order - a.order || (a.runId < b.runId ? 1 : -1));
+    return { jobId: query.jobId, cluster, runs: views.map(({ order: _order, ...view }) => view) };
+  }
+
+  /** The tasks a query names, found in ECS. */
+  async #findQueried(
+    query: RunQuery,
+    stopped: boolean,
+  ): Promise<{ cluster: string; tasks: RunTask[] }> {
+    const issues = [
+      ...(typeof query.jobId === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(query.jobId)
+        ? []
+        : [{ path: "jobId", message: "must be the job's id: 1-64 letters, digits, '-' or '_'" }]),
+      ...(query.runId === undefined || RUN_ID_PATTERN.test(query.runId)
+        ? []
+        : [{ path: "runId", message: "must be 1-64 letters, digits, '-' or '_'" }]),
+    ];
+    if (issues.length > 0) throw new EcsBatchValidationError(issues);
+    const cluster = query.cluster ?? "default";
+    const tasks = await findRunTasks(
+      { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+      {
+        cluster,
+        jobId: query.jobId,
+        stopped,
+        ...(query.runId === undefined ? {} : { runId: query.runId }),
+        ...(query.family === undefined ? {} : { family: query.family }),
+      },
+    );
+    return { cluster, tasks };
   }
 
   /**
