@@ -62,10 +62,7 @@ describe("describeJob", () => {
     aws.script({}, { runMs: 60 * 60_000 });
     const store = new MemoryJobStore();
     const first = host({ store });
-    const older = await clock.runUntil(
-      first.runner.run(durableJob({ taskCount: 1 }), { runId: "a-older" }),
-    );
-    void older;
+    await clock.runUntil(first.runner.run(durableJob({ taskCount: 1 }), { runId: "a-older" }));
     aws.script({}, { runMs: 60 * 60_000 });
     first.runner.submit(durableJob({ taskCount: 2 }), { runId: "b-newer" });
     await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
