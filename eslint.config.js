@@ -1,6 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import layers from "./eslint-layers.js";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/out/**", "**/*.cjs"] },
@@ -28,6 +29,12 @@ export default tseslint.config(
       "@typescript-eslint/no-extraneous-class": "off",
       "@typescript-eslint/no-dynamic-delete": "off",
     },
+  },
+  {
+    // Imports in src/ run down its layers (DESIGN 4); eslint-layers.js lists them.
+    files: ["src/**/*.ts"],
+    plugins: { local: layers },
+    rules: { "local/layers": "error" },
   },
   {
     files: ["test/**/*.ts", "bench/**/*.ts", "examples/**/*.ts"],

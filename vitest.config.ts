@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 
@@ -14,6 +14,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
+    // The interop suite needs moto and has its own config: vitest.interop.config.ts.
+    exclude: [...configDefaults.exclude, "test/interop/**"],
     setupFiles: ["test/setup/fail-on-console.ts"],
     globalSetup: ["test/setup/build.ts"],
     environment: "node",

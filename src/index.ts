@@ -54,9 +54,6 @@ export {
   BatchJobSchema,
   parseJob,
   generateJobId,
-  ECS_LIMITS,
-  INJECTED_VARIABLES,
-  RUNNER_TAG_KEYS,
   type BatchJob,
   type ContainerOverrideConfig,
   type KeyValuePair,
@@ -77,7 +74,7 @@ export {
   type HeimdallInput,
   type HeimdallObject,
   type HeimdallFiles,
-} from "./job/heimdall.js";
+} from "./adapters/heimdall.js";
 
 // Task definitions.
 export {
@@ -120,9 +117,12 @@ export {
   clientToken,
   generateRunId,
   injectedEnvironment,
+  INJECTED_VARIABLES,
   RUN_ID_PATTERN,
+  RUNNER_TAG_KEYS,
   taskTags,
 } from "./request/naming.js";
+export { ECS_LIMITS } from "./aws/limits.js";
 
 // Preparation.
 export {
@@ -234,3 +234,13 @@ export {
   parseCheckpoint,
   type Checkpoint,
 } from "./durable/checkpoint.js";
+
+// The CLI's exit codes, for wrappers that run `ecs-batch`.
+export {
+  CLI_EXIT_CODES,
+  cliExitCode,
+  describeCliExitCode,
+  signalExitCode,
+  type CancelSignal,
+  type CliExitCode,
+} from "./exit-codes.js";

@@ -29,6 +29,7 @@ import {
 } from "./durable/checkpoint.js";
 import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
 import {
+  advanceSlots,
   findRunTasks,
   latestRunId,
   rebuildRun,
@@ -604,19 +605,52 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           },
         };
       }
+      // Lease first: only the process that will drive the run reconciles it.
       const checkpoints = await this.#checkpoints(store, prepared, {
         fingerprint,
         startedAt: checkpoint.startedAt,
         deadline: checkpoint.deadline,
       });
+      // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
+      const tasks = await findRunTasks(
+        { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+        {
+          cluster: job.cluster,
+          jobId: job.jobId,
+          runId: checkpoint.runId,
+          family: await familyOf(job, this.prepareContext),
+        },
+      );
+      const advanced = advanceSlots(
+        resume.slots,
+        resume.failedTaskArns,
+        tasks,
+        job.jobId,
+        essentialContainers(prepared.taskDefinition.definition),
+      );
+      this.#stopStrays(job, advanced.strays);
       return {
         prepared,
         startedAt: checkpoint.startedAt,
         deadline,
-        options: { resume, checkpoints },
+        options: {
+          resume: { ...resume, slots: advanced.slots, failedTaskArns: advanced.failedTaskArns },
+          checkpoints,
+        },
       };
     }
     return this.#rebuild(job, runId, fingerprint);
+  }
+
+  /** Stops earlier attempts of a run found still running: given up on, they are nobody's. */
+  #stopStrays(job: BatchJob, strays: readonly string[]): void {
+    for (const stray of strays) {
+      void this.stopper.stop(
+        job.cluster,
+        stray,
+        stopReason(job.jobId, "gave up on a task ECS reported missing"),
+      );
+    }
   }
 
   /** A run rebuilt from what ECS knows of its tasks (no checkpoint of it). */
@@ -652,13 +686,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       job,
       essentialContainers(prepared.taskDefinition.definition),
     ) as RebuiltRun;
-    for (const stray of rebuilt.strays) {
-      void this.stopper.stop(
-        job.cluster,
-        stray,
-        stopReason(job.jobId, "gave up on a task ECS reported missing"),
-      );
-    }
+    this.#stopStrays(job, rebuilt.strays);
     const startedAt = deadline - job.timeout;
     const store = this.#options.store;
     const resume = { slots: rebuilt.slots, failedTaskArns: rebuilt.failedTaskArns };

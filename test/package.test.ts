@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, normalize } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
@@ -25,6 +25,41 @@ runner.preview({
   taskDefinition: { definition: { family: "f", cpu: "256", memory: "512", containerDefinitions: [{ name: "main", image: "alpine" }] } },
 }).then((p) => console.log(JSON.stringify({ kind: typeof EcsBatchRunner, tasks: p.runTaskInputs.length, first: p.runTaskInputs[0].startedBy })));
 `;
+
+/**
+ * A consumer script: which of the SDK's EC2 modules are loaded after importing the package, after
+ * a job with explicit subnets, and after one whose network is inferred (each with the simulator's
+ * clients on a ManualClock), and whether the EC2 commands the runner sent were the SDK's own.
+ */
+const lazyEc2 = (load: string) => `
+${load}
+const ec2Loaded = () => Object.keys(require.cache).some((k) => /[\\\\/]@aws-sdk[\\\\/]client-ec2[\\\\/]/.test(k));
+const report = { afterImport: ec2Loaded() };
+const clock = new ManualClock();
+const aws = createSimulatedAws({ clock });
+const sent = [];
+const ec2 = { send: (command) => { sent.push(command); return aws.clients.ec2.send(command); } };
+const runner = new EcsBatchRunner({ clients: { ...aws.clients, ec2 }, clock });
+const definition = { family: "f", cpu: "256", memory: "512", containerDefinitions: [{ name: "main", image: "alpine" }] };
+(async () => {
+  await clock.runUntil(runner.preview({ taskDefinition: { definition }, network: { subnets: ["subnet-1"] } }));
+  report.afterExplicitSubnets = ec2Loaded();
+  const inferred = await clock.runUntil(runner.preview({ taskDefinition: { definition } }));
+  report.afterInference = ec2Loaded();
+  report.inferredSubnets = inferred.runTaskInputs[0].networkConfiguration.awsvpcConfiguration.subnets.length;
+  const sdk = require("@aws-sdk/client-ec2");
+  report.sdkCommands = sent.map((c) => c instanceof sdk.DescribeVpcsCommand || c instanceof sdk.DescribeSubnetsCommand || c instanceof sdk.DescribeSecurityGroupsCommand);
+  console.log(JSON.stringify(report));
+})();
+`;
+
+/** Relative links of a markdown file (no URLs, no anchors within the page), anchors cut off. */
+function relativeLinks(markdown: string): string[] {
+  return [...markdown.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1] ?? "")
+    .filter((l) => !/^[a-z]+:/i.test(l) && !l.startsWith("#"))
+    .map((l) => l.replace(/#.*$/, ""));
+}
 
 describe("the packed package", () => {
   beforeAll(() => {
@@ -71,6 +106,119 @@ describe("the packed package", () => {
     });
     expect(JSON.parse(out)).toEqual(expected);
   });
+
+  it("loads the EC2 SDK only when a job's network is inferred, from ESM and CommonJS", () => {
+    const expectedLazy = {
+      afterImport: false,
+      afterExplicitSubnets: false,
+      afterInference: true,
+      inferredSubnets: 3,
+      sdkCommands: [true, true, true],
+    };
+    writeFileSync(
+      join(consumer, "lazy-ec2.mjs"),
+      lazyEc2(`import { createRequire } from "node:module";
+import { EcsBatchRunner } from "ecs-batch-runner";
+import { createSimulatedAws, ManualClock } from "ecs-batch-runner/testing";
+const require = createRequire(import.meta.url);`),
+    );
+    writeFileSync(
+      join(consumer, "lazy-ec2.cjs"),
+      lazyEc2(`const { EcsBatchRunner } = require("ecs-batch-runner");
+const { createSimulatedAws, ManualClock } = require("ecs-batch-runner/testing");`),
+    );
+    for (const script of ["lazy-ec2.mjs", "lazy-ec2.cjs"]) {
+      const out = execFileSync(process.execPath, [join(consumer, script)], {
+        cwd: consumer,
+        encoding: "utf8",
+      });
+      expect(JSON.parse(out), script).toEqual(expectedLazy);
+    }
+  });
+
+  it("ships the build, the docs, the demo and the job schema, and none of the repository's inside", () => {
+    const [pack] = JSON.parse(
+      execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+        cwd: root,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    ) as [{ files: { path: string }[] }];
+    const files = pack.files.map((f) => f.path);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "package.json",
+        "README.md",
+        "CHANGELOG.md",
+        "dist/index.js",
+        "dist/index.cjs",
+        "dist/index.d.ts",
+        "dist/index.d.cts",
+        "dist/testing/index.js",
+        "dist/local/index.js",
+        "dist/cli/main.js",
+        "schema/job.schema.json",
+        "examples/demo/job.yaml",
+        "examples/demo/task-definition.json",
+        "docs/getting-started.md",
+        "docs/cli.md",
+        "docs/configuration.md",
+      ]),
+    );
+    const inside = files.filter((f) =>
+      /^(src|test|bench|scripts|\.tmp|\.ci|node_modules)\//.test(f),
+    );
+    expect(inside).toEqual([]);
+    // The CLI's chunks ship beside it (`--help` reads main.js alone; a run imports the rest).
+    expect(files.filter((f) => /^dist\/cli\/.+\.js$/.test(f)).length).toBeGreaterThan(1);
+  });
+
+  it("has every relative link of its README and docs point at a file it ships", () => {
+    const pkg = join(consumer, "node_modules", "ecs-batch-runner");
+    const pages = ["README.md", ...readdirSync(join(pkg, "docs")).map((f) => `docs/${f}`)];
+    const broken: string[] = [];
+    let links = 0;
+    for (const page of pages.filter((p) => p.endsWith(".md"))) {
+      for (const link of relativeLinks(readFileSync(join(pkg, page), "utf8"))) {
+        links++;
+        const target = normalize(join(dirname(page), link));
+        if (!existsSync(join(pkg, target))) broken.push(`${page} -> ${link}`);
+      }
+    }
+    expect(links).toBeGreaterThan(20);
+    expect(broken).toEqual([]);
+  });
+
+  it("names its repository, homepage and issue tracker (npm links the README's files there)", () => {
+    const pkg = JSON.parse(
+      readFileSync(join(consumer, "node_modules", "ecs-batch-runner", "package.json"), "utf8"),
+    ) as { repository?: { url?: string }; homepage?: string; bugs?: { url?: string } };
+    expect(pkg.repository?.url).toMatch(/^git\+https:\/\/github\.com\/[\w.-]+\/[\w.-]+\.git$/);
+    expect(pkg.homepage).toMatch(/^https:\/\//);
+    expect(pkg.bugs?.url).toMatch(/^https:\/\/.+\/issues$/);
+  });
+
+  it("resolves the job file's JSON Schema by the package's name", () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        "-e",
+        'const p = require.resolve("ecs-batch-runner/schema/job.schema.json"); console.log(require(p).title)',
+      ],
+      { cwd: consumer, encoding: "utf8" },
+    );
+    expect(out.trim()).toBe("ecs-batch-runner job");
+  });
+
+  it("runs the demo the README shows, `ecs-batch demo`, from the installed package", () => {
+    const out = execFileSync(
+      process.execPath,
+      [join(consumer, "node_modules", "ecs-batch-runner", "dist", "cli", "main.js"), "demo", "-q"],
+      { cwd: consumer, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    expect(out).toContain("Task name: ecs-batch-demo-2 (attempt 2)");
+    expect(out.match(/^=== ecs\/main\/[0-9a-f]{32} ===$/gm)).toHaveLength(4);
+  }, 30_000);
 
   it("passes @arethetypeswrong/cli for ESM and CJS consumers", () => {
     // execFileSync throws when attw exits non-zero, which it does on any node16 problem.

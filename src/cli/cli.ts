@@ -1,29 +1,42 @@
 /**
  * `ecs-batch`: run or preview a job from a file, on AWS or locally. Human output (progress, the
  * summary) goes to stderr, so stdout carries only what a pipeline wants: the logs of a
- * successful job, JSON events with `--json`, or a preview.
+ * successful job, JSON events with `--json`, or a preview. With `--json`, stderr carries JSON
+ * too: warnings, and errors with their issues.
  *
- * Exit codes: 0 succeeded, 1 failed, 2 invalid input or setup error, 124 timed out,
- * 130 cancelled (SIGINT/SIGTERM stop the job's tasks first).
+ * Exit codes (`CLI_EXIT_CODES`): 0 succeeded, 1 failed, 2 invalid input or setup error,
+ * 124 timed out, 130 cancelled by SIGINT, 143 cancelled by SIGTERM (the job's tasks are
+ * stopped first).
  */
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { parse as parseYaml } from "yaml";
 import type { AwsClient } from "../aws.js";
 import { EcsBatchError, EcsBatchValidationError } from "../errors.js";
 import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
-import type { JobResult, JobStatus } from "../execution/types.js";
-import { fromHeimdall, loadHeimdallFiles } from "../job/heimdall.js";
+import type { JobResult } from "../result.js";
+import { fromHeimdall, loadHeimdallFiles } from "../adapters/heimdall.js";
 import type { BatchJobInput } from "../job/schema.js";
 import { createLocalAws, type LocalAws } from "../local/index.js";
 import type { Logger } from "../logger.js";
 import { defaultClients, RUNNER_SDK_CLIENT_CONFIG } from "../aws-clients.js";
-import { EcsBatchRunner, type EcsBatchRunnerOptions } from "../runner.js";
+import { FileJobStore } from "../durable/file-store.js";
+import {
+  EcsBatchRunner,
+  type EcsBatchRunnerOptions,
+  type JobDescription,
+  type JobHandle,
+} from "../runner.js";
+import {
+  parseCommandLine,
+  type CliOptions,
+  type JanitorCommandLine,
+  type JobCommandLine,
+} from "./args.js";
+import { CLI_EXIT_CODES, cliExitCode, signalExitCode, type CancelSignal } from "../exit-codes.js";
+import { parseJobText } from "./job-file.js";
 import { plainLine, ProgressModel, renderFrame, TtyRenderer } from "./progress.js";
-
-declare const __VERSION__: string | undefined;
 
 /** Where the CLI reads and writes; injectable for tests. */
 export interface CliIo {
@@ -36,83 +49,124 @@ export interface CliIo {
   readonly rows?: number;
   readonly cwd: string;
   /** Subscribes to SIGINT/SIGTERM; returns the unsubscribe function. */
-  readonly onSignal: (handler: (signal: "SIGINT" | "SIGTERM") => void) => () => void;
+  readonly onSignal: (handler: (signal: CancelSignal) => void) => () => void;
 }
 
-/** Exit codes. */
-export const EXIT = { succeeded: 0, failed: 1, invalid: 2, timedOut: 124, cancelled: 130 } as const;
-
-const USAGE = `Usage:
-  ecs-batch run <job.json|job.yaml> [options]
-  ecs-batch run --command <file> --cluster <file> --job <file> [--job-id <id>] [options]
-  ecs-batch preview <job file> | --command ... --cluster ... --job ...
-
-Runs a batch job as ECS Fargate tasks, with retries, a timeout and stop semantics.
-
-Options:
-  --local                  run the tasks as local processes (no AWS account needed; images are not pulled)
-  --region <region>        AWS region (default: the SDK's own: AWS_REGION, profile)
-  --endpoint <url>         an AWS-compatible endpoint for ECS, CloudWatch Logs and EC2
-  --json                   print events as JSON, one object per line, on stdout
-  --job-id <id>            job id for Heimdall files (default: generated)
-  --poll-interval <d>      override the job's pollInterval (e.g. 1s for quick local runs)
-  --max-concurrent-tasks <n>   --local only: tasks running at once (default 4)
-  --launch-failure-rate <p>    --local only: make first launches fail with AGENT at this rate
-  -h, --help               show this help
-  -v, --version            show the version
-
-Exit codes: 0 succeeded, 1 failed, 2 invalid input or setup error, 124 timed out, 130 cancelled.
-`;
-
-function version(): string {
-  return typeof __VERSION__ === "string" ? __VERSION__ : "dev";
-}
+/**
+ * The demo job `ecs-batch demo` runs: examples/demo/job.yaml of this package, two levels above
+ * this module both in the source (src/cli/) and in the build (dist/cli/).
+ */
+export const DEMO_JOB = fileURLToPath(new URL("../../examples/demo/job.yaml", import.meta.url));
 
 /** Runs the CLI; resolves with the exit code. */
 export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
+  const parsed = parseCommandLine(argv);
+  if (parsed.kind === "answered") {
+    if (parsed.stdout !== undefined) io.stdout(parsed.stdout);
+    if (parsed.stderr !== undefined) io.stderr(parsed.stderr);
+    return parsed.code;
+  }
+  return runCommand(parsed, io);
+}
+
+/** Runs a command line `parseCommandLine` has read (not answered at once). */
+export async function runCommand(
+  parsed: JobCommandLine | JanitorCommandLine,
+  io: CliIo,
+): Promise<number> {
+  return parsed.kind === "janitor" ? runJanitor(parsed, io) : runJobCommand(parsed, io);
+}
+
+/**
+ * `stop` and `status`: a job's runs, found in ECS by their tags (and, with `--state-dir`, in
+ * its checkpoints), from a process that need not be the one that ran them.
+ */
+async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number> {
+  const { values, jobId } = parsed;
+  const json = values.json === true;
+  if (values.local === true) {
+    return reportError(
+      new EcsBatchValidationError(
+        [
+          {
+            path: "arguments",
+            message: `--local tasks live in the process that ran them; "${parsed.command}" finds tasks in ECS`,
+          },
+        ],
+        { intro: "Invalid command line" },
+      ),
+      io,
+      json,
+    );
+  }
+  const runner = new EcsBatchRunner({
+    ...awsRunnerOptions(values),
+    ...storeOption(values, io.cwd),
+    logger: stderrLogger(io, json),
+  });
+  const query = {
+    jobId,
+    ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
+    ...(values["run-id"] === undefined ? {} : { runId: values["run-id"] }),
+    ...(values.family === undefined ? {} : { family: values.family }),
+  };
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        local: { type: "boolean" },
-        region: { type: "string" },
-        endpoint: { type: "string" },
-        json: { type: "boolean" },
-        command: { type: "string" },
-        cluster: { type: "string" },
-        job: { type: "string" },
-        "job-id": { type: "string" },
-        "poll-interval": { type: "string" },
-        "max-concurrent-tasks": { type: "string" },
-        "launch-failure-rate": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-      },
-    });
+    if (parsed.command === "stop") {
+      const stopped = await runner.stopJob(query);
+      if (json) io.stdout(`${JSON.stringify({ event: "stopped", jobId, ...stopped })}\n`);
+      else {
+        io.stderr(
+          `ecs-batch: job ${jobId}: StopTask sent for ${stopped.stoppedTaskArns.length} task(s) of ${stopped.runIds.length} run(s)${stopped.failedTaskArns.length === 0 ? "" : `; ${stopped.failedTaskArns.length} could not be stopped`}\n`,
+        );
+      }
+      return stopped.failedTaskArns.length === 0 ? CLI_EXIT_CODES.succeeded : CLI_EXIT_CODES.failed;
+    }
+    const seen = await runner.describeJob(query);
+    if (json) io.stdout(`${JSON.stringify(seen)}\n`);
+    else io.stdout(statusText(seen));
+    return seen.runs.length > 0 ? CLI_EXIT_CODES.succeeded : CLI_EXIT_CODES.failed;
   } catch (error) {
-    io.stderr(`ecs-batch: ${(error as Error).message}\n\n${USAGE}`);
-    return EXIT.invalid;
+    return reportError(error, io, json);
   }
-  const { values, positionals } = parsed;
-  if (values.version === true) {
-    io.stdout(`${version()}\n`);
-    return EXIT.succeeded;
+}
+
+/** `status` as text: each run, newest first, and its tasks. */
+function statusText(seen: JobDescription): string {
+  if (seen.runs.length === 0) {
+    return `job ${seen.jobId}: no run found in cluster ${seen.cluster} (ECS forgets stopped tasks after about an hour)\n`;
   }
-  const [command, file, ...extra] = positionals;
-  if (values.help === true || command === undefined) {
-    (values.help === true ? io.stdout : io.stderr)(USAGE);
-    return values.help === true ? EXIT.succeeded : EXIT.invalid;
+  const lines: string[] = [];
+  for (const run of seen.runs) {
+    const state =
+      run.checkpoint === undefined
+        ? ""
+        : ` checkpoint: ${run.checkpoint.state}${run.checkpoint.status === undefined ? "" : ` (${run.checkpoint.status})`}`;
+    lines.push(
+      `job ${seen.jobId} run ${run.runId}${run.deadline === undefined ? "" : ` deadline ${run.deadline.toISOString()}`}${state}`,
+    );
+    for (const t of run.tasks) {
+      lines.push(
+        `  task ${t.taskIndex} attempt ${t.attempt}  ${t.lastStatus ?? "?"}${t.stopCode === undefined ? "" : ` (${t.stopCode})`}  ${t.taskArn}`,
+      );
+    }
   }
-  if (command !== "run" && command !== "preview") {
-    io.stderr(`ecs-batch: unknown command "${command}"; use "run" or "preview"\n\n${USAGE}`);
-    return EXIT.invalid;
-  }
-  if (extra.length > 0) {
-    io.stderr(`ecs-batch: unexpected arguments: ${extra.join(" ")}\n`);
-    return EXIT.invalid;
-  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The runner's `store` for `--state-dir`: checkpoints in that directory. */
+function storeOption(values: CliOptions, cwd: string): Pick<EcsBatchRunnerOptions, "store"> {
+  const dir = values["state-dir"];
+  return dir === undefined ? {} : { store: new FileJobStore(resolve(cwd, dir)) };
+}
+
+/** Runs, previews, demonstrates or attaches a job, from a command line `parseCommandLine` has read. */
+async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number> {
+  const { command } = parsed;
+  const demo = command === "demo";
+  const values: CliOptions = demo ? { ...parsed.values, local: true } : parsed.values;
+  const file = demo ? DEMO_JOB : parsed.file;
+  const json = values.json === true;
+  const quiet = values.quiet === true && !json;
 
   let input: BatchJobInput;
   let baseDir: string;
@@ -121,7 +175,7 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
     if (values["poll-interval"] !== undefined)
       input = { ...input, pollInterval: values["poll-interval"] };
   } catch (error) {
-    return reportError(error, io, values.json === true);
+    return reportError(error, io, json);
   }
 
   let local: LocalAws | undefined;
@@ -137,10 +191,20 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
       !(rate >= 0 && rate <= 1) ||
       (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0))
     ) {
-      io.stderr(
-        "ecs-batch: --launch-failure-rate takes 0..1 and --max-concurrent-tasks a positive whole number\n",
+      return reportError(
+        new EcsBatchValidationError(
+          [
+            {
+              path: "arguments",
+              message:
+                "--launch-failure-rate takes 0..1 and --max-concurrent-tasks a positive whole number",
+            },
+          ],
+          { intro: "Invalid command line" },
+        ),
+        io,
+        json,
       );
-      return EXIT.invalid;
     }
     local = createLocalAws({
       clusters: ["default", clusterName(input)],
@@ -155,22 +219,38 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
 
   const runner = new EcsBatchRunner({
     ...aws,
+    ...storeOption(values, io.cwd),
     baseDir,
-    logger: stderrLogger(io, values.json === true),
+    logger: stderrLogger(io, json),
   });
   try {
     if (command === "preview") {
       const preview = await runner.preview(input);
       io.stdout(`${JSON.stringify(preview, null, 2)}\n`);
-      return EXIT.succeeded;
+      return CLI_EXIT_CODES.succeeded;
     }
-    return await runJob(runner, input, io, values.json === true, () => local?.close());
+    const output: Output = json ? "json" : quiet ? "quiet" : "normal";
+    const runId = values["run-id"];
+    const options = runId === undefined ? {} : { runId };
+    const handle =
+      command === "attach" ? runner.attach(input, options) : runner.submit(input, options);
+    return await runJob(runner, handle, io, output, () => local?.close());
   } catch (error) {
-    return reportError(error, io, values.json === true);
+    return reportError(error, io, json);
   } finally {
     local?.close();
   }
 }
+
+/**
+ * What the CLI prints while a job runs: every event (the live view on a terminal, a line per
+ * event elsewhere), only the start, the failures and the summary (`--quiet`), or every event as
+ * JSON on stdout (`--json`).
+ */
+type Output = "normal" | "quiet" | "json";
+
+/** The events `--quiet` prints: the start, each failure with its log tail, a timeout. */
+const QUIET_EVENTS: ReadonlySet<string> = new Set(["jobStarted", "taskFailed", "timedOut"]);
 
 /** The runner's AWS options, as `--region` and `--endpoint` ask. */
 export type AwsRunnerOptions = Pick<
@@ -209,14 +289,14 @@ export function awsRunnerOptions(flags: { region?: string; endpoint?: string }):
 
 async function runJob(
   runner: EcsBatchRunner,
-  input: BatchJobInput,
+  handle: JobHandle,
   io: CliIo,
-  json: boolean,
+  output: Output,
   killLocalTasks: () => void,
 ): Promise<number> {
-  const handle = runner.submit(input);
+  const json = output === "json";
   let model: ProgressModel | undefined;
-  const tty = !json && io.isTty ? new TtyRenderer(io.stderr) : undefined;
+  const tty = output === "normal" && io.isTty ? new TtyRenderer(io.stderr) : undefined;
   const draw = (): void => {
     if (tty !== undefined && model !== undefined) {
       // Terminals that do not report a size (0) get a sensible default.
@@ -243,7 +323,7 @@ async function runJob(
       }
       model?.apply(name, payload, Date.now());
       if (tty !== undefined) draw();
-      else {
+      else if (output === "normal" || QUIET_EVENTS.has(name)) {
         const line = plainLine(name, payload);
         if (line !== undefined) io.stderr(`${timestamp()} ${line}\n`);
       }
@@ -252,25 +332,31 @@ async function runJob(
   const timer = tty === undefined ? undefined : setInterval(draw, 250);
   timer?.unref();
   let signals = 0;
+  /** The signal that cancelled the job: the job then exits by it (130 or 143). */
+  let cancelledBy: CancelSignal | undefined;
+  const say = (message: string): void =>
+    io.stderr(json ? `${JSON.stringify({ level: "warn", message })}\n` : `ecs-batch: ${message}\n`);
   const unsubscribe = io.onSignal((signal) => {
     signals++;
     if (signals === 1) {
-      io.stderr(
-        `\necs-batch: ${signal}: cancelling job ${handle.jobId} and stopping its tasks (again to quit at once)\n`,
+      cancelledBy = signal;
+      if (!json) io.stderr("\n");
+      say(
+        `${signal}: cancelling job ${handle.jobId} and stopping its tasks (again to quit at once)`,
       );
       handle.cancel(`received ${signal}`);
     } else {
-      io.stderr(`ecs-batch: ${signal} again: quitting without waiting for the tasks to stop\n`);
+      say(`${signal} again: quitting without waiting for the tasks to stop`);
       // Local task processes die with us, before the exit: nothing would stop them after it.
       killLocalTasks();
-      throw new ForcedExit();
+      throw new ForcedExit(signal);
     }
   });
   try {
     const result = await handle.result;
     draw();
     printResult(result, io, json);
-    return exitCode(result.status);
+    return cliExitCode(result.status, cancelledBy);
   } finally {
     if (timer !== undefined) clearInterval(timer);
     unsubscribe();
@@ -279,9 +365,13 @@ async function runJob(
 
 /** Thrown from a signal handler to leave at once on a second signal. */
 export class ForcedExit extends Error {
-  constructor() {
+  /** The signal to exit by (130 for SIGINT, 143 for SIGTERM). */
+  readonly signal: CancelSignal;
+
+  constructor(signal: CancelSignal = "SIGINT") {
     super("forced exit");
     this.name = "ForcedExit";
+    this.signal = signal;
   }
 }
 
@@ -306,25 +396,32 @@ function printResult(result: JobResult, io: CliIo, json: boolean): void {
   );
 }
 
-function exitCode(status: JobStatus): number {
-  return EXIT[status];
+/**
+ * Reports an error that ended the command: as text on stderr, or with `--json` as one JSON
+ * object on stderr (stdout keeps only events), with the issues of a validation error. Our own
+ * errors (invalid input, setup) exit 2; anything else 1.
+ */
+function reportError(error: unknown, io: CliIo, json: boolean): number {
+  if (error instanceof ForcedExit) return signalExitCode(error.signal);
+  if (json) io.stderr(`${JSON.stringify({ event: "error", ...errorJson(error) })}\n`);
+  else io.stderr(`ecs-batch: ${error instanceof Error ? error.message : String(error)}\n`);
+  return error instanceof EcsBatchError ? CLI_EXIT_CODES.invalid : CLI_EXIT_CODES.failed;
 }
 
-function reportError(error: unknown, io: CliIo, json: boolean): number {
-  if (error instanceof ForcedExit) return EXIT.cancelled;
-  if (json) {
-    const e =
-      error instanceof EcsBatchError
-        ? error.toJSON()
-        : { name: "Error", code: "ERROR", message: String(error) };
-    io.stdout(`${JSON.stringify({ event: "error", ...e })}\n`);
-  }
-  if (error instanceof EcsBatchError) {
-    io.stderr(`ecs-batch: ${error.message}\n`);
-    return EXIT.invalid;
-  }
-  io.stderr(`ecs-batch: ${error instanceof Error ? error.message : String(error)}\n`);
-  return EXIT.failed;
+/** An error as `--json` prints it: name, code, message, and a validation error's issues. */
+export function errorJson(error: unknown): {
+  name: string;
+  code: string;
+  message: string;
+  issues?: readonly { path: string; message: string }[];
+} {
+  if (error instanceof EcsBatchValidationError) return { ...error.toJSON(), issues: error.issues };
+  if (error instanceof EcsBatchError) return error.toJSON();
+  return {
+    name: error instanceof Error ? error.name : "Error",
+    code: "ERROR",
+    message: error instanceof Error ? error.message : String(error),
+  };
 }
 
 /** Reads the job: a native job file, or Heimdall command/cluster/job files. */
@@ -377,23 +474,35 @@ async function readJob(
       { intro: "Invalid command line" },
     );
   }
-  let value: unknown;
-  try {
-    value = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
-  } catch (error) {
+  const shown = relative(cwd, path);
+  const value = parseJobText(
+    text,
+    path,
+    shown.startsWith("..") || isAbsolute(shown) || shown === "" ? path : shown,
+  );
+  if (value === null || value === undefined) {
     throw new EcsBatchValidationError(
       [
         {
           path: "job file",
-          message: `${path} is not valid JSON or YAML: ${(error as Error).message.split("\n")[0] ?? ""}`,
+          message: `${path} is empty; it should hold a job (see configuration.md)`,
         },
       ],
-      {
-        intro: "Invalid job file",
-      },
+      { intro: "Invalid job file" },
     );
   }
-  return { input: value as BatchJobInput, baseDir: dirname(path) };
+  return { input: withoutSchemaKey(value) as BatchJobInput, baseDir: dirname(path) };
+}
+
+/**
+ * The job of a file without its `$schema` key: editors read it to find the job file's JSON
+ * Schema (`ecs-batch-runner/schema/job.schema.json`); it is not a job field.
+ */
+function withoutSchemaKey(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  if (!Object.hasOwn(value, "$schema")) return value;
+  const { $schema: _schema, ...job } = value as Record<string, unknown>;
+  return job;
 }
 
 function clusterName(input: BatchJobInput): string {

@@ -23,8 +23,7 @@ import { classifyStoppedTask, type EssentialContainers } from "../execution/outc
 import { FAILURE_BUDGETS } from "../execution/retry.js";
 import { isStoppedByRunner } from "../execution/stopper.js";
 import { initialSlot, type SlotState } from "../execution/slot.js";
-import { RUNNER_TAG_KEYS } from "../job/schema.js";
-import { taskName } from "../request/naming.js";
+import { RUNNER_TAG_KEYS, taskName } from "../request/naming.js";
 import type { TaskFailure } from "../result.js";
 
 /** What finding a run's tasks needs. */
@@ -169,6 +168,13 @@ export interface RebuiltRun {
   readonly strays: string[];
 }
 
+/** What `advanceSlots` reads of a job. */
+export interface RunShape {
+  readonly jobId: string;
+  readonly taskNamePrefix: string;
+  readonly taskCount: number;
+}
+
 /**
  * Rebuilds a run's slots from its tasks: each slot's last attempt is watched again (a task
  * that stopped meanwhile is classified on the first poll, as if it had just stopped), its
@@ -176,68 +182,104 @@ export interface RebuiltRun {
  */
 export function rebuildRun(
   runTasks: readonly RunTask[],
-  job: { readonly jobId: string; readonly taskNamePrefix: string; readonly taskCount: number },
+  job: RunShape,
   essential: EssentialContainers,
 ): RebuiltRun | undefined {
   const first = runTasks[0];
   if (first === undefined) return undefined;
-  const bySlot = new Map<number, RunTask[]>();
-  for (const t of runTasks) {
-    const list = bySlot.get(t.index) ?? [];
-    list.push(t);
-    bySlot.set(t.index, list);
-  }
-  const failed: { arn: string; at: number }[] = [];
-  const strays: string[] = [];
-  const slots = Array.from({ length: job.taskCount }, (_, index): SlotState => {
-    const slot = initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index));
-    const attempts = (bySlot.get(index) ?? []).sort((a, b) => a.attempt - b.attempt);
-    const last = attempts.at(-1);
-    if (last === undefined) return slot;
-    let applicationFailures = 0;
-    let launchFailures = last.attempt - attempts.length;
-    const failedTaskArns: string[] = [];
-    let lastFailure: TaskFailure | undefined;
-    for (const earlier of attempts.slice(0, -1)) {
-      const arn = earlier.task.taskArn ?? "";
-      failedTaskArns.push(arn);
-      failed.push({ arn, at: new Date(earlier.task.stoppedAt ?? 0).getTime() });
-      if (earlier.task.lastStatus !== "STOPPED") {
-        // Given up on (missing), yet running: it failed as far as the slot goes.
-        strays.push(arn);
-        applicationFailures++;
-        continue;
-      }
-      const outcome = classifyStoppedTask(earlier.task, essential);
-      const failure: TaskFailure =
-        outcome.status === "failed"
-          ? outcome.failure
-          : { kind: "missing", reason: "no longer known" };
-      lastFailure = failure;
-      if (FAILURE_BUDGETS[failure.kind] === "application") applicationFailures++;
-      else launchFailures++;
-    }
-    const task = last.task;
-    return {
-      ...slot,
-      phase: "running",
-      attempts: last.attempt,
-      applicationFailures,
-      launchFailures: Math.max(0, launchFailures),
-      ...(task.taskArn === undefined ? {} : { taskArn: task.taskArn }),
-      ...(task.lastStatus === undefined ? {} : { lastStatus: task.lastStatus }),
-      failedTaskArns,
-      ...(lastFailure === undefined ? {} : { lastFailure }),
-      stopRequested: isStoppedByRunner(job.jobId, task.stoppedReason),
-    };
-  });
-  failed.sort((a, b) => a.at - b.at);
+  const fresh = Array.from({ length: job.taskCount }, (_, index) =>
+    initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index)),
+  );
+  const advanced = advanceSlots(fresh, [], runTasks, job.jobId, essential);
   return {
     runId: first.runId,
     deadline: latestDeadline(runTasks),
     taskDefinitionArn: first.task.taskDefinitionArn ?? "",
-    slots,
-    failedTaskArns: failed.map((f) => f.arn),
+    ...advanced,
+  };
+}
+
+/**
+ * Brings slots as a checkpoint (or nothing) left them up to date with what ECS shows of their
+ * attempts: a checkpoint lags the run by up to a poll interval, and in that time a slot may
+ * have failed, been retried and launched again. Attempts newer than a slot's are taken up: the
+ * newest is the slot's current one, watched again; the ones before it failed and are counted
+ * on their budgets (attempt numbers with no task count as launch failures); an earlier attempt
+ * still running is a stray, to be stopped. Slots at their end are left as they are.
+ */
+export function advanceSlots(
+  slots: readonly SlotState[],
+  failedTaskArns: readonly string[],
+  runTasks: readonly RunTask[],
+  jobId: string,
+  essential: EssentialContainers,
+): { slots: SlotState[]; failedTaskArns: string[]; strays: string[] } {
+  const bySlot = new Map<number, RunTask[]>();
+  for (const t of runTasks) bySlot.set(t.index, [...(bySlot.get(t.index) ?? []), t]);
+  const failed: { arn: string; at: number }[] = [];
+  const strays: string[] = [];
+  const next = slots.map((slot) => {
+    const attempts = (bySlot.get(slot.index) ?? []).sort((a, b) => a.attempt - b.attempt);
+    const newer = attempts.filter((t) => t.attempt > slot.attempts);
+    const last = newer.at(-1);
+    if (slot.ended || last === undefined) return slot;
+    let applicationFailures = slot.applicationFailures;
+    let launchFailures = slot.launchFailures;
+    let lastFailure = slot.lastFailure;
+    const slotFailedArns = [...slot.failedTaskArns];
+    const count = (task: Task | undefined, arn: string): void => {
+      slotFailedArns.push(arn);
+      failed.push({ arn, at: new Date(task?.stoppedAt ?? 0).getTime() });
+      if (task !== undefined && task.lastStatus !== "STOPPED") {
+        // Given up on (missing), yet running: it failed as far as the slot goes.
+        strays.push(arn);
+        applicationFailures++;
+        return;
+      }
+      const outcome = task === undefined ? undefined : classifyStoppedTask(task, essential);
+      const failure: TaskFailure =
+        outcome?.status === "failed"
+          ? outcome.failure
+          : { kind: "missing", reason: "ECS no longer knows the task" };
+      lastFailure = failure;
+      if (FAILURE_BUDGETS[failure.kind] === "application") applicationFailures++;
+      else launchFailures++;
+    };
+    // The slot's own current attempt failed if newer ones exist (a running slot had not yet
+    // counted it; a slot reporting or in backoff had).
+    if (slot.phase === "running" && slot.taskArn !== undefined) {
+      count(attempts.find((t) => t.attempt === slot.attempts)?.task, slot.taskArn);
+    }
+    for (const earlier of newer.slice(0, -1)) count(earlier.task, earlier.task.taskArn ?? "");
+    // Attempt numbers between the slot's and its newest with no task never made one.
+    launchFailures += last.attempt - slot.attempts - newer.length;
+    const task = last.task;
+    const {
+      report: _report,
+      retryAt: _retryAt,
+      exitCode: _exitCode,
+      stopCode: _stopCode,
+      stoppedReason: _stoppedReason,
+      stoppedAt: _stoppedAt,
+      ...kept
+    } = slot;
+    return {
+      ...kept,
+      phase: "running" as const,
+      attempts: last.attempt,
+      applicationFailures,
+      launchFailures,
+      ...(task.taskArn === undefined ? {} : { taskArn: task.taskArn }),
+      ...(task.lastStatus === undefined ? {} : { lastStatus: task.lastStatus }),
+      failedTaskArns: slotFailedArns,
+      ...(lastFailure === undefined ? {} : { lastFailure }),
+      stopRequested: isStoppedByRunner(jobId, task.stoppedReason),
+    };
+  });
+  failed.sort((a, b) => a.at - b.at);
+  return {
+    slots: next,
+    failedTaskArns: [...failedTaskArns, ...failed.map((f) => f.arn)],
     strays,
   };
 }

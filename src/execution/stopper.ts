@@ -12,7 +12,7 @@ import {
   type AwsClient,
 } from "../aws.js";
 import type { Clock } from "../clock.js";
-import { ECS_LIMITS } from "../job/schema.js";
+import { ECS_LIMITS } from "../aws/limits.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 

@@ -5,7 +5,9 @@
  */
 import type { RegisterTaskDefinitionCommandInput } from "@aws-sdk/client-ecs";
 import { z } from "zod";
+import { ECS_LIMITS } from "../aws/limits.js";
 import { EcsBatchValidationError, formatPath, type ValidationIssue } from "../errors.js";
+import { INJECTED_VARIABLES, RUNNER_TAG_KEYS } from "../request/naming.js";
 import type { RandomSource } from "../clock.js";
 import { DURATION_HINT, formatDuration, parseDuration, type Duration } from "./duration.js";
 import {
@@ -16,37 +18,6 @@ import {
   parseMemory,
 } from "./fargate.js";
 import type { TaskFailure } from "../result.js";
-
-/** Limits ECS enforces, checked up front so a job that would be refused launches nothing. */
-export const ECS_LIMITS = {
-  /** RunTask `startedBy`. */
-  startedByMaxLength: 128,
-  /** RunTask `overrides`, serialised. */
-  overridesMaxLength: 8192,
-  /** Tags per task, including the three this library adds. */
-  maxTags: 50,
-  tagKeyMaxLength: 128,
-  tagValueMaxLength: 256,
-  /** RunTask `clientToken`. */
-  clientTokenMaxLength: 64,
-  /** StopTask `reason`. */
-  stopReasonMaxLength: 255,
-  /** awsvpcConfiguration. */
-  maxSubnets: 16,
-  maxSecurityGroups: 5,
-} as const;
-
-/** Environment variables the runner sets in every container; the last word on their values. */
-export const INJECTED_VARIABLES = ["TASK_NAME", "TASK_NUM", "TASK_COUNT", "TASK_ATTEMPT"] as const;
-
-/** Tag keys the runner adds to every task. */
-export const RUNNER_TAG_KEYS = {
-  jobId: "ecs-batch:job-id",
-  taskIndex: "ecs-batch:task-index",
-  attempt: "ecs-batch:attempt",
-  runId: "ecs-batch:run-id",
-  deadline: "ecs-batch:deadline",
-} as const;
 
 /**
  * Documentation of a field, kept next to its schema. `z.toJSONSchema` carries it into the JSON

@@ -10,16 +10,22 @@ import type {
   TaskOverride,
 } from "@aws-sdk/client-ecs";
 import type { ValidationIssue } from "../errors.js";
-import {
-  ECS_LIMITS,
-  INJECTED_VARIABLES,
-  type BatchJob,
-  type ContainerOverrideConfig,
-  type KeyValuePair,
-  type PatchOperation,
+import { ECS_LIMITS } from "../aws/limits.js";
+import type {
+  BatchJob,
+  ContainerOverrideConfig,
+  KeyValuePair,
+  PatchOperation,
 } from "../job/schema.js";
 import { applyCustomizations, checkRunnerFields } from "./customizations.js";
-import { attemptTags, clientToken, injectedEnvironment, jobTags, taskName } from "./naming.js";
+import {
+  attemptTags,
+  clientToken,
+  injectedEnvironment,
+  INJECTED_VARIABLES,
+  jobTags,
+  taskName,
+} from "./naming.js";
 import { buildContainerOverrides, mergeEnvironment } from "./overrides.js";
 
 /** Everything needed to build any task's RunTask input; plain data, so a job can be resumed. */

@@ -12,7 +12,8 @@
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import jsonpatch from "fast-json-patch";
 import type { ValidationIssue } from "../errors.js";
-import { INJECTED_VARIABLES, type PatchOperation } from "../job/schema.js";
+import type { PatchOperation } from "../job/schema.js";
+import { INJECTED_VARIABLES } from "./naming.js";
 
 /** Messages for fast-json-patch's error names, phrased as what to change. */
 const PATCH_ERRORS: Record<string, string> = {

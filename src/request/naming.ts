@@ -4,7 +4,25 @@
  */
 import * as crypto from "node:crypto";
 import type { Tag } from "@aws-sdk/client-ecs";
-import { ECS_LIMITS, RUNNER_TAG_KEYS, type KeyValuePair } from "../job/schema.js";
+import { ECS_LIMITS } from "../aws/limits.js";
+
+/** Environment variables the runner sets in every container; the last word on their values. */
+export const INJECTED_VARIABLES = ["TASK_NAME", "TASK_NUM", "TASK_COUNT", "TASK_ATTEMPT"] as const;
+
+/** Tag keys the runner adds to every task. */
+export const RUNNER_TAG_KEYS = {
+  jobId: "ecs-batch:job-id",
+  taskIndex: "ecs-batch:task-index",
+  attempt: "ecs-batch:attempt",
+  runId: "ecs-batch:run-id",
+  deadline: "ecs-batch:deadline",
+} as const;
+
+/** A name/value pair, as ECS writes environment variables. */
+interface NameValue {
+  name: string;
+  value: string;
+}
 
 /** `${prefix}-${jobId}-${index}`: the task's name, RunTask `startedBy` and `TASK_NAME`. */
 export function taskName(prefix: string, jobId: string, index: number): string {
@@ -65,7 +83,7 @@ export function injectedEnvironment(context: {
   index: number;
   taskCount: number;
   attempt: number;
-}): KeyValuePair[] {
+}): NameValue[] {
   return [
     { name: "TASK_NAME", value: context.taskName },
     { name: "TASK_NUM", value: String(context.index) },

@@ -1,17 +1,16 @@
 /**
  * The awsvpc network of a job's tasks (DESIGN 3.9): explicit settings as given, or inferred from
  * the default VPC (or a named one) through EC2. Inference results are cached per resolver, so a
- * runner asks EC2 once per VPC, not once per job.
+ * runner asks EC2 once per VPC, not once per job. The EC2 SDK module (the commands) is loaded
+ * only when a job needs inferring, so a job with explicit subnets never pays for it.
  */
-import {
-  DescribeSecurityGroupsCommand,
-  DescribeSubnetsCommand,
-  DescribeVpcsCommand,
-  type DescribeSecurityGroupsCommandOutput,
-  type DescribeSubnetsCommandOutput,
-  type DescribeVpcsCommandOutput,
+import type {
+  DescribeSecurityGroupsCommandOutput,
+  DescribeSubnetsCommandOutput,
+  DescribeVpcsCommandOutput,
 } from "@aws-sdk/client-ec2";
 import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
+import { importEc2Module } from "../aws-clients.js";
 import {
   actionOf,
   awsErrorMessage,
@@ -78,6 +77,8 @@ export class NetworkResolver {
   async #infer(vpcId: string | undefined): Promise<AwsVpcConfiguration> {
     const which = vpcId === undefined ? "the default VPC" : `VPC ${vpcId}`;
     try {
+      const { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } =
+        await importEc2Module();
       const vpcs = await this.#send<DescribeVpcsCommandOutput>(
         new DescribeVpcsCommand(
           vpcId === undefined

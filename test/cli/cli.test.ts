@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -22,10 +22,14 @@ interface Run {
 
 function ecsBatch(
   args: string[],
-  options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+  options: {
+    onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
+    onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
+    nodeArgs?: string[];
+  } = {},
 ): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), bin, ...args], {
       cwd: dir,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -35,7 +39,10 @@ function ecsBatch(
       stdout += d.toString();
       options.onStdout?.(stdout, child);
     });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      options.onStderr?.(stderr, child);
+    });
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -86,9 +93,32 @@ describe("ecs-batch", () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const help = await ecsBatch(["--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain(
-      "Exit codes: 0 succeeded, 1 failed, 2 invalid input or setup error, 124 timed out, 130 cancelled.",
+    expect(help.stdout.replace(/\s+/g, " ")).toContain(
+      "Exit codes: 0 succeeded, 1 failed, 2 invalid input or setup error, 124 timed out, 130 cancelled by SIGINT, 143 cancelled by SIGTERM.",
     );
+  });
+
+  it("answers --help, --version and a mistyped option without loading the AWS SDK", async () => {
+    // Lists the SDK modules loaded when the process exits (the SDK is CommonJS, so every module
+    // of it is in require.cache, whoever imported it).
+    const probe = join(dir, "sdk-probe.cjs");
+    writeFileSync(
+      probe,
+      `process.on("exit", () => require("node:fs").writeSync(2, "\\nSDK " + JSON.stringify(Object.keys(require.cache).filter((k) => /node_modules[\\\\/]@(aws-sdk|smithy)[\\\\/]/.test(k)).length) + "\\n"));`,
+    );
+    const loaded = (r: Run) => Number(/\nSDK (\d+)\n/.exec(r.stderr)?.[1]);
+    const help = await ecsBatch(["--help"], { nodeArgs: ["-r", probe] });
+    const version = await ecsBatch(["--version"], { nodeArgs: ["-r", probe] });
+    const bogus = await ecsBatch(["run", "job.yaml", "--bogus"], { nodeArgs: ["-r", probe] });
+    expect([help.code, version.code, bogus.code]).toEqual([0, 0, 2]);
+    expect(bogus.stderr).toMatch(/^ecs-batch: unknown option --bogus\nUsage:\n/);
+    expect([loaded(help), loaded(version), loaded(bogus)]).toEqual([0, 0, 0]);
+    // The probe does see the SDK when a job is read: it is loaded for a run.
+    const run = await ecsBatch(["preview", jobFile("probe", "true"), "--local"], {
+      nodeArgs: ["-r", probe],
+    });
+    expect(run.code).toBe(0);
+    expect(loaded(run)).toBeGreaterThan(0);
   });
 
   it("runs a job locally: exit 0, logs on stdout, the summary on stderr", async () => {
@@ -130,6 +160,65 @@ describe("ecs-batch", () => {
     expect(missing.stderr).toContain("cannot read");
   });
 
+  it("with --json, reports an invalid job as one JSON object on stderr, with its issues", async () => {
+    const r = await ecsBatch([
+      "run",
+      jobFile("invalid-json", "true", { timeout: "30 seconds", taskCount: 0 }),
+      "--local",
+      "--json",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const error = JSON.parse(lines[0] ?? "") as {
+      event: string;
+      code: string;
+      issues: { path: string; message: string }[];
+    };
+    expect(error).toMatchObject({
+      event: "error",
+      name: "EcsBatchValidationError",
+      code: "VALIDATION",
+    });
+    expect(error.issues.map((i) => i.path).sort()).toEqual(["taskCount", "timeout"]);
+  });
+
+  it("reports a malformed YAML or JSON job file with the line, the column and the line itself", async () => {
+    writeFileSync(join(dir, "broken.yaml"), "jobId: demo\ntaskDefinition:\n  path: a: b\n");
+    const r = await ecsBatch(["run", "broken.yaml", "--local"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      [
+        "  - job file: broken.yaml is not valid YAML: Nested mappings are not allowed in compact mappings, at line 3, column 9:",
+        "    3 |   path: a: b",
+        "      |         ^",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "broken.json"),
+      '{\n  "jobId": "demo",\n  "taskCount": 2\n  "cluster": "b"\n}\n',
+    );
+    const json = await ecsBatch(["run", "broken.json", "--local"]);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toContain(
+      [
+        "  - job file: broken.json is not valid JSON: Expected ',' or '}' after property value, at line 4, column 3:",
+        '    4 |   "cluster": "b"',
+        "      |   ^",
+      ].join("\n"),
+    );
+  });
+
+  it("reads a job file with a $schema key (for editors) as the job without it", async () => {
+    const path = jobFile("schema-key", "true");
+    const job = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    writeFileSync(path, JSON.stringify({ $schema: "./job.schema.json", ...job }));
+    const r = await ecsBatch(["preview", path, "--local"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("exits 2 on a setup error", async () => {
     const path = join(dir, "setup.json");
     writeFileSync(path, JSON.stringify({ taskDefinition: { arn: "does-not-exist:1" } }));
@@ -160,6 +249,30 @@ describe("ecs-batch", () => {
     expect(events.at(-1)).toMatchObject({ event: "jobCompleted", result: { status: "succeeded" } });
     expect(events.filter((e) => e.event === "taskSucceeded")).toHaveLength(2);
     expect(new Set(events.map((e) => e.jobId)).size).toBe(1);
+  });
+
+  it("prints only the start, the failures with their log tail, and the summary with --quiet", async () => {
+    const r = await ecsBatch([
+      "run",
+      jobFile("quiet", 'echo "attempt $TASK_ATTEMPT"; [ "$TASK_ATTEMPT" = 2 ] || exit 3', {
+        taskCount: 2,
+      }),
+      "--local",
+      "--quiet",
+    ]);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d job quiet-\w+ started \(2 tasks, /);
+    const failures = lines.filter((l) => / failed \(exit\)/.test(l));
+    expect(failures).toHaveLength(2);
+    expect(r.stderr).toContain("    | [");
+    expect(r.stderr).toContain("] attempt 1");
+    expect(lines.at(-1)).toMatch(
+      /^ecs-batch: job quiet-\w+ succeeded in [\d.]+s \(2 succeeded; 2 failed attempts\)$/,
+    );
+    expect(r.stderr).not.toMatch(
+      / is (PROVISIONING|RUNNING|STOPPED)| started: arn:| succeeded \(exit code/,
+    );
   });
 
   it("previews a job as JSON, launching nothing", async () => {
@@ -222,6 +335,45 @@ describe("ecs-batch", () => {
       .split("\n")
       .filter((l) => l.includes(marker));
     expect(alive).toEqual([]);
+  });
+
+  it("on SIGTERM stops the tasks and exits 143 (128 + 15), as a supervisor expects", async () => {
+    let sent = false;
+    const r = await ecsBatch(
+      ["run", jobFile("sigterm", "sleep 30", { taskCount: 2 }), "--local", "--json"],
+      {
+        onStdout: (out, child) => {
+          if (
+            !sent &&
+            out.split("\n").filter((l) => l.includes('"lastStatus":"RUNNING"')).length >= 2
+          ) {
+            sent = true;
+            setTimeout(() => child.kill("SIGTERM"), 100);
+          }
+        },
+      },
+    );
+    expect(sent).toBe(true);
+    expect(r.code).toBe(143);
+    const last = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as {
+      result: { status: string; tasks: { status: string }[] };
+    };
+    expect(last.result.status).toBe("cancelled");
+    expect(last.result.tasks.map((t) => t.status)).toEqual(["stopped", "stopped"]);
+    // With --json, stderr carries JSON only: here the notice of the signal.
+    for (const line of r.stderr.trim().split("\n"))
+      expect(() => JSON.parse(line) as unknown).not.toThrow();
+    expect(r.stderr).toContain("SIGTERM: cancelling job sigterm-");
+  });
+
+  it("runs the packaged demo with `ecs-batch demo`", async () => {
+    const r = await ecsBatch(["demo", "--quiet"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Task name: ecs-batch-demo-2 (attempt 2)");
+    expect(r.stdout.match(/^=== ecs\/main\/[0-9a-f]{32} ===$/gm)).toHaveLength(4);
+    expect(r.stderr).toMatch(
+      /task 2 attempt 1 failed \(exit\): container "main" exited with code 137/,
+    );
   });
 
   it("draws the live progress view on a terminal", () => {

@@ -1,10 +1,11 @@
 /**
  * docs/iam.md lists exactly the AWS actions the library calls. The commands are found in the
  * source (every `new XxxCommand(` outside the simulator and the testing entry point, with the
- * service taken from the `@aws-sdk/client-*` package the file imports it from) and compared
- * with the first JSON policy block of docs/iam.md.
+ * service taken from the `@aws-sdk/client-*` package the file imports it from, or, for a command
+ * taken from a module loaded on demand such as EC2's, the one client package that has it) and
+ * compared with the first JSON policy block of docs/iam.md.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -54,6 +55,18 @@ function sdkImports(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The client package of a command no import names: the one of `SERVICE_PREFIX` that has it
+ * (`DescribeVpcsCommand` destructured from the EC2 module loaded on demand). Undefined when none
+ * or several do.
+ */
+function packageWithCommand(command: string): string | undefined {
+  const found = Object.keys(SERVICE_PREFIX).filter((pkg) =>
+    existsSync(join(root, "node_modules", pkg, "dist-types", "commands", `${command}.d.ts`)),
+  );
+  return found.length === 1 ? found[0] : undefined;
+}
+
 /** `service:Action` for every command the library sends, with where it is sent from. */
 function actionsInCode(): Map<string, string[]> {
   const actions = new Map<string, string[]>();
@@ -63,7 +76,7 @@ function actionsInCode(): Map<string, string[]> {
     for (const m of text.matchAll(/new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
       const [, action = ""] = m;
       const where = relative(root, file);
-      const pkg = imports.get(`${action}Command`);
+      const pkg = imports.get(`${action}Command`) ?? packageWithCommand(`${action}Command`);
       const prefix = pkg === undefined ? undefined : SERVICE_PREFIX[pkg];
       if (prefix === undefined) {
         throw new Error(

@@ -11,8 +11,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { EcsBatchValidationError, formatPath, type ValidationIssue } from "../errors.js";
 import { mergeContainerOverrides } from "../request/overrides.js";
-import { parseCpu, parseMemory } from "./fargate.js";
-import type { BatchJobInput, ContainerOverrideConfig } from "./schema.js";
+import { parseCpu, parseMemory } from "../job/fargate.js";
+import type { BatchJobInput, ContainerOverrideConfig } from "../job/schema.js";
 
 const sizeValue = z.union([z.number(), z.string()], {
   error: 'must be a number such as 1024 or "1024"',

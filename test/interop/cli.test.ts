@@ -1,0 +1,308 @@
+/**
+ * The built `ecs-batch` binary against moto with `--endpoint`, as a new user would run it:
+ * credentials from the environment, the default VPC inferred, one exit code per outcome.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DescribeVpcsCommand } from "@aws-sdk/client-ec2";
+import { expect, it } from "vitest";
+import {
+  createCluster,
+  describeInMoto,
+  describeInterop,
+  endpoint,
+  motoTasks,
+  received,
+  REGION,
+  template,
+  unique,
+  useAws,
+  writeTaskLogs,
+} from "./helpers.js";
+
+const aws = useAws();
+const root = join(import.meta.dirname, "..", "..");
+const bin = join(root, "dist", "cli", "main.js");
+const dir = join(root, ".tmp", "interop-cli");
+mkdirSync(dir, { recursive: true });
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** One JSON line of `--json` output. */
+type JsonEvent = { event: string; [key: string]: unknown };
+
+/**
+ * Runs `ecs-batch <args> --endpoint <moto> --region us-west-2` with dummy credentials in the
+ * environment; `onEvent` sees each `--json` event as it is printed.
+ */
+function ecsBatch(
+  args: string[],
+  onEvent?: (event: JsonEvent, child: ChildProcess) => void,
+): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+  for (const name of ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"]) {
+    env[name] = undefined;
+  }
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [bin, ...args, "--endpoint", endpoint(), "--region", REGION],
+      { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      pending += d.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (onEvent !== undefined && line.startsWith("{")) {
+          onEvent(JSON.parse(line) as JsonEvent, child);
+        }
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Writes a native job file (JSON) and returns its path. */
+function jobFile(job: Record<string, unknown>): string {
+  const path = join(dir, `${unique("job")}.json`);
+  writeFileSync(path, JSON.stringify(job));
+  return path;
+}
+
+async function newJob(jobId: string, extra: Record<string, unknown> = {}) {
+  const cluster = await createCluster(aws.ecs);
+  const group = `/ecs/${unique("cli")}`;
+  const family = unique("cli");
+  const job = {
+    jobId,
+    cluster,
+    taskDefinition: { definition: template(family, { logGroup: group }) },
+    taskCount: 3,
+    pollInterval: "200ms",
+    ...extra,
+  };
+  return { cluster, group, family, path: jobFile(job) };
+}
+
+function lastEvent(run: Run): JsonEvent {
+  return JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as JsonEvent;
+}
+
+describeInterop("the ecs-batch CLI with --endpoint", () => {
+  it("previews a job: the definition it would register and every RunTask, launching nothing", async () => {
+    const { cluster, family, path } = await newJob("look");
+
+    const r = await ecsBatch(["preview", path]);
+
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout) as {
+      taskDefinition: { action: string; input?: { family: string } };
+      network: { subnets: string[]; assignPublicIp: string };
+      runTaskInputs: { startedBy: string; cluster: string }[];
+    };
+    expect(plan.taskDefinition.action).toBe("register");
+    expect(plan.taskDefinition.input?.family).toBe(family);
+    expect(plan.network.subnets.length).toBeGreaterThan(0);
+    expect(plan.network.assignPublicIp).toBe("ENABLED");
+    expect(plan.runTaskInputs.map((i) => i.startedBy)).toEqual([
+      "ecs-batch-look-0",
+      "ecs-batch-look-1",
+      "ecs-batch-look-2",
+    ]);
+    expect(received("RegisterTaskDefinition").filter((q) => q.body.family === family)).toEqual([]);
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toEqual([]);
+  });
+
+  it("runs a 3-task job in the default VPC: exit 0, the last task's logs in the result", async () => {
+    await motoTasks.hold();
+    const { group, path } = await newJob("first-run");
+    let started = 0;
+
+    const r = await ecsBatch(["run", path, "--json"], (event) => {
+      if (event.event !== "taskStarted") return;
+      const taskArn = String(event.taskArn);
+      void writeTaskLogs(aws.logs, { group, container: "main", taskArn }, [
+        `hello from task ${String(event.taskIndex)}`,
+      ]).then(() => {
+        if (++started === 3) return motoTasks.progress();
+      });
+    });
+
+    expect(r.code).toBe(0);
+    // With --json, stderr is JSON too (the SDK's Node.js version warning included).
+    for (const line of r.stderr.split("\n").filter((l) => l !== "")) {
+      expect(() => JSON.parse(line) as unknown).not.toThrow();
+    }
+    const done = lastEvent(r);
+    expect(done.event).toBe("jobCompleted");
+    const result = done.result as {
+      status: string;
+      tasks: { status: string }[];
+      logs: { taskIndex: number; text: string };
+    };
+    expect(result.status).toBe("succeeded");
+    expect(result.tasks.map((t) => t.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    expect(result.logs.taskIndex).toBe(2);
+    expect(result.logs.text).toMatch(/\] hello from task 2\n$/);
+  });
+
+  it("without --json, prints the representative task's logs on stdout and a summary on stderr", async () => {
+    const { path } = await newJob("plain");
+
+    const r = await ecsBatch(["run", path]);
+
+    expect(r.code).toBe(0);
+    // Nothing wrote to the stream (moto's tasks ran no container): the section says so.
+    expect(r.stdout).toMatch(/^=== ecs\/main\/[0-9a-f-]{36} ===\n\n.*no log stream/);
+    expect(r.stderr).toMatch(/job plain succeeded in [\d.]+s \(3 succeeded; 0 failed attempts\)/);
+  });
+
+  it("exits 2 on a setup error: a cluster moto does not have, nothing launched", async () => {
+    const cluster = unique("missing");
+    const path = jobFile({
+      jobId: "nowhere",
+      cluster,
+      taskDefinition: { definition: template(unique("cli")) },
+      pollInterval: "200ms",
+    });
+
+    const r = await ecsBatch(["run", path]);
+
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(cluster);
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toEqual([]);
+  });
+
+  it("exits 124 on timeout, with every task STOPPED in moto", async () => {
+    await motoTasks.hold();
+    const { cluster, path } = await newJob("slow", { timeout: "3s", logs: { fetch: "none" } });
+
+    const r = await ecsBatch(["run", path, "--json"]);
+
+    expect(r.code).toBe(124);
+    const result = lastEvent(r).result as { status: string; tasks: { taskArn: string }[] };
+    expect(result.status).toBe("timedOut");
+    const tasks = await describeInMoto(
+      aws.ecs,
+      cluster,
+      result.tasks.map((t) => t.taskArn),
+    );
+    expect(tasks.map((t) => t.lastStatus)).toEqual(["STOPPED", "STOPPED", "STOPPED"]);
+  });
+
+  it("exits 130 on SIGINT, after stopping every task in moto", async () => {
+    await motoTasks.hold();
+    const { cluster, path } = await newJob("interrupted", { logs: { fetch: "none" } });
+    let started = 0;
+
+    const r = await ecsBatch(["run", path, "--json"], (event, child) => {
+      if (event.event === "taskStarted" && ++started === 3) child.kill("SIGINT");
+    });
+
+    expect(r.code).toBe(130);
+    const result = lastEvent(r).result as { status: string; tasks: { taskArn: string }[] };
+    expect(result.status).toBe("cancelled");
+    const tasks = await describeInMoto(
+      aws.ecs,
+      cluster,
+      result.tasks.map((t) => t.taskArn),
+    );
+    expect(tasks).toHaveLength(3);
+    for (const task of tasks) {
+      expect(task.lastStatus).toBe("STOPPED");
+      expect(task.stoppedReason).toBe(
+        "ecs-batch-runner: job interrupted was cancelled: received SIGINT",
+      );
+    }
+  });
+
+  it("exits 1 when a non-retryable error ends the job after its tasks started", async () => {
+    // moto never fails a task, so the way to a failed job is an error after launch: the cluster
+    // vanishes (moto's reset: its DeleteCluster only marks a cluster INACTIVE and keeps its
+    // tasks running) and DescribeTasks answers ClusterNotFoundException.
+    await motoTasks.hold();
+    const { path } = await newJob("orphaned", { logs: { fetch: "none" } });
+    let started = 0;
+
+    const r = await ecsBatch(["run", path, "--json"], (event) => {
+      if (event.event === "taskStarted" && ++started === 3) {
+        void fetch(`${endpoint()}/moto-api/reset`, { method: "POST" });
+      }
+    });
+    // moto's reset dropped its EC2 state too: build the region's backend again for what follows.
+    await aws.ec2.send(new DescribeVpcsCommand({}));
+
+    expect(r.code).toBe(1);
+    const result = lastEvent(r).result as {
+      status: string;
+      error: { code: string };
+      tasks: { status: string }[];
+    };
+    expect(result.status).toBe("failed");
+    expect(result.error.code).toBe("ClusterNotFoundException");
+    expect(r.stderr).toContain("ClusterNotFoundException");
+  });
+});
+
+describeInterop("a run that outlives its process, with the CLI", () => {
+  it("run --state-dir is SIGKILLed mid-job; attach carries the run on and finishes it", async () => {
+    await motoTasks.hold();
+    const stateDir = join(dir, unique("state"));
+    const { path, cluster } = await newJob("durable-cli", { pollInterval: "200ms" });
+    let runId = "";
+    let started = 0;
+    const killed = await ecsBatch(
+      ["run", path, "--json", "--state-dir", stateDir],
+      (event, child) => {
+        if (event.event === "jobStarted") runId = String(event.runId);
+        if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
+      },
+    );
+    expect(killed.code).toBeNull();
+    expect(runId).not.toBe("");
+    const launched = received("RunTask").filter((q) => q.body.cluster === cluster).length;
+    expect(launched).toBe(3);
+
+    // A new process: the lease of the killed one lapses after three poll intervals.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await motoTasks.progress();
+    const attached = await ecsBatch(["attach", path, "--json", "--state-dir", stateDir]);
+    expect(attached.code).toBe(0);
+    const done = lastEvent(attached);
+    expect(done).toMatchObject({ event: "jobCompleted", runId });
+    expect((done.result as { status: string }).status).toBe("succeeded");
+    // Nothing launched twice: the attach watched the three tasks the killed process started.
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toHaveLength(launched);
+
+    const status = await ecsBatch([
+      "status",
+      "durable-cli",
+      "--cluster",
+      cluster,
+      "--json",
+      "--state-dir",
+      stateDir,
+    ]);
+    expect(status.code).toBe(0);
+    const seen = JSON.parse(status.stdout) as {
+      runs: { runId: string; checkpoint?: { state: string } }[];
+    };
+    expect(seen.runs[0]).toMatchObject({ runId, checkpoint: { state: "finished" } });
+  });
+});
