@@ -309,3 +309,31 @@ describe("attach without a store: from ECS alone", () => {
     aws.assert.noUnfinishedTasks();
   });
 });
+
+describe("the checkpoint lags the run", () => {
+  it("attempts launched after the last checkpoint are taken up from ECS, not sent again", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 30 * 60_000 });
+    aws.script({ taskIndex: 0, attempt: 1 }, { exitCode: 1, runMs: 10_000 });
+    const store = new MemoryJobStore();
+    // A long poll interval: the checkpoint written at the start is the only one before the crash.
+    const job = durableJob({ pollInterval: "10m", maxFailCount: 2, timeout: "3h" });
+    const first = host({
+      store,
+      retryPolicy: { shouldRetry: () => true, delay: () => 0 },
+    });
+    first.runner.submit(job);
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 4);
+    first.kill();
+    expect(aws.count("RunTask")).toBe(4);
+    await clock.runUntil(clock.sleep(31 * 60_000));
+    const second = host({ store });
+    const result = await clock.runUntil(second.runner.attach(job).result);
+    expect(result.status).toBe("succeeded");
+    expect(result.tasks[0]).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(result.tasks[0]?.failedTaskArns).toHaveLength(1);
+    // Every task was watched, none sent again.
+    expect(aws.count("RunTask")).toBe(4);
+    aws.assert.noDuplicateTasks();
+  });
+});
