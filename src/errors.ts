@@ -25,6 +25,7 @@ export type EcsBatchErrorCode =
   | "LEASE_HELD"
   | "LEASE_LOST"
   | "RUN_NOT_FOUND"
+  | "RUNNER_CLOSED"
   | "STORE_ERROR";
 
 /** Root of every error raised by ecs-batch-runner. */

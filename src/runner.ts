@@ -254,6 +254,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly #describeLimiter: AdaptiveRateLimiter;
   /** This runner's name as a lease holder. */
   readonly #owner: string;
+  /** The jobs running now, for `close()`. */
+  readonly #running = new Set<JobHandle>();
+  #closed = false;
 
   constructor(options: EcsBatchRunnerOptions = {}) {
     super();
@@ -477,10 +480,17 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       );
     };
     if (start.deadline !== undefined) armDeadline(start.deadline);
+    const closed = this.#closed;
     const result = (async (): Promise<JobResult> => {
       // Let the caller attach listeners before the first event (jobRejected can come at once).
       await Promise.resolve();
       try {
+        if (closed) {
+          throw new EcsBatchSetupError(
+            "RUNNER_CLOSED",
+            "this runner was closed (close() or await using); make a new EcsBatchRunner to run more jobs",
+          );
+        }
         if (start.begin === undefined) throw start.invalid;
         const begun = await start.begin();
         runId = begun.prepared.plan.runId ?? runId;
@@ -505,7 +515,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         signal?.removeEventListener("abort", onAbort);
       }
     })();
-    return {
+    const handle: JobHandle = {
       jobId,
       get runId() {
         return runId;
@@ -520,6 +530,32 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         );
       },
     };
+    this.#running.add(handle);
+    const forget = (): void => {
+      this.#running.delete(handle);
+    };
+    result.then(forget, forget);
+    return handle;
+  }
+
+  /**
+   * Closes the runner: every job it is running is cancelled (reason `runner closed`: their
+   * tasks are stopped, as for `cancel()`), and the promise resolves once they have all ended,
+   * when the runner has no timer or watch left. Jobs submitted after it are rejected with an
+   * `EcsBatchSetupError` (`RUNNER_CLOSED`). Calling it again waits for the same end. With a
+   * store, a run that should outlive this process is left alone by not closing the runner (or
+   * by letting the process end): another process then attaches.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const jobs = [...this.#running];
+    for (const job of jobs) job.cancel("runner closed");
+    await Promise.allSettled(jobs.map((job) => job.result));
+  }
+
+  /** `close()`, for `await using runner = new EcsBatchRunner(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** A new run: prepared, and with a store, on record under this process's lease. */
