@@ -12,6 +12,8 @@ export interface JobStartedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskCount: number;
   readonly taskDefinitionArn: string;
   /** This process carries on a run another one started (`runner.attach`). */
@@ -23,6 +25,8 @@ export interface TaskStartedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   /** 1-based. */
   readonly attempt: number;
@@ -35,6 +39,8 @@ export interface TaskStatusChangedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -46,6 +52,8 @@ export interface TaskSucceededEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -57,6 +65,8 @@ export interface TaskFailedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   readonly attempt: number;
   /** Absent when the attempt never reached ECS (a RunTask launch failure). */
@@ -70,6 +80,8 @@ export interface RetriedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   /** The new attempt's number. */
   readonly attempt: number;
@@ -82,6 +94,8 @@ export interface TimedOutEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly timeoutMs: number;
   readonly elapsedMs: number;
   readonly stoppedTaskArns: readonly string[];
@@ -92,6 +106,8 @@ export interface LogEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly taskIndex: number;
   readonly attempt: number;
   readonly taskArn: string;
@@ -109,6 +125,8 @@ export interface JobRejectedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly error: Error;
 }
 
@@ -117,6 +135,8 @@ export interface JobCompletedEvent {
   readonly jobId: string;
   /** The run of the job this event belongs to (DESIGN 3.1). */
   readonly runId: string;
+  /** When the runner emitted the event: ms since the epoch, from the runner's clock. */
+  readonly emittedAt: number;
   readonly result: JobResult;
 }
 

@@ -323,6 +323,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         this.emit("log", {
           jobId: t.jobId,
           runId: t.runId ?? "",
+          emittedAt: this.clock.now(),
           taskIndex: t.taskIndex,
           attempt: t.attempt,
           taskArn: t.taskArn,
@@ -507,6 +508,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         this.emit("jobRejected", {
           jobId,
           runId,
+          emittedAt: this.clock.now(),
           error: error instanceof Error ? error : new Error(textOf(error)),
         });
         throw error;

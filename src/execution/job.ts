@@ -729,6 +729,7 @@ export class JobExecution {
     this.#services.emit(event, {
       jobId: this.state.jobId,
       runId: this.state.runId,
+      emittedAt: this.#services.clock.now(),
       ...payload,
     } as EventPayload<E>);
   }
@@ -749,7 +750,10 @@ interface GivenUpTask {
 
 type EventPayload<E extends keyof EcsBatchRunnerEvents> = Parameters<EcsBatchRunnerEvents[E]>[0];
 /** An event's payload without the ids every payload of a job carries. */
-type OwnPayload<E extends keyof EcsBatchRunnerEvents> = Omit<EventPayload<E>, "jobId" | "runId">;
+type OwnPayload<E extends keyof EcsBatchRunnerEvents> = Omit<
+  EventPayload<E>,
+  "jobId" | "runId" | "emittedAt"
+>;
 
 function jobStatus(cause: StopCause | undefined, slots: readonly SlotState[]): JobStatus {
   switch (cause?.kind) {

@@ -105,7 +105,7 @@ export type SlotEmit = {
   [E in "taskStarted" | "taskStatusChanged" | "taskSucceeded" | "taskFailed" | "retried"]: {
     readonly kind: "emit";
     readonly event: E;
-    readonly payload: Omit<Parameters<EcsBatchRunnerEvents[E]>[0], "jobId" | "runId">;
+    readonly payload: Omit<Parameters<EcsBatchRunnerEvents[E]>[0], "jobId" | "runId" | "emittedAt">;
   };
 }["taskStarted" | "taskStatusChanged" | "taskSucceeded" | "taskFailed" | "retried"];
 

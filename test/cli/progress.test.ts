@@ -6,17 +6,41 @@ describe("the progress view", () => {
     const m = new ProgressModel("j1", 3, 0);
     m.apply(
       "taskStarted",
-      { jobId: "j1", runId: "r1", taskIndex: 0, attempt: 1, taskArn: "a", taskName: "n" },
+      {
+        jobId: "j1",
+        runId: "r1",
+        emittedAt: 0,
+        taskIndex: 0,
+        attempt: 1,
+        taskArn: "a",
+        taskName: "n",
+      },
       1000,
     );
     m.apply(
       "taskStatusChanged",
-      { jobId: "j1", runId: "r1", taskIndex: 0, attempt: 1, taskArn: "a", lastStatus: "RUNNING" },
+      {
+        jobId: "j1",
+        runId: "r1",
+        emittedAt: 0,
+        taskIndex: 0,
+        attempt: 1,
+        taskArn: "a",
+        lastStatus: "RUNNING",
+      },
       2000,
     );
     m.apply(
       "taskStarted",
-      { jobId: "j1", runId: "r1", taskIndex: 1, attempt: 1, taskArn: "b", taskName: "n" },
+      {
+        jobId: "j1",
+        runId: "r1",
+        emittedAt: 0,
+        taskIndex: 1,
+        attempt: 1,
+        taskArn: "b",
+        taskName: "n",
+      },
       1000,
     );
     m.apply(
@@ -24,6 +48,7 @@ describe("the progress view", () => {
       {
         jobId: "j1",
         runId: "r1",
+        emittedAt: 0,
         taskIndex: 1,
         attempt: 1,
         taskArn: "b",
@@ -45,7 +70,15 @@ describe("the progress view", () => {
     for (let i = 0; i < 45; i++)
       m.apply(
         "taskSucceeded",
-        { jobId: "big", runId: "r1", taskIndex: i, attempt: 1, taskArn: "x", exitCode: 0 },
+        {
+          jobId: "big",
+          runId: "r1",
+          emittedAt: 0,
+          taskIndex: i,
+          attempt: 1,
+          taskArn: "x",
+          exitCode: 0,
+        },
         10,
       );
     const frame = renderFrame(m, 20_000, { maxRows: 5, width: 30 });
@@ -73,6 +106,7 @@ describe("the progress view", () => {
       plainLine("taskFailed", {
         jobId: "j",
         runId: "r1",
+        emittedAt: 0,
         taskIndex: 2,
         attempt: 1,
         failure: { kind: "exit", reason: "boom", logTail: "[t] one\n[t] two" },

@@ -64,7 +64,7 @@ describe("events", () => {
   });
 
   it("rejects invalid input with a validation error and a jobRejected event, no AWS call", async () => {
-    const { aws, runner, named } = setup();
+    const { aws, clock, runner, named } = setup();
     const handle = runner.submit({
       jobId: "bad",
       taskDefinition: { path: "x.json" },
@@ -73,7 +73,12 @@ describe("events", () => {
     expect(handle.jobId).toBe("bad");
     await expect(handle.result).rejects.toBeInstanceOf(EcsBatchValidationError);
     expect(named("jobRejected")).toEqual([
-      { jobId: "bad", runId: handle.runId, error: expect.any(EcsBatchValidationError) as unknown },
+      {
+        jobId: "bad",
+        runId: handle.runId,
+        emittedAt: clock.now(),
+        error: expect.any(EcsBatchValidationError) as unknown,
+      },
     ]);
     expect(aws.calls).toEqual([]);
   });
@@ -111,5 +116,14 @@ describe("a runner running many jobs at once", () => {
       expect(mine.at(-1)?.name).toBe("jobCompleted");
     }
     expect(aws.count("RegisterTaskDefinition")).toBe(1);
+  });
+});
+
+describe("emittedAt", () => {
+  it("every event carries the runner's clock time it was emitted at", async () => {
+    const { run, events } = setup();
+    await run(job());
+    expect(events.length).toBeGreaterThan(5);
+    for (const e of events) expect(e.payload.emittedAt).toBe(e.at);
   });
 });
