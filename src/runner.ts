@@ -31,6 +31,7 @@ import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
 import {
   advanceSlots,
   findRunTasks,
+  findSinceCheckpoint,
   latestRunId,
   rebuildRun,
   type RebuiltRun,
@@ -650,7 +651,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         deadline: checkpoint.deadline,
       });
       // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
-      const tasks = await findRunTasks(
+      const tasks = await findSinceCheckpoint(
         { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
         {
           cluster: job.cluster,
@@ -658,6 +659,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           runId: checkpoint.runId,
           family: await familyOf(job, this.prepareContext),
         },
+        resume.slots,
+        resume.failedTaskArns,
       );
       const advanced = advanceSlots(
         resume.slots,

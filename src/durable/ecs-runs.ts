@@ -8,18 +8,17 @@
  * so an unknown never spends the application's retries, and the next attempt's number (and
  * client token) is always new.
  */
-import {
-  DescribeTasksCommand,
-  ListTasksCommand,
-  type DescribeTasksCommandOutput,
-  type DesiredStatus,
-  type ListTasksCommandOutput,
-  type Task,
-} from "@aws-sdk/client-ecs";
-import { sendFor, type AwsClient } from "../aws.js";
-import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
+import type { Task } from "@aws-sdk/client-ecs";
+import type { AwsClient } from "../aws.js";
+import type { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 import type { Clock } from "../clock.js";
 import { classifyStoppedTask, type EssentialContainers } from "../execution/outcome.js";
+import {
+  describeWithTags,
+  listTaskArns,
+  type SearchCost,
+  type SearchOptions,
+} from "../execution/lookup.js";
 import { FAILURE_BUDGETS } from "../execution/retry.js";
 import { isStoppedByRunner } from "../execution/stopper.js";
 import { initialSlot, type SlotState } from "../execution/slot.js";
@@ -56,75 +55,77 @@ export interface RunTask {
   readonly deadline: number;
 }
 
-/** How many calls a search made, for the attach cost target. */
-export interface SearchCost {
-  listCalls: number;
-  describeCalls: number;
-}
-
 /**
  * Every task of the job (or of one of its runs) ECS still knows, with its tags read.
  * ListTasks pages hold 100 tasks and DescribeTasks takes 100, so N tasks cost about 2⌈N/100⌉
- * calls (twice the pages when stopped tasks are listed too).
+ * calls (one more page when stopped tasks are listed too). Tasks whose ARN is in `known`
+ * (what a checkpoint already holds) are listed but not described: attaching with a
+ * checkpoint describes only what happened since it.
  */
 export async function findRunTasks(
   ctx: EcsRunsContext,
   filter: RunFilter,
-  cost: SearchCost = { listCalls: 0, describeCalls: 0 },
+  options: { readonly known?: ReadonlySet<string>; readonly cost?: SearchCost } = {},
 ): Promise<RunTask[]> {
-  const arns: string[] = [];
-  const seen = new Set<string>();
-  const statuses: DesiredStatus[] = filter.stopped === false ? ["RUNNING"] : ["RUNNING", "STOPPED"];
-  for (const desiredStatus of statuses) {
-    let nextToken: string | undefined;
-    do {
-      const input = {
-        cluster: filter.cluster,
-        desiredStatus,
-        maxResults: 100,
-        ...(filter.family === undefined ? {} : { family: filter.family }),
-        ...(nextToken === undefined ? {} : { nextToken }),
-      };
-      cost.listCalls++;
-      const page = await call<ListTasksCommandOutput>(ctx, () =>
-        sendFor(ctx.ecs, new ListTasksCommand(input)),
-      );
-      for (const arn of page.taskArns ?? []) {
-        if (!seen.has(arn)) {
-          seen.add(arn);
-          arns.push(arn);
-        }
-      }
-      nextToken = page.nextToken;
-    } while (nextToken !== undefined);
-  }
-  const found: RunTask[] = [];
-  for (let i = 0; i < arns.length; i += 100) {
-    const batch = arns.slice(i, i + 100);
-    cost.describeCalls++;
-    const out = await call<DescribeTasksCommandOutput>(ctx, () =>
-      sendFor(
-        ctx.ecs,
-        new DescribeTasksCommand({ cluster: filter.cluster, tasks: batch, include: ["TAGS"] }),
-      ),
-    );
-    for (const task of out.tasks ?? []) {
-      const tagged = runTaskOf(task);
-      if (tagged === undefined || tag(task, RUNNER_TAG_KEYS.jobId) !== filter.jobId) continue;
-      if (filter.runId !== undefined && tagged.runId !== filter.runId) continue;
-      found.push(tagged);
-    }
-  }
-  return found;
+  const search = { attempts: 6, ...(options.cost === undefined ? {} : { cost: options.cost }) };
+  const listed = await listTaskArns(
+    ctx,
+    {
+      cluster: filter.cluster,
+      stopped: filter.stopped !== false,
+      ...(filter.family === undefined ? {} : { family: filter.family }),
+    },
+    search,
+  );
+  if (!listed.ok) throw listed.error;
+  const known = options.known;
+  const wanted = known === undefined ? listed.value : listed.value.filter((a) => !known.has(a));
+  return describeRunTasks(ctx, filter, wanted, search);
 }
 
-async function call<T>(ctx: EcsRunsContext, send: () => Promise<T>): Promise<T> {
-  const out = await limitedCall(ctx.limiter, ctx.clock, send, {
-    maxAttempts: 6,
-    backoffMs: (attempt) => Math.min(5000, 250 * 2 ** attempt),
-  });
-  if (!out.ok) throw out.error;
-  return out.value;
+/**
+ * What ECS shows of a run since its checkpoint: the tasks the checkpoint does not know (listed,
+ * then described), and the known current task of each slot that has a newer attempt (its end
+ * is counted on the slot's budgets). Tasks the checkpoint knows are left to the first poll.
+ */
+export async function findSinceCheckpoint(
+  ctx: EcsRunsContext,
+  filter: RunFilter & { readonly runId: string },
+  slots: readonly SlotState[],
+  failedTaskArns: readonly string[],
+): Promise<RunTask[]> {
+  const known = new Set<string>(failedTaskArns);
+  for (const slot of slots) {
+    if (slot.taskArn !== undefined) known.add(slot.taskArn);
+    for (const arn of slot.failedTaskArns) known.add(arn);
+  }
+  const newer = await findRunTasks(ctx, filter, { known });
+  const newest = new Map<number, number>();
+  for (const t of newer) newest.set(t.index, Math.max(t.attempt, newest.get(t.index) ?? 0));
+  const superseded = slots
+    .filter((s) => s.phase === "running" && s.taskArn !== undefined)
+    .filter((s) => (newest.get(s.index) ?? 0) > s.attempts)
+    .map((s) => s.taskArn as string);
+  return [...newer, ...(await describeRunTasks(ctx, filter, superseded))];
+}
+
+/** The tasks of `arns` that belong to the job (and run) of `filter`, with their tags read. */
+export async function describeRunTasks(
+  ctx: EcsRunsContext,
+  filter: Pick<RunFilter, "cluster" | "jobId" | "runId">,
+  arns: readonly string[],
+  options: SearchOptions = { attempts: 6 },
+): Promise<RunTask[]> {
+  const described = await describeWithTags(ctx, filter.cluster, arns, options);
+  if (!described.ok) throw described.error;
+  const found: RunTask[] = [];
+  for (const task of described.value) {
+    const tagged = runTaskOf(task);
+    if (tagged === undefined || tag(task, RUNNER_TAG_KEYS.jobId) !== filter.jobId) continue;
+    if (filter.runId !== undefined && tagged.runId !== filter.runId) continue;
+    found.push(tagged);
+  }
+  return found;
 }
 
 function tag(task: Task, key: string): string | undefined {

@@ -35,7 +35,96 @@ export type LookupResult =
 
 /** The tag prefix of the runner's own tags, which identify an attempt. */
 const RUNNER_TAG_PREFIX = "ecs-batch:";
-const DESCRIBE_LIMIT = 100;
+const PAGE = 100;
+
+/** How many calls a search made (the attach cost target counts them). */
+export interface SearchCost {
+  listCalls: number;
+  describeCalls: number;
+}
+
+/** Which tasks to list: ListTasks' own filters. */
+export interface TaskListing {
+  readonly cluster: string | undefined;
+  readonly family?: string;
+  readonly startedBy?: string;
+  /** Stopped tasks too (ECS keeps them about an hour). */
+  readonly stopped: boolean;
+}
+
+/** How the calls of a search are made. */
+export interface SearchOptions {
+  readonly signal?: AbortSignal;
+  /** Attempts per call on throttling and transient errors. Default 4; `Infinity` until `signal` aborts. */
+  readonly attempts?: number;
+  readonly cost?: SearchCost;
+}
+
+type Searched<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * The ARNs of the tasks a listing names, running ones first, each once: a task can move from
+ * RUNNING to STOPPED between the two listings. Pages of 100.
+ */
+export async function listTaskArns(
+  ctx: TaskLookupContext,
+  listing: TaskListing,
+  options: SearchOptions = {},
+): Promise<Searched<string[]>> {
+  const arns: string[] = [];
+  const seen = new Set<string>();
+  const statuses = listing.stopped ? (["RUNNING", "STOPPED"] as const) : (["RUNNING"] as const);
+  for (const desiredStatus of statuses) {
+    let nextToken: string | undefined;
+    do {
+      const input = {
+        cluster: listing.cluster,
+        desiredStatus,
+        maxResults: PAGE,
+        ...(listing.family === undefined ? {} : { family: listing.family }),
+        ...(listing.startedBy === undefined ? {} : { startedBy: listing.startedBy }),
+        ...(nextToken === undefined ? {} : { nextToken }),
+      };
+      if (options.cost !== undefined) options.cost.listCalls++;
+      const page = await searchCall<ListTasksCommandOutput>(ctx, options, (abort) =>
+        sendFor<ListTasksCommandOutput>(ctx.ecs, new ListTasksCommand(input), abort),
+      );
+      if (!page.ok) return page;
+      for (const arn of page.value.taskArns ?? []) {
+        if (!seen.has(arn)) {
+          seen.add(arn);
+          arns.push(arn);
+        }
+      }
+      nextToken = page.value.nextToken;
+    } while (nextToken !== undefined);
+  }
+  return { ok: true, value: arns };
+}
+
+/** The tasks of `arns` with their tags, 100 per DescribeTasks. */
+export async function describeWithTags(
+  ctx: TaskLookupContext,
+  cluster: string | undefined,
+  arns: readonly string[],
+  options: SearchOptions = {},
+): Promise<Searched<Task[]>> {
+  const tasks: Task[] = [];
+  for (let i = 0; i < arns.length; i += PAGE) {
+    const batch = arns.slice(i, i + PAGE);
+    if (options.cost !== undefined) options.cost.describeCalls++;
+    const out = await searchCall<DescribeTasksCommandOutput>(ctx, options, (abort) =>
+      sendFor<DescribeTasksCommandOutput>(
+        ctx.ecs,
+        new DescribeTasksCommand({ cluster, tasks: batch, include: ["TAGS"] }),
+        abort,
+      ),
+    );
+    if (!out.ok) return out;
+    tasks.push(...(out.value.tasks ?? []));
+  }
+  return { ok: true, value: tasks };
+}
 
 /**
  * The tasks `request` started, found by its `startedBy` and tags. Each call is retried on
@@ -53,60 +142,34 @@ export async function findStartedTasks(
   }
   const own = (request.tags ?? []).filter((t) => t.key?.startsWith(RUNNER_TAG_PREFIX) === true);
   const wanted = own.length > 0 ? own : (request.tags ?? []);
-  const call = <T>(send: () => Promise<unknown>) =>
-    limitedCall(ctx.limiter, ctx.clock, send as () => Promise<T>, {
-      maxAttempts: options.attempts ?? 4,
-      backoffMs: (attempt) => Math.min(5000, 250 * 2 ** attempt),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
-  const arns: string[] = [];
-  for (const desiredStatus of ["RUNNING", "STOPPED"] as const) {
-    let nextToken: string | undefined;
-    do {
-      const input = {
-        cluster: request.cluster,
-        startedBy,
-        desiredStatus,
-        maxResults: 100,
-        ...(nextToken === undefined ? {} : { nextToken }),
-      };
-      const page = await call<ListTasksCommandOutput>(() =>
-        sendFor<ListTasksCommandOutput>(
-          ctx.ecs,
-          new ListTasksCommand(input),
-          abortOption(options.signal),
-        ),
-      );
-      if (!page.ok) return { ok: false, error: page.error ?? abortedError() };
-      // A task can move from RUNNING to STOPPED between the two listings: count it once.
-      for (const arn of page.value.taskArns ?? []) if (!arns.includes(arn)) arns.push(arn);
-      nextToken = page.value.nextToken;
-    } while (nextToken !== undefined);
-  }
-  const tasks: Task[] = [];
-  for (let i = 0; i < arns.length; i += DESCRIBE_LIMIT) {
-    const batch = arns.slice(i, i + DESCRIBE_LIMIT);
-    const out = await call<DescribeTasksCommandOutput>(() =>
-      sendFor<DescribeTasksCommandOutput>(
-        ctx.ecs,
-        new DescribeTasksCommand({ cluster: request.cluster, tasks: batch, include: ["TAGS"] }),
-        abortOption(options.signal),
-      ),
-    );
-    if (!out.ok) return { ok: false, error: out.error ?? abortedError() };
-    for (const task of out.value.tasks ?? []) {
-      const tags = task.tags ?? [];
-      if (wanted.every((w) => tags.some((t) => t.key === w.key && t.value === w.value))) {
-        tasks.push(task);
-      }
-    }
-  }
+  const arns = await listTaskArns(
+    ctx,
+    { cluster: request.cluster, startedBy, stopped: true },
+    options,
+  );
+  if (!arns.ok) return arns;
+  const described = await describeWithTags(ctx, request.cluster, arns.value, options);
+  if (!described.ok) return described;
+  const tasks = described.value.filter((task) => {
+    const tags = task.tags ?? [];
+    return wanted.every((w) => tags.some((t) => t.key === w.key && t.value === w.value));
+  });
   return { ok: true, tasks };
 }
 
-function abortOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } | undefined {
+async function searchCall<T>(
+  ctx: TaskLookupContext,
+  options: SearchOptions,
+  send: (abort: { abortSignal?: AbortSignal } | undefined) => Promise<T>,
+): Promise<Searched<T>> {
   // A read cancelled mid-flight hides nothing: the signal may end it at once.
-  return signal === undefined ? undefined : { abortSignal: signal };
+  const abort = options.signal === undefined ? undefined : { abortSignal: options.signal };
+  const out = await limitedCall(ctx.limiter, ctx.clock, () => send(abort), {
+    maxAttempts: options.attempts ?? 4,
+    backoffMs: (attempt) => Math.min(5000, 250 * 2 ** attempt),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  return out.ok ? out : { ok: false, error: out.error ?? abortedError() };
 }
 
 function abortedError(): Error {

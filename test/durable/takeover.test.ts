@@ -1,0 +1,144 @@
+/**
+ * A run changes hands: the owner that lost its lease lets go without touching the tasks, and
+ * what attaching costs in ListTasks and DescribeTasks calls.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  EcsBatchLeaseError,
+  MemoryJobStore,
+  type JobStore,
+  type Lease,
+  type RunKey,
+} from "../../src/index.js";
+import { durableJob, world } from "./harness.js";
+
+/** A store whose renewals fail while `down` is set, as over a network that is gone for a while. */
+class FlakyRenewals implements JobStore {
+  down = false;
+  readonly #inner: JobStore;
+  constructor(inner: JobStore) {
+    this.#inner = inner;
+  }
+  load(key: RunKey) {
+    return this.#inner.load(key);
+  }
+  save(key: RunKey, checkpoint: string, lease: Lease) {
+    return this.down
+      ? Promise.reject(new Error("store unreachable"))
+      : this.#inner.save(key, checkpoint, lease);
+  }
+  list(jobId: string) {
+    return this.#inner.list(jobId);
+  }
+  delete(key: RunKey) {
+    return this.#inner.delete(key);
+  }
+  acquire(key: RunKey, owner: string, ttlMs: number, now: number) {
+    return this.#inner.acquire(key, owner, ttlMs, now);
+  }
+  renew(lease: Lease, ttlMs: number, now: number) {
+    return this.down
+      ? Promise.reject(new Error("store unreachable"))
+      : this.#inner.renew(lease, ttlMs, now);
+  }
+  release(lease: Lease) {
+    return this.#inner.release(lease);
+  }
+}
+
+describe("a lease lost mid-run", () => {
+  it("the old owner stops driving, stops no task, and rejects with LEASE_LOST; the new one finishes", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 10 * 60_000 });
+    aws.script({ taskIndex: 2, attempt: 1 }, { exitCode: 1, runMs: 4 * 60_000 });
+    const shared = new MemoryJobStore();
+    const flaky = new FlakyRenewals(shared);
+    const job = durableJob({ maxFailCount: 1 });
+    const a = host({ store: flaky, owner: "worker-a" });
+    const handle = a.runner.submit(job);
+    const settledA = handle.result.then(
+      (r) => ({ ok: true as const, r }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    await until(() => a.events.filter((e) => e.name === "taskStarted").length === 3);
+    // worker-a cannot reach the store past its lease's time to live (three polls).
+    flaky.down = true;
+    await clock.runUntil(clock.sleep(30_000));
+    const b = host({ store: shared, owner: "worker-b" });
+    const attached = b.runner.attach(job, { runId: handle.runId });
+    await until(() => b.events.some((e) => e.name === "jobStarted"));
+    flaky.down = false;
+    const lost = await clock.runUntil(settledA);
+    expect(lost.ok).toBe(false);
+    expect(lost.ok ? undefined : lost.error).toBeInstanceOf(EcsBatchLeaseError);
+    expect(lost.ok ? undefined : lost.error).toMatchObject({
+      code: "LEASE_LOST",
+      owner: "worker-b",
+    });
+    // worker-a let go without a StopTask: the tasks are worker-b's now.
+    expect(aws.count("StopTask")).toBe(0);
+    expect(a.events.some((e) => e.name === "jobCompleted")).toBe(false);
+    const result = await clock.runUntil(attached.result);
+    expect(result.status).toBe("succeeded");
+    expect(result.tasks.map((t) => t.attempts)).toEqual([1, 1, 2]);
+    // The retry of task 2 was launched once, by whichever owner came to it first.
+    expect(aws.count("RunTask")).toBe(4);
+    aws.assert.noDuplicateTasks();
+    aws.assert.noUnfinishedTasks();
+  });
+});
+
+describe("what attaching costs", () => {
+  const listAndDescribe = (aws: ReturnType<typeof world>["aws"]) =>
+    aws.count("ListTasks") + aws.count("DescribeTasks");
+
+  it("with a checkpoint: the run's task listing, and describes only of what the checkpoint does not hold", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 60 * 60_000 });
+    const store = new MemoryJobStore();
+    const job = durableJob({ taskCount: 1000, pollInterval: "10s" });
+    const first = host({ store });
+    first.runner.submit(job);
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 1000);
+    await clock.runUntil(clock.sleep(30_000));
+    first.kill();
+    await clock.runUntil(clock.sleep(30_000));
+    const second = host({ store });
+    const before = listAndDescribe(aws);
+    let atStart = Number.NaN;
+    second.runner.on("jobStarted", () => {
+      atStart = listAndDescribe(aws) - before;
+    });
+    const attached = second.runner.attach(job);
+    await until(() => !Number.isNaN(atStart));
+    // 1,000 running tasks: ListTasks RUNNING (10 pages) and STOPPED (1), nothing to describe.
+    expect(atStart).toBe(11);
+    expect(atStart).toBeLessThanOrEqual(2 * Math.ceil(1000 / 100));
+    attached.cancel();
+    await clock.runUntil(attached.result);
+    aws.assert.noUnfinishedTasks();
+  });
+
+  it("from ECS alone: every task listed and described, 100 per call", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 60 * 60_000 });
+    const job = durableJob({ taskCount: 1000, pollInterval: "10s" });
+    const first = host();
+    first.runner.submit(job);
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 1000);
+    first.kill();
+    const second = host();
+    const before = listAndDescribe(aws);
+    let atStart = Number.NaN;
+    second.runner.on("jobStarted", () => {
+      atStart = listAndDescribe(aws) - before;
+    });
+    const attached = second.runner.attach(job);
+    await until(() => !Number.isNaN(atStart));
+    // ListTasks RUNNING (10 pages), STOPPED (1, empty), DescribeTasks (10).
+    expect(atStart).toBe(21);
+    attached.cancel();
+    await clock.runUntil(attached.result);
+    aws.assert.noUnfinishedTasks();
+  });
+});
