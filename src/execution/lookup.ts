@@ -60,7 +60,8 @@ export interface SearchOptions {
   readonly cost?: SearchCost;
 }
 
-type Searched<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+type Searched<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
 /**
  * The ARNs of the tasks a listing names, running ones first, each once: a task can move from
