@@ -10,7 +10,7 @@
  *   adapters    preparation, input adapters (Heimdall)
  *   engine      execution: the slot state machine and its driver, launcher, watcher, stopper
  *   runner      the composition root and the public entry point
- *   entries     the CLI, the local backend, the testing entry point
+ *   entries     the CLI, the local backend, the testing entry point, the DynamoDB store
  */
 import path from "node:path";
 
@@ -35,7 +35,7 @@ const LAYERS = [
   ["adapters", ["prepare/", "adapters/"]],
   ["engine", ["execution/", "durable/"]],
   ["runner", ["runner.ts", "index.ts"]],
-  ["entries", ["cli/", "local/", "testing/"]],
+  ["entries", ["cli/", "local/", "testing/", "dynamodb/"]],
 ];
 
 const RANK = new Map(LAYERS.map(([name], i) => [name, i]));

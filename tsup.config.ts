@@ -9,10 +9,16 @@ export default defineConfig([
       index: "src/index.ts",
       "testing/index": "src/testing/index.ts",
       "local/index": "src/local/index.ts",
+      "dynamodb/index": "src/dynamodb/index.ts",
     },
     format: ["esm", "cjs"],
     dts: {
-      entry: ["src/index.ts", "src/testing/index.ts", "src/local/index.ts"],
+      entry: [
+        "src/index.ts",
+        "src/testing/index.ts",
+        "src/local/index.ts",
+        "src/dynamodb/index.ts",
+      ],
       // tsup's declaration build sets baseUrl, which TypeScript 6 deprecates; silence only that.
       compilerOptions: { ignoreDeprecations: "6.0" },
     },

@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^ecs-batch-runner\/testing$/, replacement: src("testing/index.ts") },
       { find: /^ecs-batch-runner\/local$/, replacement: src("local/index.ts") },
+      { find: /^ecs-batch-runner\/dynamodb$/, replacement: src("dynamodb/index.ts") },
       { find: /^ecs-batch-runner$/, replacement: src("index.ts") },
     ],
   },

@@ -26,7 +26,8 @@ export type EcsBatchErrorCode =
   | "LEASE_LOST"
   | "RUN_NOT_FOUND"
   | "RUNNER_CLOSED"
-  | "STORE_ERROR";
+  | "STORE_ERROR"
+  | "DEPENDENCY_MISSING";
 
 /** Root of every error raised by ecs-batch-runner. */
 export class EcsBatchError extends Error {

@@ -37,7 +37,13 @@ import {
   type RebuiltRun,
   type RunTask,
 } from "./durable/ecs-runs.js";
-import { processOwner, type JobStore } from "./durable/store.js";
+import {
+  EcsBatchLeaseError,
+  processOwner,
+  type JobStore,
+  type Lease,
+  type RunKey,
+} from "./durable/store.js";
 import { Launcher } from "./execution/launcher.js";
 import {
   familyOf,
@@ -223,6 +229,17 @@ export interface RunOptions {
    * `jobId`) start tasks of their own. Default: generated, sortable by start time.
    */
   runId?: string;
+}
+
+/** How `attach` carries a run on. */
+export interface AttachOptions extends RunOptions {
+  /**
+   * With a store, how long to wait (ms) for a lease another process holds: the attach takes the
+   * run over as soon as that lease lapses (its holder died) and rejects with
+   * `EcsBatchLeaseError` (`LEASE_HELD`) if it is still held after this long. Default 0: reject
+   * at once.
+   */
+  waitForLease?: number;
 }
 
 /**
@@ -411,9 +428,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * naming the fields that differ) and the run's id (default: the job's latest run). The run
    * keeps its deadline and the budgets it spent; nothing is launched twice. A run that already
    * finished resolves with its result and launches nothing. With a store, a run driven by a
-   * live process is an `EcsBatchLeaseError` naming that process and when its lease lapses.
+   * live process is an `EcsBatchLeaseError` naming that process and when its lease lapses,
+   * unless `waitForLease` allows waiting for that lease to lapse.
    */
-  attach(input: BatchJobInput, options: RunOptions = {}): JobHandle {
+  attach(input: BatchJobInput, options: AttachOptions = {}): JobHandle {
     let job: BatchJob | undefined;
     let invalid: unknown;
     try {
@@ -426,6 +444,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       }
       job = parseJob(input, { random: this.random });
       checkRunId(options.runId);
+      const wait = options.waitForLease;
+      if (wait !== undefined && !(Number.isFinite(wait) && wait >= 0)) {
+        throw validationError(
+          "waitForLease",
+          "must be the milliseconds to wait for another process's lease: a number, 0 or more",
+        );
+      }
     } catch (error) {
       invalid = error;
       job = undefined;
@@ -434,7 +459,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       jobId: job?.jobId ?? fallbackJobId(input, this.random),
       runId: options.runId ?? "",
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(job === undefined ? { invalid } : { begin: () => this.#resume(job, options.runId) }),
+      ...(job === undefined
+        ? { invalid }
+        : { begin: () => this.#resume(job, options.runId, options.waitForLease ?? 0) }),
     });
   }
 
@@ -591,12 +618,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     store: JobStore,
     prepared: PreparedJob,
     run: { fingerprint: Record<string, string>; startedAt: number; deadline: number },
+    waitForLease = 0,
   ): Promise<StoreCheckpoints> {
     const job = prepared.job;
     const key = { jobId: job.jobId, runId: prepared.plan.runId ?? "" };
     const intervalMs = job.pollInterval;
     const leaseTtlMs = Math.max(this.#options.leaseTtlMs ?? 3 * intervalMs, intervalMs * 2);
-    const lease = await store.acquire(key, this.#owner, leaseTtlMs, this.clock.now());
+    const lease = await this.#acquire(store, key, leaseTtlMs, waitForLease);
     return new StoreCheckpoints(
       { store, clock: this.clock, logger: this.logger, lease, leaseTtlMs, intervalMs },
       {
@@ -609,8 +637,32 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     );
   }
 
+  /**
+   * Takes a run's lease, waiting up to `waitMs` for a holder's lease to lapse: checked again
+   * when it is due to (plus a moment for clocks), or every second at most, as a live holder
+   * keeps renewing it.
+   */
+  async #acquire(store: JobStore, key: RunKey, ttlMs: number, waitMs: number): Promise<Lease> {
+    const giveUpAt = this.clock.now() + waitMs;
+    for (;;) {
+      try {
+        return await store.acquire(key, this.#owner, ttlMs, this.clock.now());
+      } catch (error) {
+        const now = this.clock.now();
+        if (
+          !(error instanceof EcsBatchLeaseError) ||
+          error.code !== "LEASE_HELD" ||
+          now >= giveUpAt
+        )
+          throw error;
+        const lapses = Math.max(error.expiresAt - now + 50, 50);
+        await this.clock.sleep(Math.min(lapses, 1000, giveUpAt - now));
+      }
+    }
+  }
+
   /** A run carried on: from its checkpoint, or rebuilt from its tasks in ECS. */
-  async #resume(job: BatchJob, runId: string | undefined): Promise<Begun> {
+  async #resume(job: BatchJob, runId: string | undefined, waitForLease: number): Promise<Begun> {
     const store = this.#options.store;
     const fingerprint = jobFingerprint(job);
     const checkpoint =
@@ -645,11 +697,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         };
       }
       // Lease first: only the process that will drive the run reconciles it.
-      const checkpoints = await this.#checkpoints(store, prepared, {
-        fingerprint,
-        startedAt: checkpoint.startedAt,
-        deadline: checkpoint.deadline,
-      });
+      const checkpoints = await this.#checkpoints(
+        store,
+        prepared,
+        { fingerprint, startedAt: checkpoint.startedAt, deadline: checkpoint.deadline },
+        waitForLease,
+      );
       // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
       const tasks = await findSinceCheckpoint(
         { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
@@ -680,7 +733,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         },
       };
     }
-    return this.#rebuild(job, runId, fingerprint);
+    return this.#rebuild(job, runId, fingerprint, waitForLease);
   }
 
   /** Stops earlier attempts of a run found still running: given up on, they are nobody's. */
@@ -699,6 +752,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     job: BatchJob,
     runId: string | undefined,
     fingerprint: Record<string, string>,
+    waitForLease: number,
   ): Promise<Begun> {
     const family = await familyOf(job, this.prepareContext);
     const tasks = await findRunTasks(
@@ -734,7 +788,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const checkpoints =
       store === undefined
         ? undefined
-        : await this.#checkpoints(store, prepared, { fingerprint, startedAt, deadline });
+        : await this.#checkpoints(
+            store,
+            prepared,
+            { fingerprint, startedAt, deadline },
+            waitForLease,
+          );
     return {
       prepared,
       startedAt,

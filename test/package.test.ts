@@ -136,6 +136,49 @@ const { createSimulatedAws, ManualClock } = require("ecs-batch-runner/testing");
     }
   });
 
+  it("loads the DynamoDB SDK only through ecs-batch-runner/dynamodb, whose errors are the root's", () => {
+    // Every update refused on its condition; the read of who holds the lease finds nobody.
+    const refuse = `{ send: (c) => c.input.UpdateExpression === undefined ? Promise.resolve({}) : Promise.reject(Object.assign(new Error("no"), { name: "ConditionalCheckFailedException" })) }`;
+    const lease = `{ key: { jobId: "j", runId: "r" }, owner: "a", expiresAt: 0, fence: 1 }`;
+    writeFileSync(
+      join(consumer, "dynamo.cjs"),
+      `const root = require("ecs-batch-runner");
+const loaded = () => Object.keys(require.cache).some((k) => k.includes("client-dynamodb"));
+const report = { afterRoot: loaded() };
+const { DynamoDbJobStore } = require("ecs-batch-runner/dynamodb");
+report.afterSubpath = loaded();
+new DynamoDbJobStore({ client: ${refuse}, tableName: "t" }).renew(${lease}, 1000, 0).catch((error) => {
+  report.sameClass = error instanceof root.EcsBatchLeaseError;
+  report.code = error.code;
+  console.log(JSON.stringify(report));
+});
+`,
+    );
+    writeFileSync(
+      join(consumer, "dynamo.mjs"),
+      `import { EcsBatchLeaseError } from "ecs-batch-runner";
+import { DynamoDbJobStore } from "ecs-batch-runner/dynamodb";
+new DynamoDbJobStore({ client: ${refuse}, tableName: "t" }).renew(${lease}, 1000, 0).catch((error) => {
+  console.log(JSON.stringify({ sameClass: error instanceof EcsBatchLeaseError, code: error.code }));
+});
+`,
+    );
+    const run = (script: string): unknown =>
+      JSON.parse(
+        execFileSync(process.execPath, [join(consumer, script)], {
+          cwd: consumer,
+          encoding: "utf8",
+        }),
+      );
+    expect(run("dynamo.cjs")).toEqual({
+      afterRoot: false,
+      afterSubpath: true,
+      sameClass: true,
+      code: "LEASE_LOST",
+    });
+    expect(run("dynamo.mjs")).toEqual({ sameClass: true, code: "LEASE_LOST" });
+  });
+
   it("ships the build, the docs, the demo and the job schema, and none of the repository's inside", () => {
     const [pack] = JSON.parse(
       execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {

@@ -24,6 +24,8 @@ const OPTIONS = {
   "max-concurrent-tasks": { type: "string" },
   "launch-failure-rate": { type: "string" },
   "state-dir": { type: "string" },
+  "dynamodb-table": { type: "string" },
+  "wait-for-lease": { type: "string" },
   "run-id": { type: "string" },
   family: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -44,17 +46,17 @@ const SYNOPSIS = `Usage:
   ecs-batch run --command <file> --cluster <file> --job <file> [--job-id <id>] [options]
   ecs-batch preview <job file> | --command ... --cluster ... --job ...
   ecs-batch demo [--json | --quiet]
-  ecs-batch attach <job file> [--run-id <id>] [--state-dir <dir>] [options]
+  ecs-batch attach <job file> [--run-id <id>] [--state-dir <dir> | --dynamodb-table <t>] [options]
   ecs-batch stop <jobId> [--cluster <name>] [--run-id <id>] [--family <family>]
-  ecs-batch status <jobId> [--cluster <name>] [--run-id <id>] [--state-dir <dir>] [--json]
+  ecs-batch status <jobId> [--cluster <name>] [--run-id <id>] [--state-dir <dir>] [--dynamodb-table <t>] [--json]
 `;
 
 /** `ecs-batch --help`. */
 export const USAGE = `${SYNOPSIS}
 Runs a batch job as ECS Fargate tasks, with retries, a timeout and stop semantics.
 "demo" runs a small example job on this machine (no AWS account needed).
-"attach" carries on a run whose process died: from its checkpoint in --state-dir, or from
-its tasks in ECS. "stop" stops every unfinished task of a job's runs (or of one run) in ECS;
+"attach" carries on a run whose process died: from its checkpoint in --state-dir or
+--dynamodb-table, or from its tasks in ECS. "stop" stops every unfinished task of a job's runs (or of one run) in ECS;
 "status" reports them.
 
 Options:
@@ -68,6 +70,10 @@ Options:
   --max-concurrent-tasks <n>   --local only: tasks running at once (default 4)
   --launch-failure-rate <p>    --local only: make first launches fail with AGENT at this rate
   --state-dir <dir>        checkpoint runs in this directory, so "attach" can carry them on
+  --dynamodb-table <t>     checkpoint runs in this DynamoDB table (any host can attach; needs
+                           @aws-sdk/client-dynamodb installed; --region and --endpoint apply)
+  --wait-for-lease <d>     attach: wait up to this long for a run's lease that another
+                           process holds to lapse (default: fail at once)
   --run-id <id>            run: the run's id (default: generated); attach, stop, status: which run
   --cluster <name>         stop, status: the ECS cluster (default: "default")
   --family <family>        stop, status: search only this task definition family

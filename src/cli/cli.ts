@@ -13,11 +13,12 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { AwsClient } from "../aws.js";
-import { EcsBatchError, EcsBatchValidationError } from "../errors.js";
+import { EcsBatchError, EcsBatchSetupError, EcsBatchValidationError } from "../errors.js";
 import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
 import type { JobResult } from "../result.js";
 import { fromHeimdall, loadHeimdallFiles } from "../adapters/heimdall.js";
 import type { BatchJobInput } from "../job/schema.js";
+import { parseDuration } from "../job/duration.js";
 import { createLocalAws, type LocalAws } from "../local/index.js";
 import type { Logger } from "../logger.js";
 import { defaultClients, RUNNER_SDK_CLIENT_CONFIG } from "../aws-clients.js";
@@ -78,8 +79,8 @@ export async function runCommand(
 }
 
 /**
- * `stop` and `status`: a job's runs, found in ECS by their tags (and, with `--state-dir`, in
- * its checkpoints), from a process that need not be the one that ran them.
+ * `stop` and `status`: a job's runs, found in ECS by their tags (and, with `--state-dir` or
+ * `--dynamodb-table`, in its checkpoints), from a process that need not be the one that ran them.
  */
 async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number> {
   const { values, jobId } = parsed;
@@ -99,9 +100,15 @@ async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number
       json,
     );
   }
+  let store: Pick<EcsBatchRunnerOptions, "store">;
+  try {
+    store = await storeOption(values, io.cwd);
+  } catch (error) {
+    return reportError(error, io, json);
+  }
   const runner = new EcsBatchRunner({
     ...awsRunnerOptions(values),
-    ...storeOption(values, io.cwd),
+    ...store,
     logger: stderrLogger(io, json),
   });
   const query = {
@@ -153,10 +160,40 @@ function statusText(seen: JobDescription): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** The runner's `store` for `--state-dir`: checkpoints in that directory. */
-function storeOption(values: CliOptions, cwd: string): Pick<EcsBatchRunnerOptions, "store"> {
+/**
+ * The runner's `store`: checkpoints in the `--state-dir` directory, or in the `--dynamodb-table`
+ * table (loaded only then: the DynamoDB SDK is an optional peer dependency).
+ */
+async function storeOption(
+  values: CliOptions,
+  cwd: string,
+): Promise<Pick<EcsBatchRunnerOptions, "store">> {
   const dir = values["state-dir"];
-  return dir === undefined ? {} : { store: new FileJobStore(resolve(cwd, dir)) };
+  const table = values["dynamodb-table"];
+  if (dir !== undefined && table !== undefined) {
+    throw new EcsBatchValidationError(
+      [{ path: "arguments", message: "give --state-dir or --dynamodb-table, not both" }],
+      { intro: "Invalid command line" },
+    );
+  }
+  if (dir !== undefined) return { store: new FileJobStore(resolve(cwd, dir)) };
+  if (table === undefined) return {};
+  let sdk: typeof import("@aws-sdk/client-dynamodb");
+  try {
+    sdk = await import("@aws-sdk/client-dynamodb");
+  } catch (error) {
+    throw new EcsBatchSetupError(
+      "DEPENDENCY_MISSING",
+      "--dynamodb-table needs the DynamoDB client: npm install @aws-sdk/client-dynamodb",
+      { cause: error },
+    );
+  }
+  const { DynamoDbJobStore } = await import("../dynamodb/store.js");
+  const client = new sdk.DynamoDBClient({
+    ...(values.region === undefined ? {} : { region: values.region }),
+    ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
+  });
+  return { store: new DynamoDbJobStore({ client, tableName: table }) };
 }
 
 /** Runs, previews, demonstrates or attaches a job, from a command line `parseCommandLine` has read. */
@@ -217,9 +254,15 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
     aws = awsRunnerOptions(values);
   }
 
+  let store: Pick<EcsBatchRunnerOptions, "store">;
+  try {
+    store = await storeOption(values, io.cwd);
+  } catch (error) {
+    return reportError(error, io, json);
+  }
   const runner = new EcsBatchRunner({
     ...aws,
-    ...storeOption(values, io.cwd),
+    ...store,
     baseDir,
     logger: stderrLogger(io, json),
   });
@@ -232,8 +275,23 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
     const output: Output = json ? "json" : quiet ? "quiet" : "normal";
     const runId = values["run-id"];
     const options = runId === undefined ? {} : { runId };
-    const handle =
-      command === "attach" ? runner.attach(input, options) : runner.submit(input, options);
+    let handle: JobHandle;
+    if (command === "attach") {
+      const wait = values["wait-for-lease"];
+      const waitForLease = wait === undefined ? undefined : parseDuration(wait);
+      if (wait !== undefined && waitForLease === undefined) {
+        throw new EcsBatchValidationError(
+          [{ path: "arguments", message: "--wait-for-lease takes a duration, e.g. 45s or 2m" }],
+          { intro: "Invalid command line" },
+        );
+      }
+      handle = runner.attach(input, {
+        ...options,
+        ...(waitForLease === undefined ? {} : { waitForLease }),
+      });
+    } else {
+      handle = runner.submit(input, options);
+    }
     return await runJob(runner, handle, io, output, () => local?.close());
   } catch (error) {
     return reportError(error, io, json);

@@ -142,3 +142,46 @@ describe("what attaching costs", () => {
     aws.assert.noUnfinishedTasks();
   });
 });
+
+describe("waiting for a lease", () => {
+  it("an attach that may wait takes the run over once the dead owner's lease lapses", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 10 * 60_000 });
+    const store = new MemoryJobStore();
+    const first = host({ store, owner: "worker-a" });
+    first.runner.submit(durableJob());
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
+    const killedAt = clock.now();
+    first.kill();
+    const impatient = host({ store, owner: "worker-b" });
+    const refused = await clock.runUntil(
+      impatient.runner.attach(durableJob(), { waitForLease: 2000 }).result.catch((e: unknown) => e),
+    );
+    expect(refused).toMatchObject({ code: "LEASE_HELD", owner: "worker-a" });
+    const patient = host({ store, owner: "worker-c" });
+    let tookOverAt = Number.NaN;
+    patient.runner.on("jobStarted", () => {
+      tookOverAt = clock.now();
+    });
+    const result = await clock.runUntil(
+      patient.runner.attach(durableJob(), { waitForLease: 60_000 }).result,
+    );
+    expect(result.status).toBe("succeeded");
+    // The lease lasts three poll intervals (15 s) from its last renewal, at most 5 s before the kill.
+    expect(tookOverAt - killedAt).toBeGreaterThan(10_000);
+    expect(tookOverAt - killedAt).toBeLessThanOrEqual(15_000 + 1100);
+    expect(aws.count("RunTask")).toBe(3);
+    aws.assert.noDuplicateTasks();
+  });
+
+  it("refuses a waitForLease that is not a duration in ms, before any call", async () => {
+    const { aws, clock, host } = world();
+    const h = host({ store: new MemoryJobStore() });
+    const error = await clock.runUntil(
+      h.runner.attach(durableJob(), { waitForLease: -1 }).result.catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ code: "VALIDATION" });
+    expect((error as Error).message).toContain("waitForLease");
+    expect(aws.calls).toHaveLength(0);
+  });
+});

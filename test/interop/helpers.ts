@@ -12,6 +12,11 @@ import {
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import {
   CreateClusterCommand,
@@ -22,6 +27,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { afterAll, beforeEach, describe, inject } from "vitest";
 import type { EcsBatchRunner, EcsBatchRunnerEvents } from "ecs-batch-runner";
+import { jobStoreTable, TTL_ATTRIBUTE } from "ecs-batch-runner/dynamodb";
 
 export const REGION = "us-west-2";
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
@@ -51,6 +57,29 @@ export function awsClients(region = REGION): {
     logs: new CloudWatchLogsClient(config),
     ec2: new EC2Client(config),
   };
+}
+
+/** A DynamoDB client as a user builds it, at moto. */
+export function dynamoClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    region: REGION,
+    endpoint: endpoint(),
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+  });
+}
+
+/** A new job store table, made from the documented definition, with time to live on. */
+export async function createJobTable(client: DynamoDBClient): Promise<string> {
+  const name = unique("runs");
+  await client.send(new CreateTableCommand(jobStoreTable(name)));
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+    }),
+  );
+  return name;
 }
 
 /**
