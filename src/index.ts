@@ -5,6 +5,7 @@
 export {
   defaultClients,
   EcsBatchRunner,
+  type AttachOptions,
   type EcsBatchRunnerOptions,
   type JobDescription,
   type JobHandle,
@@ -50,11 +51,11 @@ export { RUNNER_SDK_CLIENT_CONFIG, type DefaultClients } from "./aws-clients.js"
 
 // The job model.
 export {
-  BatchJobInput,
   BatchJobSchema,
   parseJob,
   generateJobId,
   type BatchJob,
+  BatchJobInput,
   type ContainerOverrideConfig,
   type KeyValuePair,
   type LogsConfig,
@@ -163,14 +164,14 @@ export {
 export {
   Launcher,
   runTaskErrorKind,
+  type LaunchOptions,
+  type LaunchRequest,
   type LaunchResult,
   type LauncherContext,
   type LauncherOptions,
 } from "./execution/launcher.js";
 export {
   TaskWatcher,
-  type TrackRequest,
-  type WatchListener,
   type WatchRequest,
   type WatchResult,
   type WatcherContext,
@@ -178,15 +179,6 @@ export {
 } from "./execution/watcher.js";
 export { findStartedTasks, type LookupResult, type TaskLookupContext } from "./execution/lookup.js";
 export { TaskStopper, stopReason, type StopperContext } from "./execution/stopper.js";
-export {
-  JobExecution,
-  STOP_WATCH_MS,
-  type JobServices,
-  type JobState,
-  type SlotPhase,
-  type SlotState,
-  type StopCause,
-} from "./execution/job.js";
 
 // Logs.
 export {
@@ -212,7 +204,12 @@ export {
   type FollowedLine,
   type LogFollowerOptions,
 } from "./logs/follower.js";
-export { representativeTask, type Representative } from "./logs/representative.js";
+export {
+  representativeTask,
+  type Representative,
+  type RepresentativeCandidate,
+  type RepresentativeJob,
+} from "./logs/representative.js";
 
 // Results.
 export type * from "./result.js";

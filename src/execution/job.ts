@@ -16,7 +16,7 @@ import type { JobLogPort } from "../logs/job-logs.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
-import type { Launcher } from "./launcher.js";
+import { launchReservations, type Launcher } from "./launcher.js";
 import { essentialContainers } from "./outcome.js";
 import type { PreparedJob } from "../prepare/prepare.js";
 import type { RetryContext, RetryPolicy } from "./retry.js";
@@ -30,7 +30,7 @@ import {
 } from "./slot.js";
 import { isStoppedByRunner, stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "../result.js";
-import type { TaskWatcher, WatchListener, WatchResult } from "./watcher.js";
+import { trackTask, type TaskWatcher, type WatchListener, type WatchResult } from "./watcher.js";
 
 export type { SlotPhase, SlotState } from "./slot.js";
 
@@ -134,6 +134,18 @@ export class JobExecution {
   readonly #done = new AbortController();
   /** StopTask calls of the job, awaited (each settles by the stop-watch deadline) before it ends. */
   readonly #stopRequests: Promise<unknown>[] = [];
+  /**
+   * Ends StopTask sends still waiting or retrying once StopTask has made no progress (no call
+   * accepted) for a stop watch: the API is down, and the job must still end. While calls go
+   * through, however slowly (10,000 stops at 40 per second take four minutes), none is given
+   * up: a StopTask not sent is a task left running.
+   */
+  #stopSends = new AbortController();
+  /** StopTask sends not yet settled. */
+  #stopsPending = 0;
+  /** When a StopTask was last accepted, or the watch over sends began. */
+  #lastStopProgress = 0;
+  #stopSendsWatched = false;
   /**
    * Attempts whose RunTask may have started a task nobody could find out about (a lost answer,
    * and a lookup that failed too): looked up again, and stopped, before the job ends.
@@ -303,7 +315,8 @@ export class JobExecution {
       this.#slotsLeft = slots.filter((s) => !s.ended).length;
       this.#slotsDone = resolve;
       if (this.#slotsLeft === 0) resolve();
-      this.#services.launcher.queue(
+      launchReservations.queue(
+        this.#services.launcher,
         pending.length,
         (reserved, i) =>
           this.#dispatch(pending[i] as number, { kind: "turn", granted: reserved, reserved }),
@@ -324,7 +337,7 @@ export class JobExecution {
       case "running":
         if (slot.taskArn === undefined) return;
         this.#run(index, { kind: "watch", taskArn: slot.taskArn, stopping: slot.stopRequested });
-        if (slot.stopRequested) this.#sendStop(slot.taskArn, this.#stopWatchDeadline.signal);
+        if (slot.stopRequested) this.#sendStop(slot.taskArn);
         return;
       case "reporting":
         if (slot.report !== undefined) {
@@ -400,11 +413,12 @@ export class JobExecution {
         this.#launch(index, command.attempt, command.reserved);
         return;
       case "unreserve":
-        services.launcher.unreserve();
+        launchReservations.unreserve(services.launcher);
         return;
       case "watch": {
         const poll = this.#prepared.job.pollInterval;
-        services.watcher.track(
+        trackTask(
+          services.watcher,
           {
             cluster: this.state.cluster,
             taskArn: command.taskArn,
@@ -419,13 +433,13 @@ export class JobExecution {
       }
       case "stop":
         services.watcher.expedite(command.taskArn, STOPPING_POLL_MS);
-        this.#sendStop(command.taskArn, this.#stopWatchDeadline.signal);
+        this.#sendStop(command.taskArn);
         return;
       case "giveUp":
         this.#sendStop(
           command.taskArn,
-          this.#done.signal,
           "gave up on a task ECS reported missing",
+          this.#done.signal,
         );
         this.#watchGivenUp({ index, taskArn: command.taskArn, stopping: false });
         return;
@@ -435,7 +449,7 @@ export class JobExecution {
           taskIndex: index,
           taskArn: command.taskArn,
         });
-        this.#sendStop(command.taskArn, undefined);
+        this.#sendStop(command.taskArn);
         return;
       case "settleLater":
         this.#unsettled.push({ index, attempt: command.attempt });
@@ -480,15 +494,16 @@ export class JobExecution {
   #launch(index: number, attempt: number, reserved: boolean): void {
     // Built when sent, not while queued: 10,000 waiting launches would hold 10,000 requests.
     const plan = this.#prepared.plan;
-    this.#services.launcher
-      .launch(() => buildRunTaskInput(plan, index, attempt), this.#stopping.signal, {
-        reserved,
-        settleSignal: this.#stopWatchDeadline.signal,
-      })
-      .then(
-        (result) => this.#dispatch(index, { kind: "launched", attempt, result }),
-        (error: unknown) => this.#fail(error, index),
-      );
+    const launcher = this.#services.launcher;
+    const request = () => buildRunTaskInput(plan, index, attempt);
+    const options = { settleSignal: this.#stopWatchDeadline.signal };
+    (reserved
+      ? launchReservations.launch(launcher, request, this.#stopping.signal, options)
+      : launcher.launch(request, this.#stopping.signal, options)
+    ).then(
+      (result) => this.#dispatch(index, { kind: "launched", attempt, result }),
+      (error: unknown) => this.#fail(error, index),
+    );
   }
 
   /** One listener for every watch of the job; the subject is the slot's index. */
@@ -547,7 +562,7 @@ export class JobExecution {
     if (slot.phase === "running" && arn !== undefined && this.#services.watcher.isWatching(arn))
       return;
     if (arn !== undefined && slot.lastStatus !== "STOPPED" && !slot.stopRequested) {
-      this.#sendStop(arn, this.#stopWatchDeadline.signal);
+      this.#sendStop(arn);
     }
     this.state.slots[index] = {
       ...slot,
@@ -602,7 +617,8 @@ export class JobExecution {
 
   #watchGivenUp(ghost: GivenUpTask): void {
     if (this.#done.signal.aborted) return;
-    this.#services.watcher.track(
+    trackTask(
+      this.#services.watcher,
       {
         cluster: this.state.cluster,
         taskArn: ghost.taskArn,
@@ -624,7 +640,7 @@ export class JobExecution {
         taskIndex: ghost.index,
         taskArn: ghost.taskArn,
       });
-      this.#sendStop(ghost.taskArn, this.#done.signal, "gave up on a task ECS reported missing");
+      this.#sendStop(ghost.taskArn, "gave up on a task ECS reported missing", this.#done.signal);
     },
     onDone: (ghost, watched) => {
       // Missing again: keep looking for as long as the job runs.
@@ -632,8 +648,11 @@ export class JobExecution {
     },
   };
 
-  /** StopTask for one task, awaited before the job ends; never throws. */
-  #sendStop(taskArn: string, signal: AbortSignal | undefined, why?: string): void {
+  /**
+   * StopTask for one task, awaited before the job ends; never throws. Given up only when
+   * `signal` aborts (default: StopTask made no progress for a stop watch).
+   */
+  #sendStop(taskArn: string, why?: string, signal: AbortSignal = this.#stopSends.signal): void {
     // A run taken over by another process is that process's to stop.
     if (this.#detached !== undefined) return;
     const cause = this.state.stopCause;
@@ -641,13 +660,55 @@ export class JobExecution {
       this.state.jobId,
       why ?? (cause === undefined ? "is stopping" : causeText(cause)),
     );
+    // The quiet is counted from the first send of a batch, not from a send long ago.
+    if (this.#stopsPending++ === 0) this.#lastStopProgress = this.#services.clock.now();
+    this.#watchStopSends();
     try {
       this.#stopRequests.push(
-        this.#services.stopper.stop(this.state.cluster, taskArn, reason, signal).catch(() => false),
+        this.#services.stopper.stop(this.state.cluster, taskArn, reason, signal).then(
+          (accepted) => {
+            this.#stopsPending--;
+            if (accepted) this.#lastStopProgress = this.#services.clock.now();
+            return accepted;
+          },
+          () => {
+            this.#stopsPending--;
+            return false;
+          },
+        ),
       );
     } catch (error) {
+      this.#stopsPending--;
       this.#log.error("StopTask could not be sent", { taskArn, error: textOf(error) });
     }
+  }
+
+  /** Gives StopTask sends up once StopTask has accepted nothing for a stop watch. */
+  #watchStopSends(): void {
+    if (this.#stopSendsWatched) return;
+    this.#stopSendsWatched = true;
+    const clock = this.#services.clock;
+    const check = async (): Promise<void> => {
+      while (this.#stopsPending > 0) {
+        const quietFor = clock.now() - this.#lastStopProgress;
+        if (quietFor >= STOP_WATCH_MS) {
+          this.#log.error(
+            "StopTask has accepted nothing for two minutes; giving up the sends left",
+            {
+              jobId: this.state.jobId,
+              pending: this.#stopsPending,
+            },
+          );
+          this.#stopSends.abort();
+          // Stops asked for later (the API may be back) get sends of their own.
+          this.#stopSends = new AbortController();
+          break;
+        }
+        if (!(await sleepUnlessAborted(clock, STOP_WATCH_MS - quietFor, this.#done.signal))) break;
+      }
+      this.#stopSendsWatched = false;
+    };
+    void check();
   }
 
   /** Waits for every StopTask sent, including those sent while waiting. */
@@ -687,7 +748,7 @@ export class JobExecution {
           attempt,
           taskArn: task.taskArn,
         });
-        this.#sendStop(task.taskArn, undefined, "stopping a task whose RunTask answer was lost");
+        this.#sendStop(task.taskArn, "stopping a task whose RunTask answer was lost");
         // Watched to STOPPED (for the stop watch's length at most), like every task stopped.
         stopped.push(
           this.#services.watcher.watch({

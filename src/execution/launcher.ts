@@ -96,6 +96,51 @@ export function runTaskErrorKind(error: unknown): "throttled" | "ambiguous" | "f
   }
 }
 
+/** A RunTask input, or a function that builds it when it is about to be sent. */
+export type LaunchRequest = RunTaskCommandInput | (() => RunTaskCommandInput);
+
+/** Options of one launch. */
+export interface LaunchOptions {
+  /** Ends the lookup made when `signal` aborted while a send may have started the task. */
+  readonly settleSignal?: AbortSignal;
+}
+
+/**
+ * The launch queue's reservation protocol: how the engine (execution/job.ts) queues a job's
+ * first launches, thousands at once, as one entry that costs next to nothing while it waits.
+ * Not part of the package's surface (src/index.ts does not export it): a caller that holds no
+ * reservation and launches as if it did would overrun the concurrency cap.
+ */
+export interface LaunchReservations {
+  /**
+   * Queues `count` launches at once, first come first served, behind the single launches
+   * (retries) waiting: `start(true, i)` is called, in order of `i`, once a slot is reserved for
+   * launch `i`, whose caller then sends it with `launch` (or gives the slot back with
+   * `unreserve`); `start(false, i)` when `signal` aborted first.
+   */
+  queue(
+    launcher: Launcher,
+    count: number,
+    start: (reserved: boolean, index: number) => void,
+    signal?: AbortSignal,
+  ): void;
+  /** `Launcher.launch` in a slot `queue` reserved: no waiting, and the slot is used up. */
+  launch(
+    launcher: Launcher,
+    request: LaunchRequest,
+    signal?: AbortSignal,
+    options?: LaunchOptions,
+  ): Promise<LaunchResult>;
+  /** Gives back a slot `queue` reserved, when the caller will not launch after all. */
+  unreserve(launcher: Launcher): void;
+}
+
+/**
+ * The reservation protocol (`LaunchReservations`). `Launcher`'s static block sets it when this
+ * module loads: the one place that can reach the launcher's private queue.
+ */
+export let launchReservations: LaunchReservations;
+
 const ABORTED: LaunchResult = Object.freeze({ kind: "aborted" });
 
 /** Sends RunTask with a concurrency cap, an adaptive rate limit and idempotent resends. */
@@ -151,17 +196,22 @@ export class Launcher {
    * can be returned, and stopped, rather than left running unseen. `settleSignal` bounds that
    * lookup (default: a few attempts).
    */
-  async launch(
-    request: RunTaskCommandInput | (() => RunTaskCommandInput),
+  launch(
+    request: LaunchRequest,
     signal?: AbortSignal,
-    options: {
-      /** The caller holds a slot `queue` reserved for it: no waiting, and the slot is used up. */
-      readonly reserved?: boolean;
-      /** Ends a lookup made after `signal` aborted. */
-      readonly settleSignal?: AbortSignal;
-    } = {},
+    options: LaunchOptions = {},
   ): Promise<LaunchResult> {
-    if (options.reserved !== true && !(await this.#slot(signal))) return ABORTED;
+    return this.#launch(request, signal, options, false);
+  }
+
+  /** `launch`; `reserved`: the caller holds a slot `#queue` reserved for it, used up here. */
+  async #launch(
+    request: LaunchRequest,
+    signal: AbortSignal | undefined,
+    options: LaunchOptions,
+    reserved: boolean,
+  ): Promise<LaunchResult> {
+    if (!reserved && !(await this.#slot(signal))) return ABORTED;
     let fatal = false;
     try {
       // A token can be granted a moment before the abort comes: not sent yet, not sent at all.
@@ -309,23 +359,19 @@ export class Launcher {
     return Math.floor(cap / 2 + (this.#ctx.random() * cap) / 2);
   }
 
-  /**
-   * Queues `count` launches at once, first come first served (behind the retries waiting, see
-   * `#slot`), without a waiting promise each:
-   * `start(true, i)` is called, in order of `i`, once a launch slot is reserved for launch `i`,
-   * whose caller then passes `{ reserved: true }` to `launch` (or gives the slot back with
-   * `unreserve`); `start(false, i)` when `signal` aborted first. A job queues all its tasks as
-   * one entry, so thousands of tasks waiting to launch cost next to nothing.
-   */
-  queue(
-    count: number,
-    start: (reserved: boolean, index: number) => void,
-    signal?: AbortSignal,
-  ): void {
-    this.#queue(count, start, signal, false);
+  static {
+    launchReservations = {
+      queue: (launcher, count, start, signal) => launcher.#queue(count, start, signal, false),
+      launch: (launcher, request, signal, options = {}) =>
+        launcher.#launch(request, signal, options, true),
+      unreserve: (launcher) => launcher.#release(),
+    };
   }
 
-  /** `queue`, where `single` waiters go ahead of the batches (see `#slot`). */
+  /**
+   * Queues `count` launches as one first-come-first-served entry (see `LaunchReservations`);
+   * `single` waiters go ahead of the batches (see `#slot`).
+   */
   #queue(
     count: number,
     start: (reserved: boolean, index: number) => void,
@@ -353,11 +399,6 @@ export class Launcher {
     if (firstBatch === -1) this.#waiting.push(waiter);
     else this.#waiting.splice(firstBatch, 0, waiter);
     if (signal !== undefined) this.#abortListeners.join(signal);
-  }
-
-  /** Gives back a slot `queue` reserved, when the caller will not launch after all. */
-  unreserve(): void {
-    this.#release();
   }
 
   /**

@@ -51,20 +51,35 @@ export interface WatchRequest {
   readonly lastStatus?: string;
 }
 
-/** What `TaskWatcher.track` watches: a `WatchRequest` whose statuses go to the listener. */
+/** What `trackTask` watches: a `WatchRequest` whose statuses go to the listener. */
 export type TrackRequest = Omit<WatchRequest, "onStatus">;
 
 /**
- * Receives what `TaskWatcher.track` sees of its watches. One listener serves any number of
- * watches, told apart by the `subject` each was tracked with, so a watch costs the watcher's
- * own record and nothing else: no promise, no closure per task.
+ * Receives what `trackTask` sees of its watches. One listener serves any number of watches,
+ * told apart by the `subject` each was tracked with, so a watch costs the watcher's own record
+ * and nothing else: no promise, no closure per task.
  */
 export interface WatchListener<S> {
   /** A new `lastStatus` (STOPPED included). */
   onStatus?(subject: S, task: Task): void;
-  /** The watch ended; called once, never from inside the `track` call that began it. */
+  /** The watch ended; called once, never from inside the `trackTask` call that began it. */
   onDone(subject: S, result: WatchResult): void;
 }
+
+/**
+ * Watches a task like `TaskWatcher.watch`, reporting to `listener` with `subject` instead of
+ * through a promise: a job with thousands of running tasks keeps one listener, not a pending
+ * promise per task. The engine's side of the watcher (execution/job.ts), not part of the
+ * package's surface (src/index.ts does not export it): `watch` is the one way to watch a task.
+ * `TaskWatcher`'s static block sets it when this module loads: the one place that can reach
+ * the watcher's private records.
+ */
+export let trackTask: <S>(
+  watcher: TaskWatcher,
+  request: TrackRequest,
+  listener: WatchListener<S>,
+  subject: S,
+) => void;
 
 /** What the watcher needs from the runner. */
 export interface WatcherContext {
@@ -153,16 +168,18 @@ export class TaskWatcher {
           ? {}
           : { onStatus: (_: undefined, task: Task) => request.onStatus?.(task) }),
       };
-      this.track(request, listener, undefined);
+      this.#track(request, listener, undefined);
     });
   }
 
-  /**
-   * Watches a task like `watch`, reporting to `listener` with `subject` instead of through a
-   * promise: a job with thousands of running tasks keeps one listener, not a pending promise
-   * per task.
-   */
-  track<S>(request: TrackRequest, listener: WatchListener<S>, subject: S): void {
+  static {
+    trackTask = (watcher, request, listener, subject) => {
+      watcher.#track(request, listener, subject);
+    };
+  }
+
+  /** `watch`, reporting to `listener` with `subject` (see `trackTask`). */
+  #track<S>(request: TrackRequest, listener: WatchListener<S>, subject: S): void {
     if (request.signal?.aborted === true) {
       queueMicrotask(() => listener.onDone(subject, { kind: "cancelled" }));
       return;

@@ -779,8 +779,8 @@ const BatchJobObject = z.strictObject({
 });
 
 /**
- * The schema of a batch job (DESIGN 2.1). Parse with `parseJob` to get our validation error
- * rather than zod's.
+ * The schema of a batch job (DESIGN 2.1): `BatchJobInput` is its input type, `BatchJob` its
+ * output. Parse with `parseJob` to get our validation error rather than zod's.
  */
 export const BatchJobSchema = BatchJobObject.superRefine((job, ctx) => {
   const jobIdLength = job.jobId?.length ?? GENERATED_JOB_ID_LENGTH;
@@ -825,7 +825,7 @@ export const BatchJobSchema = BatchJobObject.superRefine((job, ctx) => {
   }
 });
 
-/** What users write: every field optional except `taskDefinition`. */
+/** What users write, the input of `BatchJobSchema`: every field optional except `taskDefinition`. */
 export type BatchJobInput = z.input<typeof BatchJobSchema>;
 
 /** A parsed job: defaults filled in, durations in milliseconds, and a job id. */
@@ -840,7 +840,11 @@ export type RetryConfig = BatchJob["retry"];
 /** The log settings of a parsed job. */
 export type LogsConfig = BatchJob["logs"];
 
-/** Same schema, exported under the contract's name (DESIGN 2.1) for `BatchJobInput.parse(...)`. */
+/**
+ * The job input under the contract's name (DESIGN 2.1): the schema, as `BatchJobInput.parse()`
+ * and `.safeParse()`, and, as a type, what it accepts. One thing, the job input, in the usual
+ * zod pattern; `BatchJobSchema` is the same schema.
+ */
 export const BatchJobInput = BatchJobSchema;
 
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";

@@ -4,9 +4,9 @@ import {
   defaultRetryPolicy,
   EcsBatchRunner,
   EcsBatchSetupError,
-  type JobServices,
   type PreparedJob,
 } from "../../src/index.js";
+import type { JobServices } from "../../src/execution/job.js";
 import type { JobLogPort } from "../../src/logs/job-logs.js";
 import { createSimulatedAws, ManualClock } from "../../src/testing/index.js";
 import { job, memoryLogger, setup } from "../helpers/sim.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { representativeTask, type JobState, type SlotState } from "../../src/index.js";
+import { representativeTask } from "../../src/index.js";
+import type { JobState, SlotState } from "../../src/execution/job.js";
 
 const slot = (index: number, extra: Partial<SlotState> = {}): SlotState => ({
   index,

@@ -1,6 +1,7 @@
 import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { AdaptiveRateLimiter, Launcher, type AwsCommand } from "../../src/index.js";
+import { launchReservations } from "../../src/execution/launcher.js";
 import { ManualClock } from "../../src/testing/index.js";
 import { awsError } from "../helpers/aws-mocks.js";
 
@@ -33,15 +34,15 @@ function setup(concurrency: number, latencyMs = 100) {
 
 const request = (name: string): RunTaskCommandInput => ({ taskDefinition: "td", startedBy: name });
 
-describe("Launcher.queue", () => {
+describe("the launcher's reservations", () => {
   it("serves queued launches in order, across callers, never more than the concurrency at once", async () => {
     const { clock, launcher, sent } = setup(2);
     const granted: string[] = [];
     const done: Promise<unknown>[] = [];
     const queue = (job: string, count: number) => {
-      launcher.queue(count, (reserved, i) => {
+      launchReservations.queue(launcher, count, (reserved, i) => {
         granted.push(`${job}${String(i)}:${String(reserved)}`);
-        done.push(launcher.launch(request(`${job}${String(i)}`), undefined, { reserved }));
+        done.push(launchReservations.launch(launcher, request(`${job}${String(i)}`)));
       });
     };
     queue("a", 3);
@@ -64,8 +65,8 @@ describe("Launcher.queue", () => {
   it("sends a launch without a reservation ahead of queued batches, in order among such launches", async () => {
     const { clock, launcher, sent } = setup(1);
     const done: Promise<unknown>[] = [];
-    launcher.queue(3, (reserved, i) => {
-      done.push(launcher.launch(request(`a${String(i)}`), undefined, { reserved }));
+    launchReservations.queue(launcher, 3, (reserved, i) => {
+      done.push(launchReservations.launch(launcher, request(`a${String(i)}`)));
     });
     // a0 holds the only slot; a1 and a2 wait as one batch, then two retries arrive.
     done.push(launcher.launch(request("retry1")), launcher.launch(request("retry2")));
@@ -84,12 +85,13 @@ describe("Launcher.queue", () => {
     const events: string[] = [];
     const done: Promise<unknown>[] = [];
     const queue = (job: string, count: number, signal?: AbortSignal) => {
-      launcher.queue(
+      launchReservations.queue(
+        launcher,
         count,
         (reserved, i) => {
           events.push(`${job}${String(i)}:${String(reserved)}`);
           if (reserved)
-            done.push(launcher.launch(request(`${job}${String(i)}`), signal, { reserved }));
+            done.push(launchReservations.launch(launcher, request(`${job}${String(i)}`), signal));
         },
         signal,
       );
@@ -115,9 +117,11 @@ describe("Launcher.queue", () => {
   it("passes a reserved slot on when it is given back", () => {
     const { launcher } = setup(1);
     const events: string[] = [];
-    launcher.queue(2, (reserved, i) => events.push(`${String(i)}:${String(reserved)}`));
+    launchReservations.queue(launcher, 2, (reserved, i) =>
+      events.push(`${String(i)}:${String(reserved)}`),
+    );
     expect(events).toEqual(["0:true"]);
-    launcher.unreserve();
+    launchReservations.unreserve(launcher);
     expect(events).toEqual(["0:true", "1:true"]);
   });
 
@@ -126,16 +130,19 @@ describe("Launcher.queue", () => {
     failing.add("a0");
     const ac = new AbortController();
     const done: Promise<unknown>[] = [];
-    launcher.queue(
+    launchReservations.queue(
+      launcher,
       2,
       (reserved, i) => {
         if (!reserved) return;
         done.push(
-          launcher.launch(request(`a${String(i)}`), ac.signal, { reserved }).then((result) => {
-            // What a job does with a fatal error: stop its other launches.
-            if (result.kind === "fatal") ac.abort();
-            return result;
-          }),
+          launchReservations
+            .launch(launcher, request(`a${String(i)}`), ac.signal)
+            .then((result) => {
+              // What a job does with a fatal error: stop its other launches.
+              if (result.kind === "fatal") ac.abort();
+              return result;
+            }),
         );
       },
       ac.signal,

@@ -5,9 +5,9 @@ import {
   AdaptiveRateLimiter,
   TaskWatcher,
   type AwsCommand,
-  type WatchListener,
   type WatchResult,
 } from "../../src/index.js";
+import { trackTask, type WatchListener } from "../../src/execution/watcher.js";
 import { ManualClock } from "../../src/testing/index.js";
 
 const arnA = "arn:aws:ecs:us-east-1:123456789012:task/default/a";
@@ -40,7 +40,7 @@ function watcherOver(statuses: Record<string, string[]>) {
   return { clock, watcher, asked };
 }
 
-describe("TaskWatcher.track", () => {
+describe("trackTask", () => {
   it("reports every watch to one listener, told apart by subject, and polls them together", async () => {
     const { clock, watcher, asked } = watcherOver({
       [arnA]: ["RUNNING", "STOPPED"],
@@ -52,12 +52,13 @@ describe("TaskWatcher.track", () => {
       onStatus: (subject, task) => seen.push(`${subject.name}:${task.lastStatus}`),
       onDone: (subject, result) => ended.set(subject.name, result),
     };
-    watcher.track(
+    trackTask(
+      watcher,
       { cluster: "default", taskArn: arnA, pollInterval: 10_000, lastStatus: "PENDING" },
       listener,
       { name: "a" },
     );
-    watcher.track({ cluster: "default", taskArn: arnB, pollInterval: 10_000 }, listener, {
+    trackTask(watcher, { cluster: "default", taskArn: arnB, pollInterval: 10_000 }, listener, {
       name: "b",
     });
     expect(watcher.watching).toBe(2);
@@ -91,7 +92,12 @@ describe("TaskWatcher.track", () => {
       onDone: (subject, result) => ended.set(subject, result),
     };
     const watch = (taskArn: string, signal: AbortSignal, name: string): void =>
-      watcher.track({ cluster: "default", taskArn, pollInterval: 10_000, signal }, listener, name);
+      trackTask(
+        watcher,
+        { cluster: "default", taskArn, pollInterval: 10_000, signal },
+        listener,
+        name,
+      );
     watch(arnA, x.signal, "a");
     watch(arnB, x.signal, "b");
     watch(arnC, y.signal, "c");
@@ -119,7 +125,8 @@ describe("TaskWatcher.track", () => {
     const x = new AbortController();
     const listener: WatchListener<undefined> = { onDone: () => undefined };
     for (const taskArn of [arnA, arnB])
-      watcher.track(
+      trackTask(
+        watcher,
         { cluster: "default", taskArn, pollInterval: 10_000, signal: x.signal },
         listener,
         undefined,
@@ -137,7 +144,8 @@ describe("TaskWatcher.track", () => {
     const ac = new AbortController();
     ac.abort();
     const calls: WatchResult[] = [];
-    watcher.track(
+    trackTask(
+      watcher,
       { cluster: "default", taskArn: arnA, pollInterval: 10_000, signal: ac.signal },
       { onDone: (_subject: undefined, result) => calls.push(result) },
       undefined,
