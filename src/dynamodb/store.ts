@@ -130,7 +130,7 @@ export class DynamoDbJobStore implements JobStore {
       this.#parts.set(id(key), { gen, count });
       const inline = item.body?.B;
       if (inline !== undefined) return gunzipSync(inline).toString("utf8");
-      const found = await this.#queryAll(key.jobId, `${partPrefix(key.runId, gen)}`, "sk, body");
+      const found = await this.#queryAll(key.jobId, partPrefix(key.runId, gen), "sk, body");
       const byIndex = new Map(found.map((p) => [p.sk?.S, p.body?.B]));
       const parts: Uint8Array[] = [];
       for (let i = 0; i < count; i++) {

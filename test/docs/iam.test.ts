@@ -27,7 +27,11 @@ const SERVICE_PREFIX: Record<string, string> = {
   "@aws-sdk/client-ecs": "ecs",
   "@aws-sdk/client-cloudwatch-logs": "logs",
   "@aws-sdk/client-ec2": "ec2",
+  "@aws-sdk/client-dynamodb": "dynamodb",
 };
+
+/** The DynamoDB job store: its actions are a policy of their own, the second block. */
+const STORE_DIR = join(src, "dynamodb");
 
 function sourceFiles(dir: string): string[] {
   if (EXCLUDED.includes(dir)) return [];
@@ -67,10 +71,10 @@ function packageWithCommand(command: string): string | undefined {
   return found.length === 1 ? found[0] : undefined;
 }
 
-/** `service:Action` for every command the library sends, with where it is sent from. */
-function actionsInCode(): Map<string, string[]> {
+/** `service:Action` for every command the files send, with where it is sent from. */
+function actionsInCode(files: readonly string[]): Map<string, string[]> {
   const actions = new Map<string, string[]>();
-  for (const file of sourceFiles(src)) {
+  for (const file of files) {
     const text = readFileSync(file, "utf8");
     const imports = sdkImports(text);
     for (const m of text.matchAll(/new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
@@ -94,9 +98,11 @@ interface Statement {
   Action: string | string[];
 }
 
-function actionsInDocs(doc: string): Set<string> {
-  const block = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
-  if (block === undefined) throw new Error("docs/iam.md has no ```json policy block");
+/** The actions of the `index`th JSON policy block of the page. */
+function actionsInDocs(doc: string, index = 0): Set<string> {
+  const block = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)][index]?.[1];
+  if (block === undefined)
+    throw new Error(`docs/iam.md has no ${index + 1}. \`\`\`json policy block`);
   const policy = JSON.parse(block) as { Statement: Statement[] };
   return new Set(
     policy.Statement.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])),
@@ -105,8 +111,11 @@ function actionsInDocs(doc: string): Set<string> {
 
 describe("docs/iam.md", () => {
   const doc = readFileSync(join(root, "docs", "iam.md"), "utf8");
-  const code = actionsInCode();
+  const files = sourceFiles(src);
+  const code = actionsInCode(files.filter((f) => !f.startsWith(STORE_DIR)));
   const documented = actionsInDocs(doc);
+  const storeCode = actionsInCode(files.filter((f) => f.startsWith(STORE_DIR)));
+  const storeDocumented = actionsInDocs(doc, 1);
 
   it("finds the commands the library sends", () => {
     // A guard against the scan silently finding nothing.
@@ -119,8 +128,13 @@ describe("docs/iam.md", () => {
     expect([...documented].sort()).toEqual(expected);
   });
 
+  it("lists exactly the actions the DynamoDB store calls, in a policy of its own", () => {
+    expect(storeCode.has("dynamodb:UpdateItem")).toBe(true);
+    expect([...storeDocumented].sort()).toEqual([...storeCode.keys()].sort());
+  });
+
   it("explains every action in the feature table", () => {
-    for (const action of documented) {
+    for (const action of [...documented, ...storeDocumented]) {
       expect(doc, `no row for ${action} in the feature table`).toMatch(
         new RegExp(`^\\| \`${action.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\` +\\|`, "m"),
       );
