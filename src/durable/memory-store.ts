@@ -100,10 +100,15 @@ export class MemoryJobStore implements JobStore {
 /** What `list` reports of a saved checkpoint, read from its text. */
 export function infoOf(key: RunKey, checkpoint: string): StoredRunInfo {
   let parsed: { startedAt?: unknown; state?: unknown } = {};
-  try {
-    parsed = JSON.parse(checkpoint) as typeof parsed;
-  } catch {
-    // A checkpoint that does not parse is reported when its run is attached, not here.
+  // The runner writes the slots last: the run's own fields parse without the 10,000 slots.
+  const slots = checkpoint.indexOf(',"slots":[');
+  for (const text of slots > 0 ? [`${checkpoint.slice(0, slots)}}`, checkpoint] : [checkpoint]) {
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+      break;
+    } catch {
+      // A checkpoint that does not parse is reported when its run is attached, not here.
+    }
   }
   return {
     jobId: key.jobId,
