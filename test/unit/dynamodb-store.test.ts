@@ -1,0 +1,116 @@
+/**
+ * `DynamoDbJobStore` at the request level: what it asks DynamoDB for (the lease's conditions,
+ * the fencing of saves, compression, the time to live) and how it reads DynamoDB's refusals.
+ * Its behaviour against a real DynamoDB API is in test/interop/dynamodb.test.ts (moto).
+ */
+import { randomBytes } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { describe, expect, it } from "vitest";
+import { EcsBatchLeaseError, EcsBatchStoreError } from "../../src/index.js";
+import { DynamoDbJobStore, INLINE_BYTES } from "../../src/dynamodb/store.js";
+
+const key = { jobId: "job1", runId: "run1" };
+const lease = { key, owner: "worker-a", expiresAt: 60_000, fence: 3 };
+
+function refused(): Error {
+  return Object.assign(new Error("The conditional request failed"), {
+    name: "ConditionalCheckFailedException",
+    $fault: "client",
+  });
+}
+
+function store() {
+  const client = new DynamoDBClient({ region: "us-west-2" });
+  const db = mockClient(client);
+  return { db, store: new DynamoDbJobStore({ client, tableName: "runs", retainMs: 1000_000 }) };
+}
+
+describe("DynamoDbJobStore requests", () => {
+  it("acquires with one conditional update that grows the fence", async () => {
+    const { db, store: s } = store();
+    db.on(UpdateItemCommand).resolves({ Attributes: { fence: { N: "4" } } });
+    const got = await s.acquire(key, "worker-a", 15_000, 100_000);
+    expect(got).toEqual({ key, owner: "worker-a", expiresAt: 115_000, fence: 4 });
+    const input = db.commandCalls(UpdateItemCommand)[0]?.args[0].input as UpdateItemCommandInput;
+    expect(input.Key).toEqual({ pk: { S: "job#job1" }, sk: { S: "run#run1" } });
+    expect(input.ConditionExpression).toBe(
+      "attribute_not_exists(leaseOwner) OR leaseOwner = :owner OR leaseExpiresAt <= :now",
+    );
+    expect(input.UpdateExpression).toContain("fence = if_not_exists(fence, :zero) + :one");
+    expect(input.ExpressionAttributeValues?.[":now"]).toEqual({ N: "100000" });
+  });
+
+  it("a refused acquire names the holder it read back", async () => {
+    const { db, store: s } = store();
+    db.on(UpdateItemCommand).rejects(refused());
+    db.on(GetItemCommand).resolves({
+      Item: { leaseOwner: { S: "worker-b" }, leaseExpiresAt: { N: "130000" }, fence: { N: "7" } },
+    });
+    const error = await s.acquire(key, "worker-a", 15_000, 100_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcsBatchLeaseError);
+    expect(error).toMatchObject({ code: "LEASE_HELD", owner: "worker-b", expiresAt: 130_000 });
+  });
+
+  it("saves a small checkpoint compressed in the run's item, fenced by owner and counter", async () => {
+    const { db, store: s } = store();
+    db.on(UpdateItemCommand).resolves({});
+    const text = JSON.stringify({ startedAt: 5, state: "running", slots: [] });
+    await s.save(key, text, lease);
+    expect(db.commandCalls(PutItemCommand)).toHaveLength(0);
+    const input = db.commandCalls(UpdateItemCommand)[0]?.args[0].input as UpdateItemCommandInput;
+    expect(input.ConditionExpression).toBe("leaseOwner = :owner AND fence = :fence");
+    const values = input.ExpressionAttributeValues ?? {};
+    expect(values[":owner"]).toEqual({ S: "worker-a" });
+    expect(values[":fence"]).toEqual({ N: "3" });
+    expect(values[":state"]).toEqual({ S: "running" });
+    expect(values[":startedAt"]).toEqual({ N: "5" });
+    expect(gunzipSync(values[":body"]?.B as Uint8Array).toString("utf8")).toBe(text);
+    // Time to live: the lease's expiry plus the retention, in seconds.
+    expect(values[":ttl"]).toEqual({ N: String((60_000 + 1000_000) / 1000) });
+  });
+
+  it("writes a large checkpoint's parts before the item that names them, and none on refusal", async () => {
+    const { db, store: s } = store();
+    db.on(PutItemCommand).resolves({});
+    db.on(UpdateItemCommand).rejects(refused());
+    db.on(GetItemCommand).resolves({
+      Item: { leaseOwner: { S: "worker-b" }, leaseExpiresAt: { N: "1" }, fence: { N: "4" } },
+    });
+    // Random text does not compress: several parts.
+    const noise = randomBytes(3 * INLINE_BYTES).toString("base64");
+    const error = await s
+      .save(key, JSON.stringify({ startedAt: 1, state: "running", noise }), lease)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "LEASE_LOST", owner: "worker-b" });
+    const puts = db.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item?.sk?.S);
+    expect(puts.length).toBeGreaterThan(0);
+    // The refused save's parts were deleted again.
+    const deleted = db
+      .calls()
+      .filter((c) => c.args[0].constructor.name === "DeleteItemCommand")
+      .map((c) => (c.args[0].input as { Key: { sk: { S: string } } }).Key.sk.S);
+    expect(deleted.sort()).toEqual([...puts].sort());
+  });
+
+  it("any other DynamoDB failure is a store error naming the call and the table", async () => {
+    const { db, store: s } = store();
+    db.on(GetItemCommand).rejects(
+      Object.assign(new Error("Requested resource not found"), {
+        name: "ResourceNotFoundException",
+      }),
+    );
+    const error = await s.load(key).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcsBatchStoreError);
+    expect((error as Error).message).toBe(
+      "DynamoDB GetItem on table runs failed: ResourceNotFoundException: Requested resource not found",
+    );
+  });
+});
