@@ -112,8 +112,10 @@ interface CpuResult {
   readonly launchesDoneS: number | null;
   readonly lastStopS: number;
   readonly checkpoints?: {
-    /** `FileJobStore.saves`. */
+    /** Checkpoint writes: `FileJobStore.saves` (whole checkpoints) plus `appends` (changes). */
     readonly saves: number;
+    /** Of which whole checkpoints. */
+    readonly full: number;
     /** Lease renewals (each one an atomic write of the lease file). */
     readonly renewals: number;
     /** When each save ended, seconds from the submit. */
@@ -173,6 +175,12 @@ class RecordingFileStore extends FileJobStore {
     await super.save(...args);
     this.saveAt.push(this.#clock.now());
     this.maxBytes = Math.max(this.maxBytes, args[1].length);
+  }
+
+  /** A change appended is a checkpoint write too (the store's `append`). */
+  override async append(...args: Parameters<FileJobStore["append"]>): Promise<void> {
+    await super.append(...args);
+    this.saveAt.push(this.#clock.now());
   }
 
   override async renew(
@@ -262,7 +270,8 @@ async function cpuRun(kind: StoreKind): Promise<CpuResult> {
       (name) => name.endsWith(".json") && !name.endsWith(".lease.json"),
     );
     checkpoints = {
-      saves: store.saves,
+      saves: store.saves + store.appends,
+      full: store.saves,
       renewals: store.renewals,
       saveAtS: store.saveAt.map(s),
       fileBytes: checkpoint === undefined ? 0 : (await stat(join(runDir, checkpoint))).size,
@@ -662,7 +671,7 @@ async function orchestrate(): Promise<void> {
     if (steady !== undefined && ck !== undefined && medianPair !== undefined) {
       const intervals = medianPair.file.makespanS / (WORKLOAD.pollIntervalMs / 1000);
       lines.push(
-        `checkpoints (median pair): ${String(ck.saves)} saves in ${f(medianPair.file.makespanS, 0)} s (${f(intervals, 1)} poll intervals of ${String(WORKLOAD.pollIntervalMs / 1000)} s), ${String(ck.renewals)} lease renewals; checkpoint file ${f(ck.fileBytes / 1e6, 2)} MB`,
+        `checkpoints (median pair): ${String(ck.saves)} writes (${String(ck.full)} whole, the rest changes) in ${f(medianPair.file.makespanS, 0)} s (${f(intervals, 1)} poll intervals of ${String(WORKLOAD.pollIntervalMs / 1000)} s), ${String(ck.renewals)} lease renewals; checkpoint file ${f(ck.fileBytes / 1e6, 2)} MB`,
       );
       lines.push(
         `steady state ${f(steady.fromS, 0)}-${f(steady.toS, 0)} s: ${String(steady.saves)} saves in ${f(steady.intervals, 1)} intervals = ${f(steady.perInterval, 2)} per interval, at most ${String(steady.maxInOneInterval)} in one (target ≤ 1); ${String(steady.before)} before it (launch phase), ${String(steady.after)} at the end`,

@@ -102,6 +102,8 @@ export const CheckpointSchema = z.object({
     })
     .optional(),
   savedAt: z.number(),
+  /** Grows with every write: a change appended after it carries a higher one. */
+  seq: z.int().min(0).optional(),
 });
 
 /** A checkpoint as stored. */
@@ -123,8 +125,11 @@ export interface CheckpointOutcome {
  */
 export function parseCheckpoint(text: string, where: string): Checkpoint {
   let value: unknown;
+  // A store that takes changes (`JobStore.append`) gives the last full checkpoint on the first
+  // line and the changes appended since on the lines after it.
+  const newline = text.indexOf("\n");
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(newline < 0 ? text : text.slice(0, newline));
   } catch (error) {
     throw new EcsBatchCheckpointError(
       "CHECKPOINT_INVALID",
@@ -139,6 +144,7 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
       `the checkpoint ${where} was written in format ${version} by a newer ecs-batch-runner; this version reads format ${CHECKPOINT_VERSION}. Attach with the newer version`,
     );
   }
+  if (newline >= 0) value = withChanges(value, text.slice(newline + 1).split("\n"));
   const parsed = CheckpointSchema.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -148,6 +154,35 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
     );
   }
   return parsed.data;
+}
+
+/**
+ * A checkpoint with the changes appended after it applied in order: each replaces the run's
+ * fields it carries and the slots it lists (by index). Changes older than the checkpoint (a
+ * save that replaced the checkpoint before the changes could be cleared) are skipped, and so
+ * is a last line cut short by a crash: what it held is found again in ECS on attach.
+ */
+function withChanges(base: unknown, lines: readonly string[]): unknown {
+  if (base === null || typeof base !== "object" || !Array.isArray((base as Checkpoint).slots)) {
+    return base;
+  }
+  const merged = { ...(base as Checkpoint) };
+  const slots = [...merged.slots];
+  for (const line of lines) {
+    if (line === "") continue;
+    let change: Partial<Checkpoint>;
+    try {
+      change = JSON.parse(line) as Partial<Checkpoint>;
+    } catch {
+      continue;
+    }
+    if (typeof change.seq !== "number" || change.seq <= (merged.seq ?? 0)) continue;
+    const { slots: changed = [], ...fields } = change;
+    Object.assign(merged, fields);
+    for (const slot of changed) slots[slot.index] = slot;
+  }
+  merged.slots = slots;
+  return merged;
 }
 
 /** A checkpoint's failure: the task failure without its log tail (application output). */

@@ -63,8 +63,14 @@ export class StoreCheckpoints implements JobCheckpoints {
   writes = 0;
   /** Each slot's checkpoint text, kept while the slot's state is unchanged. */
   readonly #slotText = new WeakMap<SlotState, string>();
-  /** The size of the last checkpoint written, in characters. */
+  /** The size of the last full checkpoint written, in characters. */
   #lastBytes = 0;
+  /** The size of the changes appended since it. */
+  #changesBytes = 0;
+  /** Grows with every write, so a reader tells changes older than a checkpoint. */
+  #seq = 0;
+  /** The slots as the store has them (the last write that succeeded). */
+  #written: readonly SlotState[] | undefined;
 
   constructor(ctx: StoreCheckpointsContext, run: RunRecord) {
     this.#ctx = ctx;
@@ -110,7 +116,8 @@ export class StoreCheckpoints implements JobCheckpoints {
       beats++;
       try {
         this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
-        const due = beats * BYTES_PER_BEAT >= this.#lastBytes;
+        const due =
+          this.#ctx.store.append !== undefined || beats * BYTES_PER_BEAT >= this.#lastBytes;
         if (this.#dirty && due && this.#state !== undefined) {
           beats = 0;
           this.#dirty = false;
@@ -135,30 +142,84 @@ export class StoreCheckpoints implements JobCheckpoints {
     }
   }
 
+  /**
+   * Writes the run: its changes since the last write when the store takes them (and they are
+   * still smaller than the run itself), otherwise all of it. The last write is always whole.
+   */
   async #write(state: JobState, result: JobResult | undefined): Promise<void> {
-    const text = checkpointText(this.#run, state, result, this.#ctx.clock.now(), this.#slotText);
-    this.#lastBytes = text.length;
-    await this.#ctx.store.save(
-      { jobId: this.#run.jobId, runId: this.#run.runId },
-      text,
-      this.#lease,
-    );
+    const store = this.#ctx.store;
+    const key = { jobId: this.#run.jobId, runId: this.#run.runId };
+    const now = this.#ctx.clock.now();
+    const seq = ++this.#seq;
+    const written = this.#written;
+    if (
+      store.append !== undefined &&
+      result === undefined &&
+      written !== undefined &&
+      this.#changesBytes < this.#lastBytes
+    ) {
+      const next = [...written];
+      const changed: SlotState[] = [];
+      state.slots.forEach((slot, i) => {
+        const before = written[i];
+        if (before === undefined || movedOn(before, slot)) {
+          changed.push(slot);
+          next[i] = slot;
+        }
+      });
+      const text = checkpointText(this.#run, { ...state, slots: changed }, undefined, now, {
+        seq,
+        cache: this.#slotText,
+        taskCount: state.slots.length,
+      });
+      await store.append(key, text, this.#lease);
+      this.#changesBytes += text.length;
+      this.#written = next;
+    } else {
+      const text = checkpointText(this.#run, state, result, now, { seq, cache: this.#slotText });
+      await store.save(key, text, this.#lease);
+      this.#lastBytes = text.length;
+      this.#changesBytes = 0;
+      this.#written = [...state.slots];
+    }
     this.writes++;
   }
 }
 
 /**
- * The checkpoint as JSON text. A slot's state is a new object whenever it changes, so the text
- * of each unchanged slot is reused from the last write (`cache`): a poll changes a few hundred
- * slots of a 10,000-slot run, and serialising the other thousands again was most of a write.
+ * Whether a slot changed in a way a checkpoint must carry: anything but the task's last status
+ * seen, which the first poll after an attach reads again (a task's PROVISIONING, PENDING and
+ * RUNNING would otherwise be three changes to write per task).
+ */
+function movedOn(before: SlotState, after: SlotState): boolean {
+  if (before === after) return false;
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const key of keys) {
+    if (key === "lastStatus") continue;
+    if (before[key as keyof SlotState] !== after[key as keyof SlotState]) return true;
+  }
+  return false;
+}
+
+/**
+ * The checkpoint as JSON text (or, given only the slots that changed, a change to append). A
+ * slot's state is a new object whenever it changes, so the text of each unchanged slot is
+ * reused from the last write (`cache`): a poll changes a few hundred slots of a 10,000-slot
+ * run, and serialising the other thousands again was most of a write.
  */
 export function checkpointText(
   run: RunRecord,
   state: JobState,
   result: JobResult | undefined,
   now: number,
-  cache: WeakMap<SlotState, string> = new WeakMap(),
+  options: {
+    readonly seq?: number;
+    readonly cache?: WeakMap<SlotState, string>;
+    /** The run's slots, when `state` holds only those that changed. */
+    readonly taskCount?: number;
+  } = {},
 ): string {
+  const cache = options.cache ?? new WeakMap<SlotState, string>();
   const slots = state.slots.map((slot) => {
     let text = cache.get(slot);
     if (text === undefined) {
@@ -168,7 +229,11 @@ export function checkpointText(
     return text;
   });
   const { slots: _slots, ...rest } = checkpointOf(run, { ...state, slots: [] }, result, now);
-  const head = JSON.stringify({ ...rest, taskCount: state.slots.length });
+  const head = JSON.stringify({
+    ...rest,
+    taskCount: options.taskCount ?? state.slots.length,
+    ...(options.seq === undefined ? {} : { seq: options.seq }),
+  });
   return `${head.slice(0, -1)},"slots":[${slots.join(",")}]}`;
 }
 

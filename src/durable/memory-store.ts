@@ -15,6 +15,8 @@ import {
 
 interface Entry {
   checkpoint?: string;
+  /** Changes appended since the checkpoint was saved. */
+  changes?: string[];
   info?: StoredRunInfo;
   lease?: LeaseRecord;
 }
@@ -24,6 +26,8 @@ export class MemoryJobStore implements JobStore {
   readonly #runs = new Map<string, Entry>();
   /** Checkpoints saved, for tests and benchmarks. */
   saves = 0;
+  /** Changes appended, for tests and benchmarks. */
+  appends = 0;
 
   #entry(key: RunKey): Entry {
     const id = `${key.jobId}\u0000${key.runId}`;
@@ -36,7 +40,9 @@ export class MemoryJobStore implements JobStore {
   }
 
   load(key: RunKey): Promise<string | undefined> {
-    return Promise.resolve(this.#entry(key).checkpoint);
+    const entry = this.#entry(key);
+    if (entry.checkpoint === undefined) return Promise.resolve(undefined);
+    return Promise.resolve([entry.checkpoint, ...(entry.changes ?? [])].join("\n"));
   }
 
   save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
@@ -47,8 +53,21 @@ export class MemoryJobStore implements JobStore {
       );
     }
     entry.checkpoint = checkpoint;
+    entry.changes = [];
     entry.info = infoOf(key, checkpoint);
     this.saves++;
+    return Promise.resolve();
+  }
+
+  append(key: RunKey, change: string, lease: Lease): Promise<void> {
+    const entry = this.#entry(key);
+    if (!isCurrent(lease, entry.lease)) {
+      return Promise.reject(
+        new EcsBatchLeaseError("LEASE_LOST", key, entry.lease ?? { owner: "nobody", expiresAt: 0 }),
+      );
+    }
+    (entry.changes ??= []).push(change);
+    this.appends++;
     return Promise.resolve();
   }
 

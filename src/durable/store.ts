@@ -41,6 +41,13 @@ export interface JobStore {
   load(key: RunKey): Promise<string | undefined>;
   /** Saves a checkpoint; refused with `EcsBatchLeaseError` (`LEASE_LOST`) unless `lease` is current. */
   save(key: RunKey, checkpoint: string, lease: Lease): Promise<void>;
+  /**
+   * Optional: appends a change (one line of JSON, no newline) to the run's last saved
+   * checkpoint, refused like `save` under a lost lease. A store that has it returns from `load`
+   * the last checkpoint saved and, on the lines after it, the changes appended since; `save`
+   * starts afresh. The runner then writes a large run's changes rather than all of it each poll.
+   */
+  append?(key: RunKey, change: string, lease: Lease): Promise<void>;
   /** The runs of a job, in no particular order. */
   list(jobId: string): Promise<StoredRunInfo[]>;
   /** Forgets a run (its checkpoint and lease). */

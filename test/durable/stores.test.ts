@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileJobStore, MemoryJobStore, type JobStore } from "../../src/index.js";
+import { parseCheckpoint } from "../../src/durable/checkpoint.js";
 import { storeContract } from "../helpers/store-contract.js";
 
 const key = { jobId: "job1", runId: "run1" };
@@ -47,5 +48,71 @@ describe("FileJobStore", () => {
     await Promise.all([store.save(key, big, lease), store.renew(lease, 15_000, 1)]);
     expect(readdirSync(join(dir, "job1")).sort()).toEqual(["run1.json", "run1.lease.json"]);
     expect(readFileSync(join(dir, "job1", "run1.json"), "utf8")).toBe(big);
+  });
+});
+
+describe.each(stores)("%s: changes appended to a checkpoint", (_name, make) => {
+  it("loads the checkpoint then its changes; a save starts afresh; a lost lease appends nothing", async () => {
+    const { a, b } = make();
+    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
+    await a.save(key, '{"seq":1}', lease);
+    await a.append?.(key, '{"seq":2}', lease);
+    await a.append?.(key, '{"seq":3}', lease);
+    expect(await b.load(key)).toBe('{"seq":1}\n{"seq":2}\n{"seq":3}');
+    await a.save(key, '{"seq":4}', lease);
+    expect(await b.load(key)).toBe('{"seq":4}');
+    const taken = await b.acquire(key, "worker-b", 15_000, 20_000);
+    await expect(a.append?.(key, '{"seq":5}', lease)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+      owner: "worker-b",
+    });
+    await b.append?.(key, '{"seq":5}', taken);
+    expect(await a.load(key)).toBe('{"seq":4}\n{"seq":5}');
+  });
+});
+
+describe("a checkpoint with changes", () => {
+  const base = {
+    version: 1,
+    jobId: "job1",
+    runId: "run1",
+    cluster: "default",
+    taskDefinitionArn: "arn:aws:ecs:us-west-2:1:task-definition/f:1",
+    fingerprint: {},
+    startedAt: 1,
+    deadline: 2,
+    taskCount: 2,
+    state: "running",
+    slots: [0, 1].map((index) => ({
+      index,
+      taskName: `t-${index}`,
+      phase: "pending",
+      attempts: 0,
+      applicationFailures: 0,
+      launchFailures: 0,
+      failedTaskArns: [],
+      stopRequested: false,
+    })),
+    failedTaskArns: [],
+    savedAt: 10,
+    seq: 5,
+  };
+  const slot1 = { ...base.slots[1], phase: "running", attempts: 1, taskArn: "arn:task/1" };
+
+  it("applies the changes newer than the checkpoint, in order, and skips older ones and a torn last line", () => {
+    const text = [
+      JSON.stringify(base),
+      JSON.stringify({ seq: 4, savedAt: 4, slots: [{ ...slot1, attempts: 9 }] }),
+      JSON.stringify({ seq: 6, savedAt: 11, failedTaskArns: ["arn:x"], slots: [slot1] }),
+      '{"seq":7,"savedAt":12,"slots":[{"ind',
+    ].join("\n");
+    const checkpoint = parseCheckpoint(text, "in the test");
+    expect(checkpoint.seq).toBe(6);
+    expect(checkpoint.savedAt).toBe(11);
+    expect(checkpoint.failedTaskArns).toEqual(["arn:x"]);
+    expect(checkpoint.slots.map((s) => [s.phase, s.attempts])).toEqual([
+      ["pending", 0],
+      ["running", 1],
+    ]);
   });
 });
