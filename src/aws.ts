@@ -307,6 +307,14 @@ export interface RetryOptions {
   readonly clock?: Clock;
   /** Sends at most, the first included. Default: 4. */
   readonly maxAttempts?: number;
+  /**
+   * Sends at most while the service throttles. Default: 8 (about 25 s of waiting): throttling
+   * means other callers share the account's bucket (many runner processes starting at once),
+   * and they get through if they keep trying a while longer, spread apart by `random`.
+   */
+  readonly maxThrottledAttempts?: number;
+  /** Spreads each wait over half to all of its length, so callers that collided do not retry in step. Default: no spread. */
+  readonly random?: () => number;
   /** Wait before the second send, doubling after each; ms. Default: 500. */
   readonly baseDelayMs?: number;
   /** Longest wait, ms. Default: 5000. */
@@ -322,9 +330,9 @@ export interface RetryOptions {
  * exponential backoff, up to `maxAttempts`; rejects with the last error. For the few calls
  * that run outside a rate limiter (preparation: DescribeClusters, DescribeTaskDefinition,
  * RegisterTaskDefinition, EC2 Describe*): the runner builds its SDK clients with
- * `maxAttempts: 1`, so this is their only retry, not one multiplied by the SDK's. There is no
- * jitter: these calls are shared between the jobs of a runner (cached or in flight once), so
- * jobs do not retry in step.
+ * `maxAttempts: 1`, so this is their only retry, not one multiplied by the SDK's. The jobs of
+ * one runner share these calls (cached or in flight once); `random` spreads the waits of
+ * runner processes that started together.
  */
 export async function withRetries<T>(
   call: (attempt: number) => Promise<T>,
@@ -332,15 +340,19 @@ export async function withRetries<T>(
 ): Promise<T> {
   const clock = options.clock ?? systemClock;
   const max = Math.max(1, options.maxAttempts ?? 4);
+  const maxThrottled = Math.max(max, options.maxThrottledAttempts ?? 8);
   const base = options.baseDelayMs ?? 500;
   const cap = options.maxDelayMs ?? 5000;
   for (let attempt = 1; ; attempt++) {
     try {
       return await call(attempt);
     } catch (error) {
-      if (attempt >= max || !isRetryableError(error) || options.signal?.aborted === true)
+      const limit = isThrottlingError(error) ? maxThrottled : max;
+      if (attempt >= limit || !isRetryableError(error) || options.signal?.aborted === true)
         throw error;
-      const delayMs = Math.min(cap, base * 2 ** (attempt - 1));
+      const full = Math.min(cap, base * 2 ** (attempt - 1));
+      const delayMs =
+        options.random === undefined ? full : Math.round(full * (0.5 + options.random() / 2));
       options.onRetry?.(error, attempt, delayMs);
       try {
         await clock.sleep(delayMs, options.signal);

@@ -292,8 +292,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       logs: options.clients?.logs ?? defaults.logs,
       ec2: options.clients?.ec2 ?? defaults.ec2,
     };
-    this.#registry = new TaskDefinitionRegistry(this.clients.ecs, this.logger, this.clock);
-    this.#network = new NetworkResolver(this.clients.ec2, this.clock);
+    this.#registry = new TaskDefinitionRegistry(
+      this.clients.ecs,
+      this.logger,
+      this.clock,
+      this.random,
+    );
+    this.#network = new NetworkResolver(this.clients.ec2, this.clock, this.random);
     const limits = options.rateLimits ?? {};
     const base = { ecs: this.clients.ecs, clock: this.clock, logger: this.logger };
     // DescribeTasks and ListTasks share one account bucket: the watcher's polls and the

@@ -36,11 +36,14 @@ const HOW_TO_PASS =
 export class NetworkResolver {
   readonly #ec2: AwsClient;
   readonly #clock: Clock;
+  readonly #random: (() => number) | undefined;
   readonly #cache = new Map<string, Promise<AwsVpcConfiguration>>();
 
-  constructor(ec2: AwsClient, clock: Clock = systemClock) {
+  /** @param random spreads the waits between retries of throttled calls (see `withRetries`) */
+  constructor(ec2: AwsClient, clock: Clock = systemClock, random?: () => number) {
     this.#ec2 = ec2;
     this.#clock = clock;
+    this.#random = random;
   }
 
   /**
@@ -152,7 +155,10 @@ export class NetworkResolver {
    */
   async #send<T extends object>(command: AwsCommand): Promise<T> {
     try {
-      return await withRetries(() => sendFor<T>(this.#ec2, command), { clock: this.#clock });
+      return await withRetries(() => sendFor<T>(this.#ec2, command), {
+        clock: this.#clock,
+        ...(this.#random === undefined ? {} : { random: this.#random }),
+      });
     } catch (err) {
       throw commonSetupError(actionOf(command), err) ?? err;
     }

@@ -51,13 +51,21 @@ export class TaskDefinitionRegistry {
   readonly #ecs: AwsClient;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #random: (() => number) | undefined;
   readonly #byContent = new Map<string, Promise<ResolvedTaskDefinition>>();
   readonly #byReference = new Map<string, Promise<ResolvedTaskDefinition>>();
 
-  constructor(ecs: AwsClient, logger: Logger = silentLogger, clock: Clock = systemClock) {
+  /** @param random spreads the waits between retries of throttled calls (see `withRetries`) */
+  constructor(
+    ecs: AwsClient,
+    logger: Logger = silentLogger,
+    clock: Clock = systemClock,
+    random?: () => number,
+  ) {
     this.#ecs = ecs;
     this.#logger = logger;
     this.#clock = clock;
+    this.#random = random;
   }
 
   /** Reuses the latest ACTIVE revision of the template's family when equal, else registers one. */
@@ -186,6 +194,7 @@ export class TaskDefinitionRegistry {
   #send<T extends object>(command: AwsCommand): Promise<T> {
     return withRetries(() => sendFor<T>(this.#ecs, command), {
       clock: this.#clock,
+      ...(this.#random === undefined ? {} : { random: this.#random }),
       onRetry: (error, attempt, delayMs) =>
         this.#logger.warn(`${actionOf(command)} failed; sending it again`, {
           error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,

@@ -91,7 +91,7 @@ describe("preparation calls retry themselves, on the injected clock", () => {
     expect(ecs.times("DescribeTaskDefinition").map((s) => s.at)).toEqual([0, 500, 1500]);
   });
 
-  it("RegisterTaskDefinition gives up after 4 sends, with a setup error naming the call", async () => {
+  it("RegisterTaskDefinition throttled gives up after 8 sends (25 s), with a setup error naming the call", async () => {
     const clock = new ManualClock({ start: 0 });
     const ecs = scripted(clock, {
       DescribeTaskDefinition: [awsError("ClientException", "Unable to describe task definition.")],
@@ -103,7 +103,9 @@ describe("preparation calls retry themselves, on the injected clock", () => {
     expect(error).toBeInstanceOf(EcsBatchSetupError);
     expect((error as Error).message).toContain("RegisterTaskDefinition failed");
     expect((error as Error).message).toContain("ThrottlingException");
-    expect(ecs.times("RegisterTaskDefinition").map((s) => s.at)).toEqual([0, 500, 1500, 3500]);
+    expect(ecs.times("RegisterTaskDefinition").map((s) => s.at)).toEqual([
+      0, 500, 1500, 3500, 7500, 12_500, 17_500, 22_500,
+    ]);
   });
 
   it("an error retrying cannot fix is not sent again", async () => {
@@ -194,6 +196,45 @@ describe("preparation calls retry themselves, on the injected clock", () => {
     expect(error).toMatchObject({ name: "ThrottlingException" });
     expect(calls).toBe(1);
     expect(clock.now()).toBe(200);
+  });
+});
+
+describe("withRetries: many callers throttled at once", () => {
+  const serverError = () =>
+    Object.assign(new Error("Internal"), { name: "ServerException", $fault: "server" });
+
+  it("keeps sending a throttled call 8 times (about 25 s), a failing one 4 times", async () => {
+    const clock = new ManualClock({ start: 0 });
+    const sent = (error: () => Error) => {
+      const at: number[] = [];
+      const done = withRetries(
+        () => {
+          at.push(clock.now());
+          return Promise.reject(error());
+        },
+        { clock },
+      ).catch(() => at);
+      return clock.runUntil(done);
+    };
+    expect(await sent(throttled)).toEqual([0, 500, 1500, 3500, 7500, 12_500, 17_500, 22_500]);
+    expect(await sent(serverError)).toHaveLength(4);
+  });
+
+  it("spreads each wait over half to all of it with the given random source", async () => {
+    const clock = new ManualClock({ start: 0 });
+    const draws = [0, 1, 0.5];
+    const at: number[] = [];
+    await clock.runUntil(
+      withRetries(
+        () => {
+          at.push(clock.now());
+          return at.length < 4 ? Promise.reject(throttled()) : Promise.resolve("ok");
+        },
+        { clock, random: () => draws.shift() ?? 0 },
+      ),
+    );
+    // 500 x 0.5, 1000 x 1, 2000 x 0.75.
+    expect(at).toEqual([0, 250, 1250, 2750]);
   });
 });
 
