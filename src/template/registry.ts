@@ -83,14 +83,14 @@ export class TaskDefinitionRegistry {
           definition: latest,
         };
       }
-      const registered = await this.#register(template);
-      this.#logger.info("registered task definition", {
-        taskDefinitionArn: registered.taskDefinitionArn,
+      const { definition, reused } = await this.#register(template);
+      this.#logger.info(reused ? "reusing task definition" : "registered task definition", {
+        taskDefinitionArn: definition.taskDefinitionArn,
       });
       return {
-        taskDefinitionArn: registered.taskDefinitionArn as string,
-        action: "registered",
-        definition: registered,
+        taskDefinitionArn: definition.taskDefinitionArn as string,
+        action: reused ? "reused" : "registered",
+        definition,
       };
     });
   }
@@ -163,15 +163,32 @@ export class TaskDefinitionRegistry {
     }
   }
 
-  async #register(template: TaskDefinitionTemplate): Promise<TaskDefinition> {
+  /**
+   * Registers the template. Before each resend of a throttled or failed call, the family's
+   * latest revision is read again: runner processes that start together all register the same
+   * template, and the first one through leaves nothing for the others to register.
+   */
+  async #register(
+    template: TaskDefinitionTemplate,
+  ): Promise<{ definition: TaskDefinition; reused: boolean }> {
+    const family = template.family as string;
     try {
-      const out = await this.#send<RegisterTaskDefinitionCommandOutput>(
-        new RegisterTaskDefinitionCommand(template),
-      );
-      if (out.taskDefinition?.taskDefinitionArn === undefined) {
-        throw new Error("RegisterTaskDefinition returned no task definition");
-      }
-      return out.taskDefinition;
+      return await this.#retried("RegisterTaskDefinition", async (attempt) => {
+        if (attempt > 1) {
+          const latest = await this.#describeLatest(family).catch(() => undefined);
+          if (latest !== undefined && sameTaskDefinition(latest, template)) {
+            return { definition: latest, reused: true };
+          }
+        }
+        const out = await sendFor<RegisterTaskDefinitionCommandOutput>(
+          this.#ecs,
+          new RegisterTaskDefinitionCommand(template),
+        );
+        if (out.taskDefinition?.taskDefinitionArn === undefined) {
+          throw new Error("RegisterTaskDefinition returned no task definition");
+        }
+        return { definition: out.taskDefinition, reused: false };
+      });
     } catch (err) {
       const common = commonSetupError("RegisterTaskDefinition", err);
       if (common !== undefined) throw common;
@@ -192,11 +209,16 @@ export class TaskDefinitionRegistry {
 
   /** One call, sent again after throttling and transient errors (see `withRetries`). */
   #send<T extends object>(command: AwsCommand): Promise<T> {
-    return withRetries(() => sendFor<T>(this.#ecs, command), {
+    return this.#retried(actionOf(command), () => sendFor<T>(this.#ecs, command));
+  }
+
+  /** `call` made again after throttling and transient errors, each resend logged as `action`. */
+  #retried<T>(action: string, call: (attempt: number) => Promise<T>): Promise<T> {
+    return withRetries(call, {
       clock: this.#clock,
       ...(this.#random === undefined ? {} : { random: this.#random }),
       onRetry: (error, attempt, delayMs) =>
-        this.#logger.warn(`${actionOf(command)} failed; sending it again`, {
+        this.#logger.warn(`${action} failed; sending it again`, {
           error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
           attempt,
           delayMs,

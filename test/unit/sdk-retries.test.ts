@@ -108,6 +108,31 @@ describe("preparation calls retry themselves, on the injected clock", () => {
     ]);
   });
 
+  it("a throttled RegisterTaskDefinition reuses the revision another process registered meanwhile", async () => {
+    const clock = new ManualClock({ start: 0 });
+    const template = { family: "batch-job", containerDefinitions: [{ name: "main", image: "a" }] };
+    const theirs = {
+      ...template,
+      taskDefinitionArn: "arn:aws:ecs:us-west-2:123456789012:task-definition/batch-job:7",
+      revision: 7,
+      status: "ACTIVE",
+    };
+    const ecs = scripted(clock, {
+      DescribeTaskDefinition: [
+        awsError("ClientException", "Unable to describe task definition."),
+        { taskDefinition: theirs },
+      ],
+      RegisterTaskDefinition: [throttled()],
+    });
+    const registry = new TaskDefinitionRegistry(ecs.client, undefined, clock);
+    const resolved = await clock.runUntil(registry.resolveTemplate(template));
+    expect(resolved).toMatchObject({
+      action: "reused",
+      taskDefinitionArn: theirs.taskDefinitionArn,
+    });
+    expect(ecs.times("RegisterTaskDefinition")).toHaveLength(1);
+  });
+
   it("an error retrying cannot fix is not sent again", async () => {
     const clock = new ManualClock({ start: 0 });
     const ecs = scripted(clock, {
