@@ -17,6 +17,7 @@ import {
   JobExecution,
   type JobExecutionOptions,
   type JobServices,
+  type ResumedState,
   type StopCause,
 } from "./execution/job.js";
 import { essentialContainers } from "./execution/outcome.js";
@@ -622,7 +623,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   async #checkpoints(
     store: JobStore,
     prepared: PreparedJob,
-    run: { fingerprint: Record<string, string>; startedAt: number; deadline: number },
+    run: {
+      fingerprint: Record<string, string>;
+      startedAt: number;
+      deadline: number;
+      seq?: number;
+    },
     waitForLease = 0,
   ): Promise<StoreCheckpoints> {
     const job = prepared.job;
@@ -681,7 +687,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         taskDefinitionArn: checkpoint.taskDefinitionArn,
         ...(checkpoint.network === undefined ? {} : { network: checkpoint.network }),
       });
-      const resume = {
+      const resume: { -readonly [K in keyof ResumedState]: ResumedState[K] } = {
         slots: slotsOf(checkpoint),
         failedTaskArns: checkpoint.failedTaskArns,
         ...(checkpoint.stopCause === undefined ? {} : { stopCause: causeOf(checkpoint.stopCause) }),
@@ -708,6 +714,14 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         { fingerprint, startedAt: checkpoint.startedAt, deadline: checkpoint.deadline },
         waitForLease,
       );
+      // Read again under the lease: a previous owner may have written until it lost it.
+      const latest = (await findCheckpoint(store, job.jobId, checkpoint.runId)) ?? checkpoint;
+      checkpoints.continueFrom(latest.seq ?? 0);
+      if (latest !== checkpoint) {
+        resume.slots = slotsOf(latest);
+        resume.failedTaskArns = latest.failedTaskArns;
+        if (latest.stopCause !== undefined) resume.stopCause = causeOf(latest.stopCause);
+      }
       // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
       const tasks = await findSinceCheckpoint(
         { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },

@@ -160,7 +160,8 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
  * fields it carries and the slots it lists (by index). Changes older than the checkpoint (a
  * save that replaced the checkpoint before the changes could be cleared) are skipped, and so
- * is a last line cut short by a crash: what it held is found again in ECS on attach.
+ * is a line cut short by a crash; a change that does not follow on from the one before (read
+ * across a newer save) ends the merge. What they held is found again in ECS on attach.
  */
 function withChanges(base: unknown, lines: readonly string[]): unknown {
   if (base === null || typeof base !== "object" || !Array.isArray((base as Checkpoint).slots)) {
@@ -177,6 +178,8 @@ function withChanges(base: unknown, lines: readonly string[]): unknown {
       continue;
     }
     if (typeof change.seq !== "number" || change.seq <= (merged.seq ?? 0)) continue;
+    // A gap: the changes were read across a newer save. What is merged so far is whole.
+    if (change.seq !== (merged.seq ?? 0) + 1) break;
     const { slots: changed = [], ...fields } = change;
     Object.assign(merged, fields);
     for (const slot of changed) slots[slot.index] = slot;

@@ -35,6 +35,8 @@ export interface RunRecord {
   readonly fingerprint: Readonly<Record<string, string>>;
   readonly startedAt: number;
   readonly deadline: number;
+  /** The number of the last write of the run (by any process): this one's writes follow it. */
+  readonly seq?: number;
 }
 
 /** What `StoreCheckpoints` needs. */
@@ -76,12 +78,18 @@ export class StoreCheckpoints implements JobCheckpoints {
     this.#ctx = ctx;
     this.#run = run;
     this.#lease = ctx.lease;
+    this.#seq = run.seq ?? 0;
   }
 
   async started(state: JobState, onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
     this.#state = state;
     await this.#write(state, undefined);
     void this.#beat(onLost);
+  }
+
+  /** Numbers this process's writes after `seq`, the last write read back under the lease. */
+  continueFrom(seq: number): void {
+    this.#seq = Math.max(this.#seq, seq);
   }
 
   changed(): void {
@@ -150,7 +158,8 @@ export class StoreCheckpoints implements JobCheckpoints {
     const store = this.#ctx.store;
     const key = { jobId: this.#run.jobId, runId: this.#run.runId };
     const now = this.#ctx.clock.now();
-    const seq = ++this.#seq;
+    // Counted on success only: a reader applies changes whose numbers follow on.
+    const seq = this.#seq + 1;
     const written = this.#written;
     if (
       store.append !== undefined &&
@@ -182,6 +191,7 @@ export class StoreCheckpoints implements JobCheckpoints {
       this.#changesBytes = 0;
       this.#written = [...state.slots];
     }
+    this.#seq = seq;
     this.writes++;
   }
 }

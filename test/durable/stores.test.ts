@@ -115,4 +115,15 @@ describe("a checkpoint with changes", () => {
       ["running", 1],
     ]);
   });
+
+  it("stops at a change that does not follow on (read across a newer save): what it has is whole", () => {
+    const text = [
+      JSON.stringify(base),
+      JSON.stringify({ seq: 6, savedAt: 11, slots: [slot1] }),
+      JSON.stringify({ seq: 9, savedAt: 14, slots: [{ ...slot1, attempts: 3 }] }),
+    ].join("\n");
+    const checkpoint = parseCheckpoint(text, "in the test");
+    expect(checkpoint.seq).toBe(6);
+    expect(checkpoint.slots[1]?.attempts).toBe(1);
+  });
 });
