@@ -70,14 +70,7 @@ export class FileJobStore implements JobStore {
   async save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
     const paths = this.#paths(key);
     await this.#locked(paths, async () => {
-      const record = await readLease(paths.lease);
-      if (!isCurrent(lease, record)) {
-        throw new EcsBatchLeaseError(
-          "LEASE_LOST",
-          key,
-          record ?? { owner: "nobody", expiresAt: 0 },
-        );
-      }
+      await currentLease(paths.lease, lease);
       await writeAtomically(paths.dir, paths.checkpoint, checkpoint);
       // Changes left behind by a crash here are older than the checkpoint: reading skips them.
       await rm(paths.changes, { force: true });
@@ -92,14 +85,7 @@ export class FileJobStore implements JobStore {
   async append(key: RunKey, change: string, lease: Lease): Promise<void> {
     const paths = this.#paths(key);
     await this.#locked(paths, async () => {
-      const record = await readLease(paths.lease);
-      if (!isCurrent(lease, record)) {
-        throw new EcsBatchLeaseError(
-          "LEASE_LOST",
-          key,
-          record ?? { owner: "nobody", expiresAt: 0 },
-        );
-      }
+      await currentLease(paths.lease, lease);
       try {
         await appendFile(paths.changes, `${change}\n`, "utf8");
       } catch (error) {
@@ -152,14 +138,7 @@ export class FileJobStore implements JobStore {
   async renew(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     const paths = this.#paths(lease.key);
     return this.#locked(paths, async () => {
-      const record = await readLease(paths.lease);
-      if (!isCurrent(lease, record)) {
-        throw new EcsBatchLeaseError(
-          "LEASE_LOST",
-          lease.key,
-          record ?? { owner: "nobody", expiresAt: 0 },
-        );
-      }
+      await currentLease(paths.lease, lease);
       const renewed: LeaseRecord = {
         owner: lease.owner,
         expiresAt: now + ttlMs,
@@ -221,6 +200,18 @@ async function readIfExists(path: string): Promise<string | undefined> {
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw storeError(`cannot read ${path}`, error);
+  }
+}
+
+/** Refuses with `LEASE_LOST` unless `lease` is the one the lease file holds. */
+async function currentLease(path: string, lease: Lease): Promise<void> {
+  const record = await readLease(path);
+  if (!isCurrent(lease, record)) {
+    throw new EcsBatchLeaseError(
+      "LEASE_LOST",
+      lease.key,
+      record ?? { owner: "nobody", expiresAt: 0 },
+    );
   }
 }
 

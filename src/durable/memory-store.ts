@@ -47,11 +47,7 @@ export class MemoryJobStore implements JobStore {
 
   save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
     const entry = this.#entry(key);
-    if (!isCurrent(lease, entry.lease)) {
-      return Promise.reject(
-        new EcsBatchLeaseError("LEASE_LOST", key, entry.lease ?? { owner: "nobody", expiresAt: 0 }),
-      );
-    }
+    if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(key, entry));
     entry.checkpoint = checkpoint;
     entry.changes = [];
     entry.info = infoOf(key, checkpoint);
@@ -61,11 +57,7 @@ export class MemoryJobStore implements JobStore {
 
   append(key: RunKey, change: string, lease: Lease): Promise<void> {
     const entry = this.#entry(key);
-    if (!isCurrent(lease, entry.lease)) {
-      return Promise.reject(
-        new EcsBatchLeaseError("LEASE_LOST", key, entry.lease ?? { owner: "nobody", expiresAt: 0 }),
-      );
-    }
+    if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(key, entry));
     (entry.changes ??= []).push(change);
     this.appends++;
     return Promise.resolve();
@@ -94,15 +86,7 @@ export class MemoryJobStore implements JobStore {
 
   renew(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     const entry = this.#entry(lease.key);
-    if (!isCurrent(lease, entry.lease)) {
-      return Promise.reject(
-        new EcsBatchLeaseError(
-          "LEASE_LOST",
-          lease.key,
-          entry.lease ?? { owner: "nobody", expiresAt: 0 },
-        ),
-      );
-    }
+    if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(lease.key, entry));
     entry.lease = { owner: lease.owner, expiresAt: now + ttlMs, fence: lease.fence };
     return Promise.resolve({ ...lease, expiresAt: now + ttlMs });
   }
@@ -114,6 +98,15 @@ export class MemoryJobStore implements JobStore {
     }
     return Promise.resolve();
   }
+}
+
+/** The error of a write under a lease that is no longer the run's. */
+function lost(key: RunKey, entry: Entry): EcsBatchLeaseError {
+  return new EcsBatchLeaseError(
+    "LEASE_LOST",
+    key,
+    entry.lease ?? { owner: "nobody", expiresAt: 0 },
+  );
 }
 
 /** What `list` reports of a saved checkpoint, read from its text. */
