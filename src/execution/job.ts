@@ -140,7 +140,7 @@ export class JobExecution {
    * through, however slowly (10,000 stops at 40 per second take four minutes), none is given
    * up: a StopTask not sent is a task left running.
    */
-  #stopSends = new AbortController();
+  #stopSends = manyListeners();
   /** StopTask sends not yet settled. */
   #stopsPending = 0;
   /** When a StopTask was last accepted, or the watch over sends began. */
@@ -176,9 +176,7 @@ export class JobExecution {
     this.#finishedAt = options.finishedAt;
     this.#log = safeLogger(services.logger);
     const job = prepared.job;
-    // Every queued launch, backoff and watch of the job listens to these signals: thousands is
-    // expected, not a leak, so Node must not warn about it.
-    setMaxListeners(0, this.#stopping.signal, this.#stopWatchDeadline.signal, this.#done.signal);
+    for (const c of [this.#stopping, this.#stopWatchDeadline, this.#done]) manyListeners(c);
     const isStopping = (): boolean => this.#isStopping();
     this.#slotContext = {
       get stopping() {
@@ -701,7 +699,7 @@ export class JobExecution {
           );
           this.#stopSends.abort();
           // Stops asked for later (the API may be back) get sends of their own.
-          this.#stopSends = new AbortController();
+          this.#stopSends = manyListeners();
           break;
         }
         if (!(await sleepUnlessAborted(clock, STOP_WATCH_MS - quietFor, this.#done.signal))) break;
@@ -900,4 +898,13 @@ export function setupErrorFrom(error: unknown): EcsBatchSetupError {
     `RunTask failed before any task started: ${name}: ${awsErrorMessage(error)}${hint}`,
     { cause: error },
   );
+}
+
+/**
+ * A controller whose signal every queued launch, backoff, watch or StopTask of a job may listen
+ * to: thousands of listeners are expected, not a leak, so Node must not warn about them.
+ */
+function manyListeners(controller = new AbortController()): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
