@@ -54,6 +54,7 @@ import {
   type JobStore,
 } from "../src/index.js";
 import { flushMicrotasks, ManualClock, type SimulatedAws } from "../src/testing/index.js";
+import { parseCheckpoint } from "../src/durable/checkpoint.js";
 import type { Env } from "./env.js";
 import {
   algorithmMetrics,
@@ -398,9 +399,9 @@ async function attachRun(kind: StoreKind, killAt: KillAt): Promise<AttachResult>
   let attachAt = killedAt + LEASE_TTL_MS + 1;
   if (dir !== undefined) {
     const base = join(dir, JOB_ID, handleA.runId);
-    const saved = JSON.parse(await readFile(`${base}.json`, "utf8")) as {
-      slots: { taskArn?: string; phase: string }[];
-    };
+    // The checkpoint as an attach reads it: the last whole one and the changes after it.
+    const text = await new FileJobStore(dir).load({ jobId: JOB_ID, runId: handleA.runId });
+    const saved = parseCheckpoint(text ?? "", "of the killed run");
     checkpointLag = saved.slots.filter((x) => x.taskArn === undefined).length;
     const lease = JSON.parse(await readFile(`${base}.lease.json`, "utf8")) as {
       expiresAt: number;
