@@ -9,22 +9,53 @@
  * the wake-ups to do so) plus the measurement's own sampling; the runner's process minus this
  * is what the runner itself costs. Reading the records back is the one cost here the runner's
  * process did not have; it is timed and reported apart.
+ *
+ * The three SDK client modules are loaded only for a replay (`readRequests` below), not when
+ * the worker starts: the worker's other modes measure the runner's process, whose peak RSS
+ * must not carry clients (EC2's above all, about 50 MB) that only the replay uses.
  */
-import * as ec2 from "@aws-sdk/client-ec2";
-import * as ecs from "@aws-sdk/client-ecs";
-import * as logs from "@aws-sdk/client-cloudwatch-logs";
 import type { AwsCommand } from "../src/index.js";
 import type { ServiceName } from "./realtime/protocol.js";
 import type { RemoteSimulator } from "./realtime/remote-sim.js";
 import { realNow } from "./realtime/scaled-clock.js";
-import type { RecordedRequests } from "./realtime/transcript.js";
+import { readRequests as readRecords, type RecordedRequests } from "./realtime/transcript.js";
 
 type CommandClass = new (input: never) => AwsCommand;
-const SDK: Record<ServiceName, Record<string, unknown>> = { ecs, logs, ec2 };
+type Sdk = Readonly<Record<ServiceName, Readonly<Record<string, unknown>>>>;
+
+let loadedSdk: Sdk | undefined;
+
+/**
+ * The ECS, CloudWatch Logs and EC2 SDK modules, loaded on first call. `import()`, not a static
+ * import: the SDK packages stay external to the bundled worker, and a static import of an
+ * external module is loaded when the worker starts, whatever its mode.
+ */
+async function sdk(): Promise<Sdk> {
+  if (loadedSdk === undefined) {
+    const [ecs, logs, ec2] = await Promise.all([
+      import("@aws-sdk/client-ecs"),
+      import("@aws-sdk/client-cloudwatch-logs"),
+      import("@aws-sdk/client-ec2"),
+    ]);
+    loadedSdk = { ecs, logs, ec2 };
+  }
+  return loadedSdk;
+}
+
+/**
+ * Reads a transcript's requests (`realtime/transcript.ts`) and loads the SDK modules the replay
+ * sends them with: the worker calls it before it starts measuring, so loading the modules
+ * costs the replay's figures nothing, as it cost them nothing when the modules were imported
+ * at start.
+ */
+export async function readRequests(dir: string): Promise<RecordedRequests> {
+  const [requests] = await Promise.all([readRecords(dir), sdk()]);
+  return requests;
+}
 
 /** The SDK command class of `action` (`RunTask` -> `RunTaskCommand`). */
-function commandClass(service: ServiceName, action: string): CommandClass {
-  const found = SDK[service][`${action}Command`];
+function commandClass(modules: Sdk, service: ServiceName, action: string): CommandClass {
+  const found = modules[service][`${action}Command`];
   if (typeof found !== "function") throw new Error(`no SDK command for ${service} ${action}`);
   return found as CommandClass;
 }
@@ -39,6 +70,8 @@ export async function replayTranscript(
   remote: RemoteSimulator,
   requests: RecordedRequests,
 ): Promise<{ calls: number; errors: number; readingMs: number }> {
+  // Loaded already by `readRequests`; here for a caller that read the records another way.
+  const modules = await sdk();
   const start = realNow();
   let outstanding = 0;
   let errors = 0;
@@ -63,7 +96,7 @@ export async function replayTranscript(
     const wait = start + r.at - realNow();
     if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
     outstanding++;
-    const Command = commandClass(r.service, r.action);
+    const Command = commandClass(modules, r.service, r.action);
     remote.clients[r.service].send(new Command(input)).then(settle, () => {
       errors++;
       settle();

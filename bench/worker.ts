@@ -13,8 +13,7 @@ import { runNaiveSequential } from "./naive/sequential.js";
 import { runOurs } from "./ours.js";
 import { startProfile } from "./profile.js";
 import { RemoteSimulator } from "./realtime/remote-sim.js";
-import { readRequests } from "./realtime/transcript.js";
-import { replayTranscript } from "./replay.js";
+import { readRequests, replayTranscript } from "./replay.js";
 import { realNow, ScaledClock } from "./realtime/scaled-clock.js";
 import {
   STRATEGIES,

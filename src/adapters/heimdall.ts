@@ -3,123 +3,164 @@
  * `context`. `fromHeimdall` turns the three into a native `BatchJobInput`, keeping Heimdall's
  * meaning (`max_fail_count` is retries, `TASK_NAME` is `heimdall-job-{jobId}-{n}`), and fixing
  * its merge rules to go by container and variable name.
+ *
+ * Importing the package costs a host little here (issue 23): the `yaml` parser is loaded only
+ * when `loadHeimdallFiles` reads a YAML file, and the schemas are built on the first
+ * `fromHeimdall` call.
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, isAbsolute, resolve as resolvePath } from "node:path";
-import { parse as parseYaml } from "yaml";
+import type * as Yaml from "yaml";
 import { z } from "zod";
 import { EcsBatchValidationError, formatPath, type ValidationIssue } from "../errors.js";
 import { mergeContainerOverrides } from "../request/overrides.js";
 import { parseCpu, parseMemory } from "../job/fargate.js";
 import type { BatchJobInput, ContainerOverrideConfig } from "../job/schema.js";
 
-const sizeValue = z.union([z.number(), z.string()], {
-  error: 'must be a number such as 1024 or "1024"',
-});
-const duration = z.union([z.string(), z.number()], {
-  error: 'must be a duration such as "30s" or "1h"',
-});
+/**
+ * The schema of `fromHeimdall`'s input, built on first use: building zod schemas takes a few
+ * milliseconds, which a host that never converts a Heimdall job should not pay at import.
+ */
+function buildHeimdallInputSchema() {
+  const sizeValue = z.union([z.number(), z.string()], {
+    error: 'must be a number such as 1024 or "1024"',
+  });
+  const duration = z.union([z.string(), z.number()], {
+    error: 'must be a duration such as "30s" or "1h"',
+  });
 
-const OverrideSchema = z.strictObject({
-  name: z.string({ error: "is required: the container name" }).min(1),
-  command: z.array(z.string(), { error: "must be a list of strings" }).optional(),
-  environment: z
-    .array(
-      z.strictObject({
-        name: z.string({ error: "must be a string" }).min(1),
-        value: z.union([z.string(), z.number(), z.boolean()], { error: "must be a string" }),
-      }),
-      { error: "must be a list of { name, value }" },
-    )
-    .optional(),
-  cpu: z.int().min(0).optional(),
-  memory: z.int().positive().optional(),
-  memory_reservation: z.int().positive().optional(),
-});
+  const OverrideSchema = z.strictObject({
+    name: z.string({ error: "is required: the container name" }).min(1),
+    command: z.array(z.string(), { error: "must be a list of strings" }).optional(),
+    environment: z
+      .array(
+        z.strictObject({
+          name: z.string({ error: "must be a string" }).min(1),
+          value: z.union([z.string(), z.number(), z.boolean()], { error: "must be a string" }),
+        }),
+        { error: "must be a list of { name, value }" },
+      )
+      .optional(),
+    cpu: z.int().min(0).optional(),
+    memory: z.int().positive().optional(),
+    memory_reservation: z.int().positive().optional(),
+  });
 
-/** Tags: Heimdall's `["type:ecs"]` lists are routing criteria and ignored; only maps become ECS tags. */
-const TagsSchema = z
-  .union([z.array(z.string()), z.record(z.string(), z.string())], {
-    error: 'must be a list of criteria (["type:ecs"]) or a map of ECS tags ({ team: "data" })',
-  })
-  .optional();
-
-const CommandContextSchema = z.strictObject({
-  task_definition_template: z
-    .string({ error: "is required: the path of the task definition JSON" })
-    .min(1),
-  task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
-  container_overrides: z
-    .array(OverrideSchema, { error: "must be a list of { name, ... }" })
-    .optional(),
-  polling_interval: duration.optional(),
-  timeout: duration.optional(),
-  max_fail_count: z
-    .int({ error: "must be a whole number ≥ 0 (retries per task)" })
-    .min(0)
-    .optional(),
-  cpu: sizeValue.optional(),
-  memory: sizeValue.optional(),
-  tags: TagsSchema,
-  /** Routing criteria for Heimdall; carried in some files inside the context. Ignored here. */
-  cluster_tags: z.array(z.string()).optional(),
-});
-
-const JobContextSchema = z.strictObject({
-  task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
-  container_overrides: z
-    .array(OverrideSchema, { error: "must be a list of { name, ... }" })
-    .optional(),
-  polling_interval: duration.optional(),
-  timeout: duration.optional(),
-  max_fail_count: z
-    .int({ error: "must be a whole number ≥ 0 (retries per task)" })
-    .min(0)
-    .optional(),
-  cpu: sizeValue.optional(),
-  memory: sizeValue.optional(),
-  tags: TagsSchema,
-});
-
-const ClusterContextSchema = z.strictObject({
-  max_cpu: sizeValue.optional(),
-  max_memory: sizeValue.optional(),
-  max_task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
-  execution_role_arn: z.string().min(1).optional(),
-  task_role_arn: z.string().min(1).optional(),
-  cluster_name: z.string({ error: "is required: the ECS cluster name" }).min(1),
-  launch_type: z
-    .enum(["FARGATE", "FARGATE_SPOT", "EC2"], {
-      error: 'must be "FARGATE", "FARGATE_SPOT" or "EC2"',
+  /** Tags: Heimdall's `["type:ecs"]` lists are routing criteria and ignored; only maps become ECS tags. */
+  const TagsSchema = z
+    .union([z.array(z.string()), z.record(z.string(), z.string())], {
+      error: 'must be a list of criteria (["type:ecs"]) or a map of ECS tags ({ team: "data" })',
     })
-    .optional(),
-  vpc_config: z
-    .strictObject({
-      subnets: z.array(z.string()).min(1, { error: "needs at least one subnet" }),
-      security_groups: z.array(z.string()).optional(),
-      assign_public_ip: z.union([z.enum(["ENABLED", "DISABLED"]), z.boolean()]).optional(),
-    })
-    .optional(),
-  tags: TagsSchema,
-});
+    .optional();
 
-/** A Heimdall object: `{ name, context, tags?, ... }` (extra top-level fields are Heimdall's own). */
-function heimdallObject<T extends z.ZodType>(context: T) {
-  return z.looseObject({
-    name: z.string().optional(),
-    context,
+  const CommandContextSchema = z.strictObject({
+    task_definition_template: z
+      .string({ error: "is required: the path of the task definition JSON" })
+      .min(1),
+    task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
+    container_overrides: z
+      .array(OverrideSchema, { error: "must be a list of { name, ... }" })
+      .optional(),
+    polling_interval: duration.optional(),
+    timeout: duration.optional(),
+    max_fail_count: z
+      .int({ error: "must be a whole number ≥ 0 (retries per task)" })
+      .min(0)
+      .optional(),
+    cpu: sizeValue.optional(),
+    memory: sizeValue.optional(),
     tags: TagsSchema,
+    /** Routing criteria for Heimdall; carried in some files inside the context. Ignored here. */
+    cluster_tags: z.array(z.string()).optional(),
+  });
+
+  const JobContextSchema = z.strictObject({
+    task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
+    container_overrides: z
+      .array(OverrideSchema, { error: "must be a list of { name, ... }" })
+      .optional(),
+    polling_interval: duration.optional(),
+    timeout: duration.optional(),
+    max_fail_count: z
+      .int({ error: "must be a whole number ≥ 0 (retries per task)" })
+      .min(0)
+      .optional(),
+    cpu: sizeValue.optional(),
+    memory: sizeValue.optional(),
+    tags: TagsSchema,
+  });
+
+  const ClusterContextSchema = z.strictObject({
+    max_cpu: sizeValue.optional(),
+    max_memory: sizeValue.optional(),
+    max_task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
+    execution_role_arn: z.string().min(1).optional(),
+    task_role_arn: z.string().min(1).optional(),
+    cluster_name: z.string({ error: "is required: the ECS cluster name" }).min(1),
+    launch_type: z
+      .enum(["FARGATE", "FARGATE_SPOT", "EC2"], {
+        error: 'must be "FARGATE", "FARGATE_SPOT" or "EC2"',
+      })
+      .optional(),
+    vpc_config: z
+      .strictObject({
+        subnets: z.array(z.string()).min(1, { error: "needs at least one subnet" }),
+        security_groups: z.array(z.string()).optional(),
+        assign_public_ip: z.union([z.enum(["ENABLED", "DISABLED"]), z.boolean()]).optional(),
+      })
+      .optional(),
+    tags: TagsSchema,
+  });
+
+  /** A Heimdall object: `{ name, context, tags?, ... }` (extra top-level fields are Heimdall's own). */
+  function heimdallObject<T extends z.ZodType>(context: T) {
+    return z.looseObject({
+      name: z.string().optional(),
+      context,
+      tags: TagsSchema,
+    });
+  }
+
+  return z.object({
+    command: heimdallObject(CommandContextSchema),
+    cluster: heimdallObject(ClusterContextSchema),
+    job: heimdallObject(JobContextSchema),
+    jobId: z.string({ error: "is required: the Heimdall job id" }).min(1),
+    baseDir: z.string().optional(),
   });
 }
 
-const HeimdallInputSchema = z.object({
-  command: heimdallObject(CommandContextSchema),
-  cluster: heimdallObject(ClusterContextSchema),
-  job: heimdallObject(JobContextSchema),
-  jobId: z.string({ error: "is required: the Heimdall job id" }).min(1),
-  baseDir: z.string().optional(),
-});
+let builtSchema: ReturnType<typeof buildHeimdallInputSchema> | undefined;
+const heimdallInputSchema = () => (builtSchema ??= buildHeimdallInputSchema());
+
+/** A container override as Heimdall writes it (snake_case). */
+type HeimdallOverride = NonNullable<
+  z.infer<ReturnType<typeof buildHeimdallInputSchema>>["command"]["context"]["container_overrides"]
+>[number];
+
+let loadedYaml: typeof Yaml | undefined;
+
+/**
+ * The `yaml` module, loaded on first use. Through a `require` made from this module's URL (as
+ * `ec2Module` in aws-clients.ts): synchronous, the same in the ESM and CommonJS builds, and no
+ * `import()` for a CommonJS host's test runner to refuse; where a bundler left no `require` for
+ * it, through `import()`, which bundlers follow.
+ */
+async function yamlModule(): Promise<typeof Yaml> {
+  if (loadedYaml !== undefined) return loadedYaml;
+  try {
+    loadedYaml = createRequire(import.meta.url)("yaml") as typeof Yaml;
+  } catch (error) {
+    try {
+      loadedYaml = await import("yaml");
+    } catch {
+      throw error;
+    }
+  }
+  return loadedYaml;
+}
 
 /** A Heimdall command, cluster or job: the object itself, or a one-element list as in Heimdall's YAML files. */
 export type HeimdallObject = Record<string, unknown> | readonly Record<string, unknown>[];
@@ -152,9 +193,7 @@ function ecsTags(
   return tags === undefined || Array.isArray(tags) ? {} : { ...(tags as Record<string, string>) };
 }
 
-function toOverrides(
-  list: z.infer<typeof OverrideSchema>[] | undefined,
-): ContainerOverrideConfig[] {
+function toOverrides(list: HeimdallOverride[] | undefined): ContainerOverrideConfig[] {
   return (list ?? []).map((o) => ({
     name: o.name,
     ...(o.command === undefined ? {} : { command: o.command }),
@@ -202,7 +241,7 @@ export function fromHeimdall(input: HeimdallInput): BatchJobInput {
     jobId: input.jobId,
     baseDir: input.baseDir,
   };
-  const parsed = HeimdallInputSchema.safeParse(raw);
+  const parsed = heimdallInputSchema().safeParse(raw);
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       if (i.code === "unrecognized_keys") {
@@ -362,15 +401,18 @@ export async function loadHeimdallFiles(files: HeimdallFiles): Promise<{
         { cause: err, intro: "Invalid Heimdall files" },
       );
     }
+    const json = /\.json$/i.test(path);
+    // Loaded here, not at import: only YAML files need the parser.
+    const parse: (text: string) => unknown = json ? JSON.parse : (await yamlModule()).parse;
     let value: unknown;
     try {
-      value = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+      value = parse(text);
     } catch (err) {
       throw new EcsBatchValidationError(
         [
           {
             path: field,
-            message: `${path} is not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0] ?? ""}`,
+            message: `${path} is not valid ${json ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0] ?? ""}`,
           },
         ],
         {
