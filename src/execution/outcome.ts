@@ -50,7 +50,7 @@ export function classifyStoppedTask(
 ): TaskOutcome {
   const stopCode = task.stopCode;
   const stoppedReason = task.stoppedReason;
-  if (stoppedByRunner && stopCode === "UserInitiated") return STOPPED;
+  if (stoppedByRunner && stopCode === "UserInitiated") return { status: "stopped" };
   const kind = stopCode === undefined ? "containers" : (STOP_CODE_KINDS[stopCode] ?? "containers");
   const containers = (task.containers ?? []).filter((c) => essential.get(c.name ?? "") !== false);
 
@@ -115,17 +115,13 @@ export function classifyStoppedTask(
       },
     };
   }
-  return SUCCEEDED;
+  return { status: "succeeded", exitCode: 0 };
 }
 
 /** A reason ECS actually gave: it sends `""` (or blanks) for none, which must not print as `()`. */
 function given(reason: string | undefined): string | undefined {
   return reason === undefined || reason.trim() === "" ? undefined : reason;
 }
-
-/** Outcomes every task that ends alike shares: a job of 10,000 tasks classifies each. */
-const SUCCEEDED: TaskOutcome = Object.freeze({ status: "succeeded", exitCode: 0 });
-const STOPPED: TaskOutcome = Object.freeze({ status: "stopped" });
 
 /** The stop code and reason a failure carries, those ECS gave. */
 function stopDetails(task: Task): { stopCode?: string; stoppedReason?: string } {

@@ -104,14 +104,8 @@ interface Entry {
   interval: number;
   dueAt: number;
   lastStatus: string | undefined;
-  /** What DescribeTasks last said of the task (`seen`: it said anything). */
-  seen: boolean;
-  version: number | undefined;
-  desiredStatus: string | undefined;
-  stopCode: string | undefined;
-  stoppedReason: string | undefined;
-  /** Ms since epoch; NaN until ECS reports it. */
-  stoppingAt: number;
+  /** What DescribeTasks last said of the task (see `lastSeen`); undefined until it said anything. */
+  lastTask: Task | undefined;
   missing: number;
   /** The DescribeTasks call that last answered for this task (`TaskWatcher.calls`). */
   answeredBy: number;
@@ -192,12 +186,7 @@ export class TaskWatcher {
       interval: request.pollInterval,
       dueAt: nextGridTime(this.#ctx.clock.now(), request.pollInterval),
       lastStatus: request.lastStatus,
-      seen: false,
-      version: undefined,
-      desiredStatus: undefined,
-      stopCode: undefined,
-      stoppedReason: undefined,
-      stoppingAt: Number.NaN,
+      lastTask: undefined,
       missing: 0,
       answeredBy: 0,
       done: false,
@@ -364,15 +353,16 @@ export class TaskWatcher {
       entry.missing = 0;
       entry.dueAt = nextGridTime(now, entry.interval);
       if (task.lastStatus === "STOPPED") {
-        entry.lastStatus = STOPPED;
+        entry.lastStatus = task.lastStatus;
         entry.listener.onStatus?.(entry.subject, task);
         this.#finish(entry, { kind: "stopped", task });
         continue;
       }
       // A new `version` means ECS changed the task; a running task reads the same on every poll.
       const changed = task.lastStatus !== entry.lastStatus;
-      if (changed || task.version === undefined || task.version !== entry.version) {
-        remember(entry, task);
+      if (changed || task.version === undefined || task.version !== entry.lastTask?.version) {
+        entry.lastTask = lastSeen(task);
+        entry.lastStatus = task.lastStatus;
       }
       if (changed) entry.listener.onStatus?.(entry.subject, task);
     }
@@ -388,63 +378,27 @@ export class TaskWatcher {
   }
 }
 
-const STOPPED = "STOPPED";
-/** Strings kept once however many tasks report them; ECS's statuses are there from the start. */
-const SHARED = new Map<string, string>(
-  [
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    STOPPED,
-    "DELETED",
-  ].map((s) => [s, s]),
-);
-
 /**
- * One copy of a string that thousands of tasks report alike (statuses, stop codes, "Essential
- * container in task exited"), so a job keeps one string, not one per task; at most 1,000 are
- * remembered. A field ECS left out stays `undefined`.
+ * What a watch keeps of a task between polls: its status, version and stop details, enough to
+ * report how it was last seen if the watch ends without seeing it STOPPED. Not the whole
+ * description, which every running task would hold until its next change.
  */
-export function shared(text: string): string;
-export function shared(text: string | undefined): string | undefined;
-export function shared(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const known = SHARED.get(text);
-  if (known !== undefined) return known;
-  if (SHARED.size < 1000) SHARED.set(text, text);
-  return text;
+function lastSeen(task: Task): Task {
+  const seen: Task = {};
+  if (task.taskArn !== undefined) seen.taskArn = task.taskArn;
+  if (task.lastStatus !== undefined) seen.lastStatus = task.lastStatus;
+  if (task.desiredStatus !== undefined) seen.desiredStatus = task.desiredStatus;
+  if (task.version !== undefined) seen.version = task.version;
+  if (task.stopCode !== undefined) seen.stopCode = task.stopCode;
+  if (task.stoppedReason !== undefined) seen.stoppedReason = task.stoppedReason;
+  const stoppingAt = timeOf(task.stoppingAt);
+  if (stoppingAt !== undefined) seen.stoppingAt = new Date(stoppingAt);
+  return seen;
 }
 
-/**
- * Keeps what a watch needs of a task between polls: its status, version and stop details,
- * enough to report how it was last seen if the watch ends without seeing it STOPPED. Not the
- * whole description, which every running task would hold until its next change.
- */
-function remember(entry: Entry, task: Task): void {
-  entry.seen = true;
-  entry.lastStatus = shared(task.lastStatus);
-  entry.desiredStatus = shared(task.desiredStatus);
-  entry.version = task.version;
-  entry.stopCode = shared(task.stopCode);
-  entry.stoppedReason = shared(task.stoppedReason);
-  entry.stoppingAt = timeOf(task.stoppingAt) ?? Number.NaN;
-}
-
-/** `{ lastTask }`: how the task was last seen, built when a watch ends without STOPPED. */
+/** `{ lastTask }`: how the task was last seen, if it was seen. */
 function lastTaskOf(entry: Entry): { lastTask?: Task } {
-  if (!entry.seen) return {};
-  const task: Task = { taskArn: entry.taskArn };
-  if (entry.lastStatus !== undefined) task.lastStatus = entry.lastStatus;
-  if (entry.desiredStatus !== undefined) task.desiredStatus = entry.desiredStatus;
-  if (entry.version !== undefined) task.version = entry.version;
-  if (entry.stopCode !== undefined) task.stopCode = entry.stopCode as Task["stopCode"];
-  if (entry.stoppedReason !== undefined) task.stoppedReason = entry.stoppedReason;
-  if (!Number.isNaN(entry.stoppingAt)) task.stoppingAt = new Date(entry.stoppingAt);
-  return { lastTask: task };
+  return entry.lastTask === undefined ? {} : { lastTask: entry.lastTask };
 }
 
 /** How a watch ends when its caller stops it. */

@@ -2,31 +2,13 @@
  * Building the RunTask input of one attempt of one task. Pure: everything it needs is in the
  * `LaunchPlan`, which preparation produces once per job.
  */
-import type {
-  AwsVpcConfiguration,
-  ContainerOverride,
-  RunTaskCommandInput,
-  Tag,
-  TaskOverride,
-} from "@aws-sdk/client-ecs";
+import type { AwsVpcConfiguration, RunTaskCommandInput, TaskOverride } from "@aws-sdk/client-ecs";
 import type { ValidationIssue } from "../errors.js";
 import { ECS_LIMITS } from "../aws/limits.js";
-import type {
-  BatchJob,
-  ContainerOverrideConfig,
-  KeyValuePair,
-  PatchOperation,
-} from "../job/schema.js";
+import type { BatchJob, ContainerOverrideConfig, PatchOperation } from "../job/schema.js";
 import { applyCustomizations, checkRunnerFields } from "./customizations.js";
-import {
-  attemptTags,
-  clientToken,
-  injectedEnvironment,
-  INJECTED_VARIABLES,
-  jobTags,
-  taskName,
-} from "./naming.js";
-import { buildContainerOverrides, mergeEnvironment } from "./overrides.js";
+import { attemptTags, clientToken, injectedEnvironment, jobTags, taskName } from "./naming.js";
+import { buildContainerOverrides } from "./overrides.js";
 
 /** Everything needed to build any task's RunTask input; plain data, so a job can be resumed. */
 export interface LaunchPlan {
@@ -62,7 +44,6 @@ export function buildRunTaskInput(
   index: number,
   attempt: number,
 ): RunTaskCommandInput {
-  const shared = sharedOf(plan);
   const name = taskName(plan.taskNamePrefix, plan.jobId, index);
   const injected = injectedEnvironment({
     taskName: name,
@@ -70,26 +51,32 @@ export function buildRunTaskInput(
     taskCount: plan.taskCount,
     attempt,
   });
-  const overrides: TaskOverride = {
-    containerOverrides: containerOverridesOf(shared, injected),
-    ...plan.taskOverrides,
-  };
-  // Assigned field by field, in the order the request has always had: this runs per attempt.
   const input: RunTaskCommandInput = {
     cluster: plan.cluster,
     taskDefinition: plan.taskDefinitionArn,
     count: 1,
     startedBy: name,
+    ...(plan.launchType === "FARGATE_SPOT"
+      ? { capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT", weight: 1 }] }
+      : { launchType: plan.launchType }),
+    ...(plan.platformVersion === undefined ? {} : { platformVersion: plan.platformVersion }),
+    ...(plan.network === undefined
+      ? {}
+      : { networkConfiguration: { awsvpcConfiguration: copyNetwork(plan.network) } }),
+    overrides: {
+      containerOverrides: buildContainerOverrides(
+        plan.containerNames,
+        plan.containerOverrides,
+        injected,
+      ),
+      ...plan.taskOverrides,
+    },
+    tags: [
+      ...jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline),
+      ...attemptTags(index, attempt),
+    ],
+    clientToken: clientToken(plan.jobId, index, attempt, plan.runId),
   };
-  if (plan.launchType === "FARGATE_SPOT")
-    input.capacityProviderStrategy = [{ capacityProvider: "FARGATE_SPOT", weight: 1 }];
-  else input.launchType = plan.launchType;
-  if (plan.platformVersion !== undefined) input.platformVersion = plan.platformVersion;
-  if (plan.network !== undefined)
-    input.networkConfiguration = { awsvpcConfiguration: copyNetwork(plan.network) };
-  input.overrides = overrides;
-  input.tags = [...shared.tags, ...attemptTags(index, attempt)];
-  input.clientToken = clientToken(plan.jobId, index, attempt, plan.runId);
   if (plan.taskCustomizations.length === 0) return input;
   const customized = applyCustomizations(input, plan.taskCustomizations);
   // Preparation checks the customizations against a job's first and last requests; this keeps
@@ -110,64 +97,6 @@ function copyNetwork(network: AwsVpcConfiguration): AwsVpcConfiguration {
   if (network.subnets !== undefined) copy.subnets = [...network.subnets];
   if (network.securityGroups !== undefined) copy.securityGroups = [...network.securityGroups];
   return copy;
-}
-
-/**
- * What every task of a plan sends alike: its container overrides without the injected
- * variables, and its tags up to the per-task ones. Worked out once per plan: matching
- * overrides to containers and merging their variables by name was most of the cost of
- * building each of a job's requests.
- */
-interface PlanShared {
-  readonly overrides: readonly SharedOverride[];
-  /** `jobTags`: the user's, the job id and the run id. */
-  readonly tags: readonly Tag[];
-}
-
-interface SharedOverride {
-  readonly override: ContainerOverride;
-  /**
-   * It sets an injected variable itself. Jobs cannot (the schema refuses it), but a plan built
-   * by hand might: then the general merge keeps that variable in its place.
-   */
-  readonly setsInjected: boolean;
-}
-
-const SHARED = new WeakMap<LaunchPlan, PlanShared>();
-const INJECTED = new Set<string>(INJECTED_VARIABLES);
-
-function sharedOf(plan: LaunchPlan): PlanShared {
-  let shared = SHARED.get(plan);
-  if (shared === undefined) {
-    const overrides = buildContainerOverrides(plan.containerNames, plan.containerOverrides, []);
-    shared = {
-      overrides: overrides.map((override) => ({
-        override,
-        setsInjected: (override.environment ?? []).some((e) => INJECTED.has(e.name ?? "")),
-      })),
-      tags: jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline),
-    };
-    SHARED.set(plan, shared);
-  }
-  return shared;
-}
-
-/** `buildContainerOverrides` for one task; the arrays are its own, the entries shared. */
-function containerOverridesOf(
-  shared: PlanShared,
-  injected: readonly KeyValuePair[],
-): ContainerOverride[] {
-  return shared.overrides.map(({ override, setsInjected }) => {
-    const environment = (override.environment ?? []) as KeyValuePair[];
-    const out: ContainerOverride = {
-      ...override,
-      environment: setsInjected
-        ? mergeEnvironment(environment, injected)
-        : [...environment, ...injected],
-    };
-    if (override.command !== undefined) out.command = [...override.command];
-    return out;
-  });
 }
 
 /**
