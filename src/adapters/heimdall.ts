@@ -55,42 +55,33 @@ function buildHeimdallInputSchema() {
     })
     .optional();
 
+  /** What a command context and a job context may both set. */
+  const runFields = {
+    task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
+    container_overrides: z
+      .array(OverrideSchema, { error: "must be a list of { name, ... }" })
+      .optional(),
+    polling_interval: duration.optional(),
+    timeout: duration.optional(),
+    max_fail_count: z
+      .int({ error: "must be a whole number ≥ 0 (retries per task)" })
+      .min(0)
+      .optional(),
+    cpu: sizeValue.optional(),
+    memory: sizeValue.optional(),
+    tags: TagsSchema,
+  };
+
   const CommandContextSchema = z.strictObject({
     task_definition_template: z
       .string({ error: "is required: the path of the task definition JSON" })
       .min(1),
-    task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
-    container_overrides: z
-      .array(OverrideSchema, { error: "must be a list of { name, ... }" })
-      .optional(),
-    polling_interval: duration.optional(),
-    timeout: duration.optional(),
-    max_fail_count: z
-      .int({ error: "must be a whole number ≥ 0 (retries per task)" })
-      .min(0)
-      .optional(),
-    cpu: sizeValue.optional(),
-    memory: sizeValue.optional(),
-    tags: TagsSchema,
+    ...runFields,
     /** Routing criteria for Heimdall; carried in some files inside the context. Ignored here. */
     cluster_tags: z.array(z.string()).optional(),
   });
 
-  const JobContextSchema = z.strictObject({
-    task_count: z.int({ error: "must be a whole number ≥ 1" }).min(1).optional(),
-    container_overrides: z
-      .array(OverrideSchema, { error: "must be a list of { name, ... }" })
-      .optional(),
-    polling_interval: duration.optional(),
-    timeout: duration.optional(),
-    max_fail_count: z
-      .int({ error: "must be a whole number ≥ 0 (retries per task)" })
-      .min(0)
-      .optional(),
-    cpu: sizeValue.optional(),
-    memory: sizeValue.optional(),
-    tags: TagsSchema,
-  });
+  const JobContextSchema = z.strictObject(runFields);
 
   const ClusterContextSchema = z.strictObject({
     max_cpu: sizeValue.optional(),
