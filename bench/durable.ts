@@ -37,7 +37,7 @@
  * the orchestrator and, with `--child`, the measured process. Prints a table and writes
  * `bench/out/durable.json` (git-ignored).
  */
-import { fork } from "node:child_process";
+import { forkMeasurement } from "./fork.js";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -470,27 +470,11 @@ async function attachRun(kind: StoreKind, killAt: KillAt): Promise<AttachResult>
 
 /** Forks one measurement and resolves with the result it sends. */
 function measure<T>(script: string, args: readonly string[], label: string): Promise<T> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = fork(script, [...args, "--tasks", String(TASKS), "--dir", values.dir], {
-      execArgv: ["--expose-gc"],
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: T | undefined;
-    child.on("message", (message: unknown) => {
-      result = message as T;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      if (result === undefined) {
-        reject(new Error(`${label} exited with code ${String(code)} and no result`));
-        return;
-      }
-      process.stderr.write(`  ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-      resolve(result);
-    });
-  });
+  return forkMeasurement<T>(
+    script,
+    [...args, "--tasks", String(TASKS), "--dir", values.dir],
+    label,
+  );
 }
 
 const median = (xs: readonly number[]): number => {

@@ -11,7 +11,7 @@
  * Each measurement runs in a fresh process built from the sources with tsup (plain `node`, no
  * TypeScript loader in the measured process, as users run the library).
  */
-import { fork } from "node:child_process";
+import { forkMeasurement } from "./fork.js";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
@@ -111,27 +111,7 @@ function measure(job: Job, extra: readonly string[] = []): Promise<MeasurementRe
 
 /** Forks one worker and resolves with the result it sends. */
 function runWorker<T>(label: string, args: readonly string[]): Promise<T> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = fork(worker, args, {
-      execArgv: ["--expose-gc"],
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: T | undefined;
-    child.on("message", (message: unknown) => {
-      result = message as T;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      if (result === undefined) {
-        reject(new Error(`${label} exited with code ${String(code)} and no result`));
-        return;
-      }
-      process.stderr.write(`  ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-      resolve(result);
-    });
-  });
+  return forkMeasurement<T>(worker, args, label);
 }
 
 function describe(job: Job): string {
