@@ -24,6 +24,13 @@ import { EcsBatchLeaseError, type JobStore, type Lease } from "./store.js";
 
 /** The checkpoint text written per beat at most, on average: larger ones are written less often. */
 const BYTES_PER_BEAT = 1_000_000;
+/**
+ * Changes are appended until they outgrow the last whole checkpoint this many times (and this
+ * floor): then the run is written whole again, so an attach reads a few times the run's size at
+ * most, and a 10,000-slot run is written whole once, at its start.
+ */
+const CHANGES_PER_CHECKPOINT = 4;
+const CHANGES_FLOOR_BYTES = 16_000_000;
 
 /** What a run's checkpoints say besides its state. */
 export interface RunRecord {
@@ -63,8 +70,6 @@ export class StoreCheckpoints implements JobCheckpoints {
   #writing: Promise<void> = Promise.resolve();
   /** Checkpoints written for this run. */
   writes = 0;
-  /** Each slot's checkpoint text, kept while the slot's state is unchanged. */
-  readonly #slotText = new WeakMap<SlotState, string>();
   /** The size of the last full checkpoint written, in characters. */
   #lastBytes = 0;
   /** The size of the changes appended since it. */
@@ -72,7 +77,11 @@ export class StoreCheckpoints implements JobCheckpoints {
   /** Grows with every write, so a reader tells changes older than a checkpoint. */
   #seq = 0;
   /** The slots as the store has them (the last write that succeeded). */
-  #written: readonly SlotState[] | undefined;
+  #written: SlotState[] | undefined;
+  /** Slots stepped since the last write that succeeded (some may only have a new status). */
+  #stepped = new Set<number>();
+  /** The run's own fields as last written: a write with no slot moved and these unchanged is skipped. */
+  #writtenRun: { failedTaskArns: number; stopCause: StopCause | undefined } | undefined;
 
   constructor(ctx: StoreCheckpointsContext, run: RunRecord) {
     this.#ctx = ctx;
@@ -92,8 +101,9 @@ export class StoreCheckpoints implements JobCheckpoints {
     this.#seq = Math.max(this.#seq, seq);
   }
 
-  changed(): void {
+  changed(index: number): void {
     this.#dirty = true;
+    this.#stepped.add(index);
   }
 
   async finished(state: JobState, result: JobResult | undefined): Promise<void> {
@@ -151,8 +161,9 @@ export class StoreCheckpoints implements JobCheckpoints {
   }
 
   /**
-   * Writes the run: its changes since the last write when the store takes them (and they are
-   * still smaller than the run itself), otherwise all of it. The last write is always whole.
+   * Writes the run: its changes since the last write when the store takes them (until they
+   * outgrow the run itself), otherwise all of it. Only the slots stepped since the last write
+   * are compared, so a write costs what changed, not the run's size.
    */
   async #write(state: JobState, result: JobResult | undefined): Promise<void> {
     const store = this.#ctx.store;
@@ -161,38 +172,51 @@ export class StoreCheckpoints implements JobCheckpoints {
     // Counted on success only: a reader applies changes whose numbers follow on.
     const seq = this.#seq + 1;
     const written = this.#written;
-    if (
-      store.append !== undefined &&
-      result === undefined &&
-      written !== undefined &&
-      this.#changesBytes < this.#lastBytes
-    ) {
-      const next = [...written];
-      const changed: SlotState[] = [];
-      state.slots.forEach((slot, i) => {
-        const before = written[i];
-        if (before === undefined || movedOn(before, slot)) {
-          changed.push(slot);
-          next[i] = slot;
+    const stepped = this.#stepped;
+    this.#stepped = new Set();
+    try {
+      if (
+        store.append !== undefined &&
+        written !== undefined &&
+        this.#changesBytes < Math.max(CHANGES_PER_CHECKPOINT * this.#lastBytes, CHANGES_FLOOR_BYTES)
+      ) {
+        const changed: SlotState[] = [];
+        for (const i of [...stepped].sort((a, b) => a - b)) {
+          const slot = state.slots[i] as SlotState;
+          if (movedOn(written[i], slot)) changed.push(slot);
         }
-      });
-      const text = checkpointText(this.#run, { ...state, slots: changed }, undefined, now, {
-        seq,
-        cache: this.#slotText,
-        taskCount: state.slots.length,
-      });
-      await store.append(key, text, this.#lease);
-      this.#changesBytes += text.length;
-      this.#written = next;
-    } else {
-      const text = checkpointText(this.#run, state, result, now, { seq, cache: this.#slotText });
-      await store.save(key, text, this.#lease);
-      this.#lastBytes = text.length;
-      this.#changesBytes = 0;
-      this.#written = [...state.slots];
+        if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return;
+        const text = checkpointText(this.#run, { ...state, slots: changed }, result, now, {
+          seq,
+          taskCount: state.slots.length,
+        });
+        await store.append(key, text, this.#lease);
+        this.#changesBytes += text.length;
+        for (const slot of changed) written[slot.index] = slot;
+      } else {
+        const text = checkpointText(this.#run, state, result, now, { seq });
+        await store.save(key, text, this.#lease);
+        this.#lastBytes = text.length;
+        this.#changesBytes = 0;
+        this.#written = [...state.slots];
+      }
+    } catch (error) {
+      for (const i of stepped) this.#stepped.add(i);
+      throw error;
     }
+    this.#writtenRun = { failedTaskArns: state.failedTaskArns.length, stopCause: state.stopCause };
     this.#seq = seq;
     this.writes++;
+  }
+
+  /** Whether the run's own fields changed since the last write. */
+  #runMoved(state: JobState): boolean {
+    const last = this.#writtenRun;
+    return (
+      last === undefined ||
+      last.failedTaskArns !== state.failedTaskArns.length ||
+      last.stopCause !== state.stopCause
+    );
   }
 }
 
@@ -201,21 +225,23 @@ export class StoreCheckpoints implements JobCheckpoints {
  * seen, which the first poll after an attach reads again (a task's PROVISIONING, PENDING and
  * RUNNING would otherwise be three changes to write per task).
  */
-function movedOn(before: SlotState, after: SlotState): boolean {
+function movedOn(before: SlotState | undefined, after: SlotState): boolean {
   if (before === after) return false;
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  for (const key of keys) {
-    if (key === "lastStatus") continue;
-    if (before[key as keyof SlotState] !== after[key as keyof SlotState]) return true;
+  if (before === undefined) return true;
+  return differs(before, after) || differs(after, before);
+}
+
+/** Whether a field of `a` other than `lastStatus` has another value in `b`. */
+function differs(a: SlotState, b: SlotState): boolean {
+  for (const key of Object.keys(a) as (keyof SlotState)[]) {
+    if (key !== "lastStatus" && a[key] !== b[key]) return true;
   }
   return false;
 }
 
 /**
- * The checkpoint as JSON text (or, given only the slots that changed, a change to append). A
- * slot's state is a new object whenever it changes, so the text of each unchanged slot is
- * reused from the last write (`cache`): a poll changes a few hundred slots of a 10,000-slot
- * run, and serialising the other thousands again was most of a write.
+ * The checkpoint as JSON text (or, given only the slots that changed, a change to append). The
+ * slots go last, so a reader can parse the run's own fields without them.
  */
 export function checkpointText(
   run: RunRecord,
@@ -224,27 +250,17 @@ export function checkpointText(
   now: number,
   options: {
     readonly seq?: number;
-    readonly cache?: WeakMap<SlotState, string>;
     /** The run's slots, when `state` holds only those that changed. */
     readonly taskCount?: number;
   } = {},
 ): string {
-  const cache = options.cache ?? new WeakMap<SlotState, string>();
-  const slots = state.slots.map((slot) => {
-    let text = cache.get(slot);
-    if (text === undefined) {
-      text = JSON.stringify(storedSlot(slot));
-      cache.set(slot, text);
-    }
-    return text;
-  });
-  const { slots: _slots, ...rest } = checkpointOf(run, { ...state, slots: [] }, result, now);
+  const { slots, ...rest } = checkpointOf(run, state, result, now);
   const head = JSON.stringify({
     ...rest,
     taskCount: options.taskCount ?? state.slots.length,
     ...(options.seq === undefined ? {} : { seq: options.seq }),
   });
-  return `${head.slice(0, -1)},"slots":[${slots.join(",")}]}`;
+  return `${head.slice(0, -1)},"slots":${JSON.stringify(slots)}}`;
 }
 
 /** The checkpoint of a run's state (and, once it finished, its outcome). */
@@ -292,7 +308,9 @@ function networkOf(network: AwsVpcConfiguration): NonNullable<Checkpoint["networ
   };
 }
 
+/** A slot as a checkpoint holds it; the fields left undefined are left out of the JSON. */
 function storedSlot(slot: SlotState): CheckpointSlot {
+  const report = slot.report;
   return {
     index: slot.index,
     taskName: slot.taskName,
@@ -300,26 +318,25 @@ function storedSlot(slot: SlotState): CheckpointSlot {
     attempts: slot.attempts,
     applicationFailures: slot.applicationFailures,
     launchFailures: slot.launchFailures,
-    ...(slot.taskArn === undefined ? {} : { taskArn: slot.taskArn }),
-    ...(slot.lastStatus === undefined ? {} : { lastStatus: slot.lastStatus }),
+    taskArn: slot.taskArn,
+    lastStatus: slot.lastStatus,
     failedTaskArns: [...slot.failedTaskArns],
-    ...(slot.exitCode === undefined ? {} : { exitCode: slot.exitCode }),
-    ...(slot.stopCode === undefined ? {} : { stopCode: slot.stopCode }),
-    ...(slot.stoppedReason === undefined ? {} : { stoppedReason: slot.stoppedReason }),
-    ...(slot.lastFailure === undefined ? {} : { lastFailure: storedFailure(slot.lastFailure) }),
-    ...(slot.failedAt === undefined ? {} : { failedAt: slot.failedAt }),
-    ...(slot.stoppedAt === undefined ? {} : { stoppedAt: slot.stoppedAt }),
+    exitCode: slot.exitCode,
+    stopCode: slot.stopCode,
+    stoppedReason: slot.stoppedReason,
+    lastFailure: slot.lastFailure === undefined ? undefined : storedFailure(slot.lastFailure),
+    failedAt: slot.failedAt,
+    stoppedAt: slot.stoppedAt,
     stopRequested: slot.stopRequested,
-    ...(slot.retryAt === undefined ? {} : { retryAt: slot.retryAt }),
-    ...(slot.report === undefined
-      ? {}
-      : {
-          report: {
-            failure: storedFailure(slot.report.failure),
-            willRetry: slot.report.willRetry,
-            ...(slot.report.taskArn === undefined ? {} : { taskArn: slot.report.taskArn }),
+    retryAt: slot.retryAt,
+    report:
+      report === undefined
+        ? undefined
+        : {
+            failure: storedFailure(report.failure),
+            willRetry: report.willRetry,
+            taskArn: report.taskArn,
           },
-        }),
   };
 }
 

@@ -1,10 +1,12 @@
 /**
  * `FileJobStore`: checkpoints and leases in a directory, safe for several processes on one
  * host. Each run has a checkpoint file (`<jobId>/<runId>.json`) and a lease file
- * (`<jobId>/<runId>.lease.json`), each replaced atomically (write to a temporary file, fsync,
- * rename, fsync the directory), so a crash leaves the old file or the new one, never half of
- * one. Lease changes and saves run under a lock file created exclusively (`O_EXCL`), so two
- * processes never both take a lease or write under a lost one.
+ * (`<jobId>/<runId>.lease.json`), each replaced atomically (write to a temporary file, rename),
+ * so a crash leaves the old file or the new one, never half of one. Checkpoints are also synced
+ * (the file and then the directory), so they survive the machine; leases are not: a lease only
+ * matters while its owner runs, and after a machine crash every lease has expired anyway. Lease
+ * changes and saves run under a lock file created exclusively (`O_EXCL`), so two processes
+ * never both take a lease or write under a lost one.
  */
 import { appendFile, open, readdir, readFile, rename, rm, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -71,7 +73,7 @@ export class FileJobStore implements JobStore {
     const paths = this.#paths(key);
     await this.#locked(paths, async () => {
       await currentLease(paths.lease, lease);
-      await writeAtomically(paths.dir, paths.checkpoint, checkpoint);
+      await writeAtomically(paths.dir, paths.checkpoint, checkpoint, { sync: true });
       // Changes left behind by a crash here are older than the checkpoint: reading skips them.
       await rm(paths.changes, { force: true });
     });
@@ -130,7 +132,7 @@ export class FileJobStore implements JobStore {
     const paths = this.#paths(key);
     return this.#locked(paths, async () => {
       const record = nextLease(key, await readLease(paths.lease), owner, ttlMs, now);
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(record));
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(record), { sync: false });
       return { key, ...record };
     });
   }
@@ -144,7 +146,7 @@ export class FileJobStore implements JobStore {
         expiresAt: now + ttlMs,
         fence: lease.fence,
       };
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(renewed));
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(renewed), { sync: false });
       return { ...lease, expiresAt: renewed.expiresAt };
     });
   }
@@ -155,13 +157,12 @@ export class FileJobStore implements JobStore {
       const record = await readLease(paths.lease);
       if (!isCurrent(lease, record)) return;
       const released: LeaseRecord = { owner: lease.owner, expiresAt: 0, fence: lease.fence };
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(released));
+      await writeAtomically(paths.dir, paths.lease, JSON.stringify(released), { sync: false });
     });
   }
 
-  /** Runs `work` holding the run's lock file. */
+  /** Runs `work` holding the run's lock file (its directory is made the first time). */
   async #locked<T>(paths: { dir: string; lock: string }, work: () => Promise<T>): Promise<T> {
-    await mkdir(paths.dir, { recursive: true });
     const started = Date.now();
     for (;;) {
       try {
@@ -169,6 +170,10 @@ export class FileJobStore implements JobStore {
         await handle.close();
         break;
       } catch (error) {
+        if (isMissing(error)) {
+          await mkdir(paths.dir, { recursive: true });
+          continue;
+        }
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
           throw storeError(`cannot create the lock ${paths.lock}`, error);
         }
@@ -233,23 +238,33 @@ async function readLease(path: string): Promise<LeaseRecord | undefined> {
   throw storeError(`the lease file ${path} is unreadable; remove it to let a process take the run`);
 }
 
-/** Replaces `path` with `text` so that a crash leaves the old file or the new one. */
-async function writeAtomically(dir: string, path: string, text: string): Promise<void> {
+/**
+ * Replaces `path` with `text` so that a crash of the process leaves the old file or the new
+ * one; with `sync`, a crash of the machine too.
+ */
+async function writeAtomically(
+  dir: string,
+  path: string,
+  text: string,
+  { sync }: { sync: boolean },
+): Promise<void> {
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     const file = await open(temporary, "w");
     try {
       await file.writeFile(text, "utf8");
-      await file.sync();
+      if (sync) await file.sync();
     } finally {
       await file.close();
     }
     await rename(temporary, path);
-    const directory = await open(dir, "r");
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
+    if (sync) {
+      const directory = await open(dir, "r");
+      try {
+        await directory.sync();
+      } finally {
+        await directory.close();
+      }
     }
   } catch (error) {
     await rm(temporary, { force: true });

@@ -111,21 +111,30 @@ function lost(key: RunKey, entry: Entry): EcsBatchLeaseError {
 
 /** What `list` reports of a saved checkpoint, read from its text. */
 export function infoOf(key: RunKey, checkpoint: string): StoredRunInfo {
-  let parsed: { startedAt?: unknown; state?: unknown } = {};
+  // The first line is the last whole checkpoint; a change appended after it (its last line)
+  // carries the run's state as of that change.
+  const newline = checkpoint.lastIndexOf("\n");
+  const first = runFields(newline < 0 ? checkpoint : checkpoint.slice(0, checkpoint.indexOf("\n")));
+  const last = newline < 0 ? first : runFields(checkpoint.slice(newline + 1));
+  const state = last.state ?? first.state;
+  return {
+    jobId: key.jobId,
+    runId: key.runId,
+    startedAt: typeof first.startedAt === "number" ? first.startedAt : 0,
+    state: state === "finished" ? "finished" : "running",
+  };
+}
+
+/** A checkpoint's (or a change's) own fields; nothing when it does not parse. */
+function runFields(text: string): { startedAt?: unknown; state?: unknown } {
   // The runner writes the slots last: the run's own fields parse without the 10,000 slots.
-  const slots = checkpoint.indexOf(',"slots":[');
-  for (const text of slots > 0 ? [`${checkpoint.slice(0, slots)}}`, checkpoint] : [checkpoint]) {
+  const slots = text.indexOf(',"slots":[');
+  for (const candidate of slots > 0 ? [`${text.slice(0, slots)}}`, text] : [text]) {
     try {
-      parsed = JSON.parse(text) as typeof parsed;
-      break;
+      return JSON.parse(candidate) as { startedAt?: unknown; state?: unknown };
     } catch {
       // A checkpoint that does not parse is reported when its run is attached, not here.
     }
   }
-  return {
-    jobId: key.jobId,
-    runId: key.runId,
-    startedAt: typeof parsed.startedAt === "number" ? parsed.startedAt : 0,
-    state: parsed.state === "finished" ? "finished" : "running",
-  };
+  return {};
 }

@@ -87,8 +87,8 @@ export interface JobCheckpoints {
    * run's lease passes to another process: this one then stops driving the run.
    */
   started(state: JobState, onLost: (error: Error) => void): Promise<void>;
-  /** The state changed. */
-  changed(): void;
+  /** The slot at `index` took a step (its state may have changed). */
+  changed(index: number): void;
   /** The run ended (with its result), or stopped being driven here (`undefined`). */
   finished(state: JobState, result: JobResult | undefined): Promise<void>;
 }
@@ -399,7 +399,7 @@ export class JobExecution {
       }
     }
     if (failure !== undefined) this.#fail(failure.error, index);
-    this.#checkpoints?.changed();
+    this.#checkpoints?.changed(index);
   }
 
   /** Carries out one command of a slot. */
