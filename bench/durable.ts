@@ -648,6 +648,15 @@ async function orchestrate(): Promise<void> {
     lines.push(
       `the store's runner CPU: median +${f(median(runnerExtra))} ms/task; its whole cost (process CPU, every thread): median +${f(median(extra))} ms/task`,
     );
+    // Within each file-store run: the store's code (src/durable/**, the file operations it
+    // awaits included) over the runner's. One process, so the machine's load moves both alike.
+    const storeShares = pairs.map((p) => {
+      const { runnerMs, runnerByFolderMs } = p.file.cpu;
+      return runnerMs === 0 ? 0 : (runnerByFolderMs["src/durable"] ?? 0) / runnerMs;
+    });
+    lines.push(
+      `within the file-store runs, the store's share of the runner's samples: median ${f(median(storeShares) * 100, 1)}% (pairs ${storeShares.map((x) => f(x * 100, 1)).join(", ")}%), i.e. file/none ${f(1 / (1 - median(storeShares)), 3)} for the same other work`,
+    );
     const sims = pairs.flatMap((p) => [p.none.totalCalls, p.file.totalCalls]);
     if (new Set(sims).size > 1)
       lines.push(`note: the runs made different numbers of calls (${sims.join(", ")})`);
@@ -668,6 +677,7 @@ async function orchestrate(): Promise<void> {
         "runner = profiled JS-thread time in src/** (simulator excluded) plus its share of GC, per task (bench/profile.ts); process = process.cpuUsage(), every thread",
       ratios,
       medianRatio: median(ratios),
+      storeShares,
       runnerExtraMsPerTask: runnerExtra,
       processExtraMsPerTask: extra,
       pairs,

@@ -24,6 +24,8 @@ export interface CpuAttribution {
   readonly otherMs: number;
   /** `runnerMs` plus the runner's share of `gcMs` (in proportion to the attributed time). */
   readonly runnerWithGcShareMs: number;
+  /** `runnerMs` by the library's folder (`src/durable`, `src/execution`, ...; `src` for its root files). */
+  readonly runnerByFolderMs: Readonly<Record<string, number>>;
 }
 
 type Owner = "runner" | "simulator" | "harness";
@@ -76,8 +78,8 @@ function attribute(
     byId.set(node.id, node);
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
-  const ownerCache = new Map<number, Owner | null>();
-  const frameOwner = (node: Profiler.ProfileNode): Owner | null => {
+  const ownerCache = new Map<number, string | null>();
+  const framePath = (node: Profiler.ProfileNode): string | null => {
     const { url, lineNumber } = node.callFrame;
     if (url !== bundleUrl) return null;
     let lo = 0;
@@ -91,22 +93,24 @@ function attribute(
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found === undefined ? null : ownerOf(found);
+    return found ?? null;
   };
-  const sampleOwner = (id: number): Owner | null => {
+  /** The source file of the innermost frame of our code on a sample's stack. */
+  const samplePath = (id: number): string | null => {
     const cached = ownerCache.get(id);
     if (cached !== undefined) return cached;
-    let owner: Owner | null = null;
+    let path: string | null = null;
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const node = byId.get(cur);
       if (node === undefined) break;
-      owner = frameOwner(node);
-      if (owner !== null) break;
+      path = framePath(node);
+      if (path !== null) break;
     }
-    ownerCache.set(id, owner);
-    return owner;
+    ownerCache.set(id, path);
+    return path;
   };
   const us = { runner: 0, simulator: 0, harness: 0, gc: 0, other: 0 };
+  const byFolder: Record<string, number> = {};
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   for (let i = 0; i < samples.length; i++) {
@@ -116,7 +120,15 @@ function attribute(
     if (name === "(idle)") continue;
     if (name === "(garbage collector)") us.gc += dt;
     else if (name === "(program)") us.other += dt;
-    else us[sampleOwner(id) ?? "other"] += dt;
+    else {
+      const path = samplePath(id);
+      const owner = path === null ? "other" : ownerOf(path);
+      us[owner] += dt;
+      if (owner === "runner" && path !== null) {
+        const folder = path.split("/").slice(0, -1).slice(0, 2).join("/");
+        byFolder[folder] = (byFolder[folder] ?? 0) + dt;
+      }
+    }
   }
   const attributed = us.runner + us.simulator + us.harness;
   const ms = (x: number): number => x / 1000;
@@ -128,5 +140,6 @@ function attribute(
     gcMs: ms(us.gc),
     otherMs: ms(us.other),
     runnerWithGcShareMs: ms(us.runner + (attributed === 0 ? 0 : (us.gc * us.runner) / attributed)),
+    runnerByFolderMs: Object.fromEntries(Object.entries(byFolder).map(([k, v]) => [k, ms(v)])),
   };
 }

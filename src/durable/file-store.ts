@@ -8,7 +8,17 @@
  * changes and saves run under a lock file created exclusively (`O_EXCL`), so two processes
  * never both take a lease or write under a lost one.
  */
-import { appendFile, open, readdir, readFile, rename, rm, mkdir, stat } from "node:fs/promises";
+import {
+  appendFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as realSleep } from "node:timers/promises";
 import { infoOf } from "./memory-store.js";
@@ -166,8 +176,7 @@ export class FileJobStore implements JobStore {
     const started = Date.now();
     for (;;) {
       try {
-        const handle = await open(paths.lock, "wx");
-        await handle.close();
+        await writeFile(paths.lock, "", { flag: "wx" });
         break;
       } catch (error) {
         if (isMissing(error)) {
@@ -250,12 +259,16 @@ async function writeAtomically(
 ): Promise<void> {
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    const file = await open(temporary, "w");
-    try {
-      await file.writeFile(text, "utf8");
-      if (sync) await file.sync();
-    } finally {
-      await file.close();
+    if (sync) {
+      const file = await open(temporary, "w");
+      try {
+        await file.writeFile(text, "utf8");
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    } else {
+      await writeFile(temporary, text, "utf8");
     }
     await rename(temporary, path);
     if (sync) {
