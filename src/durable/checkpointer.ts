@@ -10,7 +10,7 @@ import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
 import { awsErrorMessage, awsErrorName } from "../aws.js";
 import { sleepUnlessAborted, type Clock } from "../clock.js";
 import type { JobCheckpoints, JobState, StopCause } from "../execution/job.js";
-import type { SlotState } from "../execution/slot.js";
+import { initialSlot, type SlotState } from "../execution/slot.js";
 import { textOf, type Logger } from "../logger.js";
 import type { JobResult, TaskFailure } from "../result.js";
 import {
@@ -390,6 +390,8 @@ export function slotsOf(checkpoint: Checkpoint): SlotState[] {
   return checkpoint.slots.map((s) => {
     const final = s.phase === "succeeded" || s.phase === "failed" || s.phase === "stopped";
     return {
+      // The fields in the order and shape of a slot the job made itself.
+      ...initialSlot(s.index, s.taskName),
       ...s,
       ...(s.lastFailure === undefined ? {} : { lastFailure: failureOf(s.lastFailure) }),
       ...(s.report === undefined

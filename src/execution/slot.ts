@@ -172,7 +172,11 @@ export interface SlotStep {
   readonly commands: readonly SlotCommand[];
 }
 
-/** A slot before its first attempt. */
+/**
+ * A slot before its first attempt. Every field is present from the start, unset ones as
+ * `undefined`, so every step's copy of a slot has the same shape and the code reading slots
+ * stays monomorphic.
+ */
 export function initialSlot(index: number, taskName: string): SlotState {
   return {
     index,
@@ -181,9 +185,19 @@ export function initialSlot(index: number, taskName: string): SlotState {
     attempts: 0,
     applicationFailures: 0,
     launchFailures: 0,
+    taskArn: undefined,
+    lastStatus: undefined,
     failedTaskArns: [],
+    exitCode: undefined,
+    stopCode: undefined,
+    stoppedReason: undefined,
+    lastFailure: undefined,
+    failedAt: undefined,
+    stoppedAt: undefined,
     stopRequested: false,
     ended: false,
+    retryAt: undefined,
+    report: undefined,
   };
 }
 
