@@ -6,12 +6,11 @@
  * default (3 attempts) each of our retries would hide up to two more sends, the limiters would
  * see throttling only once the SDK had given up on it, and the waits would multiply.
  */
-import { createRequire } from "node:module";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import type * as Ec2Sdk from "@aws-sdk/client-ec2";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { EC2Client } from "@aws-sdk/client-ec2";
-import { ECSClient } from "@aws-sdk/client-ecs";
+import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { AwsClient, AwsClients } from "./aws.js";
+import { ec2Module, ecsSdk, logsSdk } from "./aws/sdk.js";
 
 /**
  * The SDK settings of the clients the runner builds, and the ones recommended for clients you
@@ -57,7 +56,7 @@ export function lazyClient<C extends AwsClient>(build: () => C): LazyClient<C> {
 
 /**
  * SDK v3 clients for ECS, CloudWatch Logs and EC2, each built on first use with `maxAttempts: 1`.
- * The EC2 SDK module itself is loaded then too (see `ec2Module`): only network inference uses it.
+ * Each SDK module is loaded then too (`src/aws/sdk.ts`): only network inference uses EC2's.
  */
 export function defaultClients(config: DefaultClientsConfig = {}): DefaultClients {
   const settings = {
@@ -66,8 +65,8 @@ export function defaultClients(config: DefaultClientsConfig = {}): DefaultClient
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
   };
   return {
-    ecs: lazyClient(() => new ECSClient(settings)),
-    logs: lazyClient(() => new CloudWatchLogsClient(settings)),
+    ecs: lazyClient(() => new (ecsSdk().ECSClient)(settings)),
+    logs: lazyClient(() => new (logsSdk().CloudWatchLogsClient)(settings)),
     ec2: lazyClient(() => new (ec2Module().EC2Client)(settings)),
   };
 }
@@ -77,44 +76,7 @@ export function defaultClients(config: DefaultClientsConfig = {}): DefaultClient
  * containers whose `awslogs-region` is not the runner's.
  */
 export function defaultLogsClient(region: string): LazyClient<CloudWatchLogsClient> {
-  return lazyClient(() => new CloudWatchLogsClient({ ...RUNNER_SDK_CLIENT_CONFIG, region }));
-}
-
-/** `@aws-sdk/client-ec2`, the module. */
-export type Ec2Module = typeof Ec2Sdk;
-
-let loadedEc2: Ec2Module | undefined;
-
-/**
- * `@aws-sdk/client-ec2`, loaded on first use. It is the heaviest of the three SDK clients (about
- * 50 MB of memory and 0.3 s to load, more than the ECS and CloudWatch Logs clients together)
- * and only default-VPC inference needs it, so a job with `network.subnets` never loads it.
- *
- * Loaded with a synchronous `require`: no real I/O is left in flight between the call and its
- * use, so a `ManualClock` cannot skip time while it loads (an `import()` would leave such a gap,
- * and `runUntil` would jump to the next timer: a job's timeout, say). Throws when the module
- * cannot be required from here (a bundle that dropped it); `importEc2Module` then falls back to
- * `import()`.
- */
-export function ec2Module(): Ec2Module {
-  loadedEc2 ??= createRequire(import.meta.url)("@aws-sdk/client-ec2") as Ec2Module;
-  return loadedEc2;
-}
-
-/**
- * `ec2Module()`, or where a bundler left no `require` for it, the module through `import()`
- * (which bundlers follow). Resolves at once once loaded.
- */
-export async function importEc2Module(): Promise<Ec2Module> {
-  if (loadedEc2 !== undefined) return loadedEc2;
-  try {
-    return ec2Module();
-  } catch (error) {
-    try {
-      loadedEc2 = await import("@aws-sdk/client-ec2");
-      return loadedEc2;
-    } catch {
-      throw error;
-    }
-  }
+  return lazyClient(
+    () => new (logsSdk().CloudWatchLogsClient)({ ...RUNNER_SDK_CLIENT_CONFIG, region }),
+  );
 }

@@ -4,6 +4,7 @@
  * clock and logger; each job it runs shares them.
  */
 import { defaultClients, defaultLogsClient } from "./aws-clients.js";
+import { importSdkModules } from "./aws/sdk.js";
 import type { AwsClient, AwsClients } from "./aws.js";
 import {
   sleepUnlessAborted,
@@ -527,6 +528,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           );
         }
         if (start.begin === undefined) throw start.invalid;
+        await importSdkModules();
         const begun = await start.begin();
         runId = begun.prepared.plan.runId ?? runId;
         if (start.deadline === undefined) armDeadline(begun.deadline);
@@ -940,6 +942,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     query: RunQuery,
     stopped: boolean,
   ): Promise<{ cluster: string; tasks: RunTask[] }> {
+    await importSdkModules();
     const issues = [
       ...(typeof query.jobId === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(query.jobId)
         ? []
@@ -975,6 +978,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   ): Promise<JobPreview> {
     const job = parseJob(input, { random: this.random });
     const runId = options.runId ?? generateRunId(this.clock.now(), this.random);
+    await importSdkModules();
     return previewJob(job, this.prepareContext, { runId });
   }
 }

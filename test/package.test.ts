@@ -136,6 +136,51 @@ const { createSimulatedAws, ManualClock } = require("ecs-batch-runner/testing");
     }
   });
 
+  it("loads no AWS SDK on import, and the ECS and Logs SDKs once a job needs them", () => {
+    // CommonJS: which SDK client modules require loaded, after the import and after a preview
+    // (which sends DescribeClusters through the stand-in ECS client).
+    writeFileSync(
+      join(consumer, "lazy-sdk.cjs"),
+      `const sdk = () => [...new Set(Object.keys(require.cache).map((k) => (/@aws-sdk[\\\\/](client-[a-z0-9-]+)/.exec(k) ?? [])[1]).filter(Boolean))].sort();
+const { EcsBatchRunner } = require("ecs-batch-runner");
+const report = { afterImport: sdk() };
+const clients = { ecs: { send: async () => ({ clusters: [{ clusterName: "default", status: "ACTIVE" }] }) }, logs: { send: async () => ({}) }, ec2: { send: async () => ({}) } };
+const definition = { family: "f", cpu: "256", memory: "512", containerDefinitions: [{ name: "main", image: "alpine" }] };
+new EcsBatchRunner({ clients }).preview({ taskDefinition: { definition }, network: { subnets: ["subnet-1"] } }).then(() => {
+  report.afterPreview = sdk();
+  console.log(JSON.stringify(report));
+});
+`,
+    );
+    const cjs = execFileSync(process.execPath, [join(consumer, "lazy-sdk.cjs")], {
+      cwd: consumer,
+      encoding: "utf8",
+    });
+    expect(JSON.parse(cjs)).toEqual({
+      afterImport: [],
+      afterPreview: ["client-cloudwatch-logs", "client-ecs"],
+    });
+    // ES modules: no chunk the root entry imports statically names an @aws-sdk module.
+    const dist = join(consumer, "node_modules", "ecs-batch-runner", "dist");
+    const seen = new Set<string>();
+    const bare: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(join(dist, file), "utf8");
+      for (const m of text.matchAll(
+        /^(?:import|export)\b[^;]*?from\s*['"]([^'"]+)['"]|^import\s*['"]([^'"]+)['"]/gm,
+      )) {
+        const spec = m[1] ?? m[2] ?? "";
+        if (spec.startsWith("./")) visit(spec.slice(2));
+        else bare.push(spec);
+      }
+    };
+    visit("index.js");
+    expect(seen.size).toBeGreaterThan(1);
+    expect(bare.filter((s) => s.startsWith("@aws-sdk/"))).toEqual([]);
+  });
+
   it("loads the DynamoDB SDK only through ecs-batch-runner/dynamodb, whose errors are the root's", () => {
     // Every update refused on its condition; the read of who holds the lease finds nobody.
     const refuse = `{ send: (c) => c.input.UpdateExpression === undefined ? Promise.resolve({}) : Promise.reject(Object.assign(new Error("no"), { name: "ConditionalCheckFailedException" })) }`;

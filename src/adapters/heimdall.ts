@@ -135,7 +135,7 @@ let loadedYaml: typeof Yaml | undefined;
 
 /**
  * The `yaml` module, loaded on first use. Through a `require` made from this module's URL (as
- * `ec2Module` in aws-clients.ts): synchronous, the same in the ESM and CommonJS builds, and no
+ * the SDK modules in src/aws/sdk.ts): synchronous, the same in the ESM and CommonJS builds, and no
  * `import()` for a CommonJS host's test runner to refuse; where a bundler left no `require` for
  * it, through `import()`, which bundlers follow.
  */

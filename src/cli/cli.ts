@@ -11,7 +11,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import type { AwsClient } from "../aws.js";
 import { EcsBatchError, EcsBatchSetupError, EcsBatchValidationError } from "../errors.js";
 import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
@@ -22,6 +21,7 @@ import { parseDuration } from "../job/duration.js";
 import { createLocalAws, type LocalAws } from "../local/index.js";
 import type { Logger } from "../logger.js";
 import { defaultClients, RUNNER_SDK_CLIENT_CONFIG } from "../aws-clients.js";
+import { logsSdk } from "../aws/sdk.js";
 import { FileJobStore } from "../durable/file-store.js";
 import {
   EcsBatchRunner,
@@ -333,7 +333,7 @@ export function awsRunnerOptions(flags: { region?: string; endpoint?: string }):
     logsClientForRegion: (name) => {
       let client = regional.get(name);
       if (client === undefined) {
-        client = new CloudWatchLogsClient({
+        client = new (logsSdk().CloudWatchLogsClient)({
           ...RUNNER_SDK_CLIENT_CONFIG,
           region: name,
           ...endpoint,

@@ -7,12 +7,8 @@
  * are bounded in time; past that, or once the caller gives up, the task is looked up instead
  * (`startedBy` and tags), so an attempt always ends knowing whether it has a task.
  */
-import {
-  RunTaskCommand,
-  type RunTaskCommandInput,
-  type RunTaskCommandOutput,
-  type Task,
-} from "@aws-sdk/client-ecs";
+import type { RunTaskCommandInput, RunTaskCommandOutput, Task } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import {
   awsErrorMessage,
   awsErrorName,
@@ -239,7 +235,10 @@ export class Launcher {
         let out: RunTaskCommandOutput;
         try {
           // Never with an abort signal: a RunTask cancelled mid-flight may still start a task.
-          out = await sendFor<RunTaskCommandOutput>(this.#ctx.ecs, new RunTaskCommand(input));
+          out = await sendFor<RunTaskCommandOutput>(
+            this.#ctx.ecs,
+            new (ecsSdk().RunTaskCommand)(input),
+          );
         } catch (error) {
           const kind = runTaskErrorKind(error);
           if (kind === "fatal") {

@@ -6,14 +6,13 @@
  * an attempt, a resend would be a request nobody waits for, and a new attempt (a new token)
  * could start a second task beside one already running.
  */
-import {
-  DescribeTasksCommand,
-  ListTasksCommand,
-  type DescribeTasksCommandOutput,
-  type ListTasksCommandOutput,
-  type RunTaskCommandInput,
-  type Task,
+import type {
+  DescribeTasksCommandOutput,
+  ListTasksCommandOutput,
+  RunTaskCommandInput,
+  Task,
 } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import { sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
 import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
@@ -88,7 +87,7 @@ export async function listTaskArns(
       };
       if (options.cost !== undefined) options.cost.listCalls++;
       const page = await searchCall<ListTasksCommandOutput>(ctx, options, (abort) =>
-        sendFor<ListTasksCommandOutput>(ctx.ecs, new ListTasksCommand(input), abort),
+        sendFor<ListTasksCommandOutput>(ctx.ecs, new (ecsSdk().ListTasksCommand)(input), abort),
       );
       if (!page.ok) return page;
       for (const arn of page.value.taskArns ?? []) {
@@ -117,7 +116,7 @@ export async function describeWithTags(
     const out = await searchCall<DescribeTasksCommandOutput>(ctx, options, (abort) =>
       sendFor<DescribeTasksCommandOutput>(
         ctx.ecs,
-        new DescribeTasksCommand({ cluster, tasks: batch, include: ["TAGS"] }),
+        new (ecsSdk().DescribeTasksCommand)({ cluster, tasks: batch, include: ["TAGS"] }),
         abort,
       ),
     );

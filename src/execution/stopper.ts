@@ -3,7 +3,7 @@
  * names the job and the cause. Reasons never list ARNs: they are read in the console next to the
  * task, where the ARN is already shown, and a list of them would not fit in 255 characters.
  */
-import { StopTaskCommand } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import {
   awsErrorMessage,
   awsErrorName,
@@ -73,7 +73,7 @@ export class TaskStopper {
         // A StopTask cancelled mid-flight hides nothing: the signal may end it at once.
         return sendFor(
           this.#ctx.ecs,
-          new StopTaskCommand({ cluster, task: taskArn, reason }),
+          new (ecsSdk().StopTaskCommand)({ cluster, task: taskArn, reason }),
           signal === undefined ? undefined : { abortSignal: signal },
         );
       },

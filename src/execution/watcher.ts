@@ -5,11 +5,8 @@
  * tasks of different jobs, are polled together; a call with room left takes the cluster's
  * tasks due next.
  */
-import {
-  DescribeTasksCommand,
-  type DescribeTasksCommandOutput,
-  type Task,
-} from "@aws-sdk/client-ecs";
+import type { DescribeTasksCommandOutput, Task } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import {
   awsErrorMessage,
   awsErrorName,
@@ -313,7 +310,7 @@ export class TaskWatcher {
     try {
       out = await sendFor<DescribeTasksCommandOutput>(
         this.#ctx.ecs,
-        new DescribeTasksCommand({ cluster, tasks: live.map((e) => e.taskArn) }),
+        new (ecsSdk().DescribeTasksCommand)({ cluster, tasks: live.map((e) => e.taskArn) }),
       );
       this.#ctx.limiter.onSuccess();
     } catch (error) {

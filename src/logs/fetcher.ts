@@ -5,11 +5,11 @@
  * group or stream is reported in the text, never thrown, and never stops the other containers.
  * Every call goes through the runner's log rate limit: CloudWatch Logs is the tightest budget.
  */
-import {
-  GetLogEventsCommand,
-  type GetLogEventsCommandInput,
-  type GetLogEventsCommandOutput,
+import type {
+  GetLogEventsCommandInput,
+  GetLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
+import { logsSdk } from "../aws/sdk.js";
 import type { ContainerDefinition } from "@aws-sdk/client-ecs";
 import { awsErrorMessage, awsErrorName, sendFor, type AwsClient } from "../aws.js";
 import type { Clock } from "../clock.js";
@@ -223,7 +223,7 @@ export class CloudWatchLogFetcher implements LogFetcher {
         this.calls++;
         return sendFor<GetLogEventsCommandOutput>(
           client,
-          new GetLogEventsCommand(input),
+          new (logsSdk().GetLogEventsCommand)(input),
           signal === undefined ? undefined : { abortSignal: signal },
         );
       },

@@ -5,11 +5,11 @@
  * names per call, from a time cursor, de-duplicated by event id. Every call goes through the
  * runner's log rate limit. When a task stops, its streams get one more read so no tail is lost.
  */
-import {
-  FilterLogEventsCommand,
-  type FilterLogEventsCommandInput,
-  type FilterLogEventsCommandOutput,
+import type {
+  FilterLogEventsCommandInput,
+  FilterLogEventsCommandOutput,
 } from "@aws-sdk/client-cloudwatch-logs";
+import { logsSdk } from "../aws/sdk.js";
 import { awsErrorName, sendFor } from "../aws.js";
 import { sleepUnlessAborted } from "../clock.js";
 import { limitedCall } from "../aws/rate-limiter.js";
@@ -234,7 +234,7 @@ export class LogFollower {
         this.calls++;
         return sendFor<FilterLogEventsCommandOutput>(
           client,
-          new FilterLogEventsCommand(input),
+          new (logsSdk().FilterLogEventsCommand)(input),
           this.#signal === undefined ? undefined : { abortSignal: this.#signal },
         );
       },

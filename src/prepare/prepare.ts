@@ -3,12 +3,12 @@
  * first, before any AWS call (an invalid job costs nothing); then the cluster is checked, the
  * task definition registered or reused, and the network resolved. The result is a `LaunchPlan`.
  */
-import {
-  DescribeClustersCommand,
-  type AwsVpcConfiguration,
-  type DescribeClustersCommandOutput,
-  type RunTaskCommandInput,
+import type {
+  AwsVpcConfiguration,
+  DescribeClustersCommandOutput,
+  RunTaskCommandInput,
 } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import {
   awsErrorMessage,
   awsErrorName,
@@ -224,7 +224,7 @@ async function describeCluster(
       () =>
         sendFor<DescribeClustersCommandOutput>(
           ecs,
-          new DescribeClustersCommand({ clusters: [cluster] }),
+          new (ecsSdk().DescribeClustersCommand)({ clusters: [cluster] }),
         ),
       {
         clock,

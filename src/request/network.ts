@@ -10,7 +10,7 @@ import type {
   DescribeVpcsCommandOutput,
 } from "@aws-sdk/client-ec2";
 import type { AwsVpcConfiguration } from "@aws-sdk/client-ecs";
-import { importEc2Module } from "../aws-clients.js";
+import { importEc2Module } from "../aws/sdk.js";
 import {
   actionOf,
   awsErrorMessage,

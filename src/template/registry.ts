@@ -4,13 +4,12 @@
  * Results are cached by content for the life of the registry, so a hundred jobs sharing one
  * template cost at most one DescribeTaskDefinition and one RegisterTaskDefinition.
  */
-import {
-  DescribeTaskDefinitionCommand,
-  RegisterTaskDefinitionCommand,
-  type DescribeTaskDefinitionCommandOutput,
-  type RegisterTaskDefinitionCommandOutput,
-  type TaskDefinition,
+import type {
+  DescribeTaskDefinitionCommandOutput,
+  RegisterTaskDefinitionCommandOutput,
+  TaskDefinition,
 } from "@aws-sdk/client-ecs";
+import { ecsSdk } from "../aws/sdk.js";
 import {
   actionOf,
   awsErrorMessage,
@@ -120,7 +119,7 @@ export class TaskDefinitionRegistry {
       let out: DescribeTaskDefinitionCommandOutput;
       try {
         out = await this.#send<DescribeTaskDefinitionCommandOutput>(
-          new DescribeTaskDefinitionCommand({ taskDefinition: reference }),
+          new (ecsSdk().DescribeTaskDefinitionCommand)({ taskDefinition: reference }),
         );
       } catch (err) {
         throw describeError(err, reference);
@@ -151,7 +150,7 @@ export class TaskDefinitionRegistry {
   async #describeLatest(family: string): Promise<TaskDefinition | undefined> {
     try {
       const out = await this.#send<DescribeTaskDefinitionCommandOutput>(
-        new DescribeTaskDefinitionCommand({ taskDefinition: family }),
+        new (ecsSdk().DescribeTaskDefinitionCommand)({ taskDefinition: family }),
       );
       return out.taskDefinition?.status === "ACTIVE" || out.taskDefinition?.status === undefined
         ? out.taskDefinition
@@ -182,7 +181,7 @@ export class TaskDefinitionRegistry {
         }
         const out = await sendFor<RegisterTaskDefinitionCommandOutput>(
           this.#ecs,
-          new RegisterTaskDefinitionCommand(template),
+          new (ecsSdk().RegisterTaskDefinitionCommand)(template),
         );
         if (out.taskDefinition?.taskDefinitionArn === undefined) {
           throw new Error("RegisterTaskDefinition returned no task definition");

@@ -1,9 +1,10 @@
 /**
  * docs/iam.md lists exactly the AWS actions the library calls. The commands are found in the
- * source (every `new XxxCommand(` outside the simulator and the testing entry point, with the
- * service taken from the `@aws-sdk/client-*` package the file imports it from, or, for a command
- * taken from a module loaded on demand such as EC2's, the one client package that has it) and
- * compared with the first JSON policy block of docs/iam.md.
+ * source (every `new XxxCommand(` and `new (ecsSdk().XxxCommand)(` outside the simulator and the
+ * testing entry point, with the service taken from the SDK module accessor of `src/aws/sdk.ts`,
+ * the `@aws-sdk/client-*` package the file imports it from, or, for a command destructured
+ * from a module loaded on demand, the one client package that has it) and compared with the
+ * first JSON policy block of docs/iam.md.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -28,6 +29,13 @@ const SERVICE_PREFIX: Record<string, string> = {
   "@aws-sdk/client-cloudwatch-logs": "logs",
   "@aws-sdk/client-ec2": "ec2",
   "@aws-sdk/client-dynamodb": "dynamodb",
+};
+
+/** The package each SDK module accessor of `src/aws/sdk.ts` loads. */
+const ACCESSOR_PACKAGE: Record<string, string> = {
+  ecsSdk: "@aws-sdk/client-ecs",
+  logsSdk: "@aws-sdk/client-cloudwatch-logs",
+  ec2Module: "@aws-sdk/client-ec2",
 };
 
 /** The DynamoDB job store: its actions are a policy of their own, the second block. */
@@ -77,10 +85,14 @@ function actionsInCode(files: readonly string[]): Map<string, string[]> {
   for (const file of files) {
     const text = readFileSync(file, "utf8");
     const imports = sdkImports(text);
-    for (const m of text.matchAll(/new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
-      const [, action = ""] = m;
+    const commands = /new\s+(?:\((\w+)\(\)\.)?([A-Z][A-Za-z0-9]*)Command\s*\)?\s*\(/g;
+    for (const m of text.matchAll(commands)) {
+      const [, accessor, action = ""] = m;
       const where = relative(root, file);
-      const pkg = imports.get(`${action}Command`) ?? packageWithCommand(`${action}Command`);
+      const pkg =
+        (accessor === undefined ? undefined : ACCESSOR_PACKAGE[accessor]) ??
+        imports.get(`${action}Command`) ??
+        packageWithCommand(`${action}Command`);
       const prefix = pkg === undefined ? undefined : SERVICE_PREFIX[pkg];
       if (prefix === undefined) {
         throw new Error(
