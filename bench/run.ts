@@ -39,6 +39,12 @@ const { values } = parseArgs({
      * transcript beside the next run (the default; see "Modes" in bench/README.md).
      */
     "sequential-replay": { type: "boolean", default: false },
+    /**
+     * Real-time runs: load the three SDK client modules before the measured job, as a host that
+     * built its own SDK clients has; the job's figures then hold no one-time module loading
+     * (which `npm run bench:startup` measures).
+     */
+    "preload-sdk": { type: "boolean", default: false },
     parallel: { type: "string", default: String(Math.min(2, availableParallelism())) },
   },
 });
@@ -168,7 +174,10 @@ async function realtimeScenario(scenario: string): Promise<void> {
     if (withReplay) await rm(transcript(k), { recursive: true, force: true });
     return measure(
       { scenario, strategy: "ours", mode: "realtime" },
-      withReplay ? ["--record", transcript(k)] : [],
+      [
+        ...(withReplay ? ["--record", transcript(k)] : []),
+        ...(values["preload-sdk"] ? ["--preload-sdk"] : []),
+      ],
     );
   };
   const replay = async (k: number): Promise<ReplayResult> => {

@@ -4,6 +4,7 @@
  *
  *   node bench/out/build/worker.js --scenario 1x100 --strategy ours --mode virtual
  */
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { ManualClock } from "../src/testing/index.js";
 import type { Env } from "./env.js";
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     transcript: { type: "string" },
     "replay-server": { type: "string" },
     profile: { type: "boolean", default: false },
+    /** Real-time runs: load the SDK client modules before the measured job (see bench/run.ts). */
+    "preload-sdk": { type: "boolean", default: false },
   },
 });
 const scenario = scenarioByName(values.scenario);
@@ -119,6 +122,16 @@ async function realtimeRun(): Promise<MeasurementResult> {
       ...(values.record === undefined ? {} : { record: values.record }),
     }),
   );
+  if (values["preload-sdk"]) {
+    // Through `require`, as src/aws/sdk.ts loads them: the same module instances.
+    const require = createRequire(import.meta.url);
+    for (const name of [
+      "@aws-sdk/client-ecs",
+      "@aws-sdk/client-cloudwatch-logs",
+      "@aws-sdk/client-ec2",
+    ])
+      require(name);
+  }
   const clock = new ScaledClock(speed, EPOCH, realStart);
   const env: Env = { clients: remote.clients, clock, drive: (promise) => promise };
   const monitor = new ProcessMonitor();
