@@ -288,7 +288,7 @@ function launched(
       return { slot: failing.slot, commands: [...settle, ...failing.commands] };
     }
     case "started":
-      return started({ ...slot, attempts: attempt }, result.task, ctx);
+      return started(slot, attempt, result.task, ctx);
   }
 }
 
@@ -296,12 +296,13 @@ function stopOrphan(taskArn: string): SlotCommand {
   return { kind: "stopOrphan", taskArn };
 }
 
-function started(slot: SlotState, task: Task, ctx: SlotContext): SlotStep {
+function started(slot: SlotState, attempt: number, task: Task, ctx: SlotContext): SlotStep {
   const taskArn = task.taskArn as string;
   // The job may have started stopping while this RunTask was in flight: stopping comes first.
   const stopping = ctx.stopping;
   const next: SlotState = {
     ...slot,
+    attempts: attempt,
     phase: "running",
     taskArn,
     lastStatus: task.lastStatus,
@@ -317,7 +318,7 @@ function started(slot: SlotState, task: Task, ctx: SlotContext): SlotStep {
     {
       kind: "emit",
       event: "taskStarted",
-      payload: { taskIndex: slot.index, attempt: slot.attempts, taskArn, taskName: slot.taskName },
+      payload: { taskIndex: slot.index, attempt, taskArn, taskName: slot.taskName },
     },
   );
   if (task.lastStatus !== undefined) commands.push(statusChanged(next, task.lastStatus));
@@ -338,10 +339,15 @@ function statusChanged(slot: SlotState, lastStatus: string): SlotCommand {
   };
 }
 
+/**
+ * A new status is reported, and the slot stays as it is: the watch keeps what it last saw and
+ * gives it back when the watch ends (`recorded`), and nothing decides on a status in between.
+ * A task goes through four or five statuses, so this keeps as many copies of the slot from
+ * being made per task.
+ */
 function observed(slot: SlotState, task: Task): SlotStep {
   if (slot.ended || slot.phase !== "running") return unchanged(slot);
-  const next = { ...slot, lastStatus: task.lastStatus };
-  return { slot: next, commands: [statusChanged(next, task.lastStatus ?? "UNKNOWN")] };
+  return { slot, commands: [statusChanged(slot, task.lastStatus ?? "UNKNOWN")] };
 }
 
 function watched(slot: SlotState, result: WatchResult, ctx: SlotContext): SlotStep {

@@ -157,11 +157,12 @@ const rows: Row[] = [
     commands: ["done"],
   },
   {
+    // The slot is left as it is: the watch gives back what it last saw when it ends.
     name: "a new status is reported",
     slot: { ...running, lastStatus: "PENDING" },
     event: { kind: "observed", task: { taskArn: ARN, lastStatus: "RUNNING" } },
     phase: "running",
-    fields: { lastStatus: "RUNNING" },
+    fields: { lastStatus: "PENDING" },
     commands: ["emit:taskStatusChanged"],
   },
   {
@@ -314,6 +315,35 @@ describe("step(slot, event, context)", () => {
     expect(out.slot.phase).toBe(row.phase);
     if (row.fields !== undefined) expect(out.slot).toMatchObject(row.fields);
     expect(kinds(out.commands)).toEqual(row.commands);
+  });
+
+  it("reports a new status with the attempt's ARN and the status the watcher saw", () => {
+    const out = step(
+      { ...running, attempts: 2, lastStatus: "PENDING" },
+      { kind: "observed", task: { taskArn: ARN, lastStatus: "RUNNING" } },
+      context(),
+    );
+    expect(out.commands).toEqual([
+      {
+        kind: "emit",
+        event: "taskStatusChanged",
+        payload: { taskIndex: 0, attempt: 2, taskArn: ARN, lastStatus: "RUNNING" },
+      },
+    ]);
+  });
+
+  it("starts an attempt under the attempt's number", () => {
+    const out = step(
+      { ...launching, attempts: 1 },
+      { kind: "launched", attempt: 2, result: { kind: "started", task: { taskArn: ARN } } },
+      context(),
+    );
+    expect(out.slot.attempts).toBe(2);
+    expect(out.commands).toContainEqual({
+      kind: "emit",
+      event: "taskStarted",
+      payload: { taskIndex: 0, attempt: 2, taskArn: ARN, taskName: "batch-j-0" },
+    });
   });
 
   it("never changes the slot it is given", () => {
