@@ -47,18 +47,16 @@ export function ec2Module(): Ec2Module {
 }
 
 /**
- * Loads the ECS and CloudWatch Logs modules (and EC2's with `ec2: true`): synchronously when
- * `require` finds them, else through `import()`, for bundles that dropped `require`. Resolves
- * at once when they are loaded already.
+ * Loads the ECS and CloudWatch Logs modules: synchronously when `require` finds them, else
+ * through `import()`, for bundles that dropped `require`. Resolves at once when they are loaded
+ * already.
  */
-export async function importSdkModules(options: { ec2?: boolean } = {}): Promise<void> {
+export async function importSdkModules(): Promise<void> {
   loaded.ecs ??= await fallback(ecsSdk, () => import("@aws-sdk/client-ecs"));
   loaded.logs ??= await fallback(logsSdk, () => import("@aws-sdk/client-cloudwatch-logs"));
-  if (options.ec2 === true)
-    loaded.ec2 ??= await fallback(ec2Module, () => import("@aws-sdk/client-ec2"));
 }
 
-/** `importSdkModules({ ec2: true })`'s EC2 part: the module, loaded as it describes. */
+/** The EC2 module, loaded as `importSdkModules` loads the others (network inference calls it). */
 export async function importEc2Module(): Promise<Ec2Module> {
   return (loaded.ec2 ??= await fallback(ec2Module, () => import("@aws-sdk/client-ec2")));
 }

@@ -194,11 +194,13 @@ export class StoreCheckpoints implements JobCheckpoints {
         this.#changesBytes += text.length;
         for (const slot of changed) written[slot.index] = slot;
       } else {
+        // The slots as serialised: a slot that steps while the save is in flight is written next.
+        const slots = [...state.slots];
         const text = checkpointText(this.#run, state, result, now, { seq });
         await store.save(key, text, this.#lease);
         this.#lastBytes = text.length;
         this.#changesBytes = 0;
-        this.#written = [...state.slots];
+        this.#written = slots;
       }
     } catch (error) {
       for (const i of stepped) this.#stepped.add(i);
