@@ -172,13 +172,10 @@ async function realtimeScenario(scenario: string): Promise<void> {
   const run = async (k: number): Promise<MeasurementResult> => {
     // A transcript an interrupted benchmark left behind would mix with the new one.
     if (withReplay) await rm(transcript(k), { recursive: true, force: true });
-    return measure(
-      { scenario, strategy: "ours", mode: "realtime" },
-      [
-        ...(withReplay ? ["--record", transcript(k)] : []),
-        ...(values["preload-sdk"] ? ["--preload-sdk"] : []),
-      ],
-    );
+    return measure({ scenario, strategy: "ours", mode: "realtime" }, [
+      ...(withReplay ? ["--record", transcript(k)] : []),
+      ...(values["preload-sdk"] ? ["--preload-sdk"] : []),
+    ]);
   };
   const replay = async (k: number): Promise<ReplayResult> => {
     const result = await runWorker<ReplayResult>(`${scenario} transport replay`, [
