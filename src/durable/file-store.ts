@@ -259,29 +259,34 @@ async function writeAtomically(
 ): Promise<void> {
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    if (sync) {
-      const file = await open(temporary, "w");
-      try {
-        await file.writeFile(text, "utf8");
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-    } else {
-      await writeFile(temporary, text, "utf8");
-    }
+    if (sync) await writeSynced(temporary, text);
+    else await writeFile(temporary, text, "utf8");
     await rename(temporary, path);
-    if (sync) {
-      const directory = await open(dir, "r");
-      try {
-        await directory.sync();
-      } finally {
-        await directory.close();
-      }
-    }
+    if (sync) await syncFile(dir);
   } catch (error) {
     await rm(temporary, { force: true });
     throw storeError(`cannot write ${path}`, error);
+  }
+}
+
+/** Writes `path` and waits until its bytes are on disk. */
+async function writeSynced(path: string, text: string): Promise<void> {
+  const file = await open(path, "w");
+  try {
+    await file.writeFile(text, "utf8");
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Waits until a file (or a directory: a rename in it) is on disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
