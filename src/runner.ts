@@ -66,7 +66,7 @@ import { LogFollower } from "./logs/follower.js";
 import { JobLogPolicy } from "./logs/job-logs.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
 import { EcsBatchSetupError, EcsBatchValidationError, validationError } from "./errors.js";
-import { generateRunId, RUN_ID_PATTERN } from "./request/naming.js";
+import { generateRunId, RUN_ID_PATTERN, taskName } from "./request/naming.js";
 import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
 import type { ReadTextFile } from "./template/loader.js";
@@ -689,8 +689,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         taskDefinitionArn: checkpoint.taskDefinitionArn,
         ...(checkpoint.network === undefined ? {} : { network: checkpoint.network }),
       });
+      const nameOf = (index: number): string => taskName(job.taskNamePrefix, job.jobId, index);
       const resume: { -readonly [K in keyof ResumedState]: ResumedState[K] } = {
-        slots: slotsOf(checkpoint),
+        slots: slotsOf(checkpoint, nameOf),
         failedTaskArns: checkpoint.failedTaskArns,
         ...(checkpoint.stopCause === undefined ? {} : { stopCause: causeOf(checkpoint.stopCause) }),
       };
@@ -720,7 +721,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       const latest = (await findCheckpoint(store, job.jobId, checkpoint.runId)) ?? checkpoint;
       checkpoints.continueFrom(latest.seq ?? 0);
       if (latest !== checkpoint) {
-        resume.slots = slotsOf(latest);
+        resume.slots = slotsOf(latest, nameOf);
         resume.failedTaskArns = latest.failedTaskArns;
         if (latest.stopCause !== undefined) resume.stopCause = causeOf(latest.stopCause);
       }

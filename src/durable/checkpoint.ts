@@ -27,9 +27,12 @@ const FailureSchema = z.object({
   container: z.string().optional(),
 });
 
+/**
+ * A slot. Fields at their initial value (zero budgets, no failed tasks, no stop requested) may
+ * be left out, and the task name is not held: it follows from the job and the index.
+ */
 const SlotSchema = z.object({
   index: z.int().min(0),
-  taskName: z.string(),
   phase: z.enum([
     "pending",
     "launching",
@@ -41,18 +44,18 @@ const SlotSchema = z.object({
     "stopped",
   ]),
   attempts: z.int().min(0),
-  applicationFailures: z.int().min(0),
-  launchFailures: z.int().min(0),
+  applicationFailures: z.int().min(0).default(0),
+  launchFailures: z.int().min(0).default(0),
   taskArn: z.string().optional(),
   lastStatus: z.string().optional(),
-  failedTaskArns: z.array(z.string()),
+  failedTaskArns: z.array(z.string()).default([]),
   exitCode: z.number().nullable().optional(),
   stopCode: z.string().optional(),
   stoppedReason: z.string().optional(),
   lastFailure: FailureSchema.optional(),
   failedAt: z.number().optional(),
   stoppedAt: z.number().optional(),
-  stopRequested: z.boolean(),
+  stopRequested: z.boolean().default(false),
   retryAt: z.number().optional(),
   report: z
     .object({ failure: FailureSchema, willRetry: z.boolean(), taskArn: z.string().optional() })
@@ -106,10 +109,14 @@ export const CheckpointSchema = z.object({
   seq: z.int().min(0).optional(),
 });
 
-/** A checkpoint as stored. */
+/** A checkpoint as read: the fields left out at their initial value put back. */
 export type Checkpoint = z.infer<typeof CheckpointSchema>;
+/** A checkpoint as written. */
+export type StoredCheckpoint = z.input<typeof CheckpointSchema>;
 /** A slot as a checkpoint holds it. */
 export type CheckpointSlot = Checkpoint["slots"][number];
+/** A slot as a checkpoint is written: fields at their initial value left out. */
+export type StoredSlot = z.input<typeof SlotSchema>;
 /** Why the run stopped, as a checkpoint holds it (a fatal error keeps its name and message only). */
 export type CheckpointStopCause = NonNullable<Checkpoint["stopCause"]>;
 /** A finished run's outcome. */
@@ -156,9 +163,13 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
   return parsed.data;
 }
 
+/** A change appended to a checkpoint (`JobStore.append`): one line of JSON. */
+type Change = Partial<Checkpoint> & { readonly failedTaskArnsAdded?: readonly string[] };
+
 /**
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
- * fields it carries and the slots it lists (by index). Changes older than the checkpoint (a
+ * fields it carries and the slots it lists (by index), and adds the failed tasks it lists to
+ * the run's. Changes older than the checkpoint (a
  * save that replaced the checkpoint before the changes could be cleared) are skipped, and so
  * is a line cut short by a crash; a change that does not follow on from the one before (read
  * across a newer save) ends the merge. What they held is found again in ECS on attach.
@@ -171,17 +182,20 @@ function withChanges(base: unknown, lines: readonly string[]): unknown {
   const slots = [...merged.slots];
   for (const line of lines) {
     if (line === "") continue;
-    let change: Partial<Checkpoint>;
+    let change: Change;
     try {
-      change = JSON.parse(line) as Partial<Checkpoint>;
+      change = JSON.parse(line) as Change;
     } catch {
       continue;
     }
     if (typeof change.seq !== "number" || change.seq <= (merged.seq ?? 0)) continue;
     // A gap: the changes were read across a newer save. What is merged so far is whole.
     if (change.seq !== (merged.seq ?? 0) + 1) break;
-    const { slots: changed = [], ...fields } = change;
+    const { slots: changed = [], failedTaskArnsAdded = [], ...fields } = change;
     Object.assign(merged, fields);
+    if (failedTaskArnsAdded.length > 0 && Array.isArray(merged.failedTaskArns)) {
+      merged.failedTaskArns = [...merged.failedTaskArns, ...failedTaskArnsAdded];
+    }
     for (const slot of changed) slots[slot.index] = slot;
   }
   merged.slots = slots;

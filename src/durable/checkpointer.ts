@@ -17,8 +17,9 @@ import {
   CHECKPOINT_VERSION,
   storedFailure,
   type Checkpoint,
-  type CheckpointSlot,
   type CheckpointStopCause,
+  type StoredCheckpoint,
+  type StoredSlot,
 } from "./checkpoint.js";
 import { EcsBatchLeaseError, type JobStore, type Lease } from "./store.js";
 
@@ -181,14 +182,14 @@ export class StoreCheckpoints implements JobCheckpoints {
         this.#changesBytes < Math.max(CHANGES_PER_CHECKPOINT * this.#lastBytes, CHANGES_FLOOR_BYTES)
       ) {
         const changed: SlotState[] = [];
-        for (const i of [...stepped].sort((a, b) => a - b)) {
+        for (const i of stepped) {
           const slot = state.slots[i] as SlotState;
           if (movedOn(written[i], slot)) changed.push(slot);
         }
         if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return;
-        const text = checkpointText(this.#run, { ...state, slots: changed }, result, now, {
+        const text = changeText(state, changed, result, now, {
           seq,
-          taskCount: state.slots.length,
+          failedBefore: this.#writtenRun?.failedTaskArns ?? 0,
         });
         await store.append(key, text, this.#lease);
         this.#changesBytes += text.length;
@@ -242,27 +243,46 @@ function differs(a: SlotState, b: SlotState): boolean {
 }
 
 /**
- * The checkpoint as JSON text (or, given only the slots that changed, a change to append). The
- * slots go last, so a reader can parse the run's own fields without them.
+ * The checkpoint as JSON text. The slots go last, so a reader can parse the run's own fields
+ * without them.
  */
 export function checkpointText(
   run: RunRecord,
   state: JobState,
   result: JobResult | undefined,
   now: number,
-  options: {
-    readonly seq?: number;
-    /** The run's slots, when `state` holds only those that changed. */
-    readonly taskCount?: number;
-  } = {},
+  options: { readonly seq?: number } = {},
 ): string {
   const { slots, ...rest } = checkpointOf(run, state, result, now);
   const head = JSON.stringify({
     ...rest,
-    taskCount: options.taskCount ?? state.slots.length,
     ...(options.seq === undefined ? {} : { seq: options.seq }),
   });
   return `${head.slice(0, -1)},"slots":${JSON.stringify(slots)}}`;
+}
+
+/**
+ * A change to append (one line of JSON): the run's fields that move, the tasks that failed
+ * since the last write (`failedTaskArns` grows only), and the slots that moved on. A reader
+ * applies it over what it read before, so the run's identity, which never changes, is left out.
+ */
+function changeText(
+  state: JobState,
+  changed: readonly SlotState[],
+  result: JobResult | undefined,
+  now: number,
+  options: { readonly seq: number; readonly failedBefore: number },
+): string {
+  const failed = state.failedTaskArns.slice(options.failedBefore);
+  const head = JSON.stringify({
+    seq: options.seq,
+    state: result === undefined ? "running" : "finished",
+    ...(state.stopCause === undefined ? {} : { stopCause: storedCause(state.stopCause) }),
+    ...(failed.length === 0 ? {} : { failedTaskArnsAdded: failed }),
+    ...(result === undefined ? {} : { outcome: outcomeOf(result) }),
+    savedAt: now,
+  });
+  return `${head.slice(0, -1)},"slots":${JSON.stringify(changed.map(storedSlot))}}`;
 }
 
 /** The checkpoint of a run's state (and, once it finished, its outcome). */
@@ -271,7 +291,7 @@ export function checkpointOf(
   state: JobState,
   result: JobResult | undefined,
   now: number,
-): Checkpoint {
+): StoredCheckpoint {
   return {
     version: CHECKPOINT_VERSION,
     jobId: run.jobId,
@@ -287,16 +307,16 @@ export function checkpointOf(
     ...(state.stopCause === undefined ? {} : { stopCause: storedCause(state.stopCause) }),
     slots: state.slots.map(storedSlot),
     failedTaskArns: [...state.failedTaskArns],
-    ...(result === undefined
-      ? {}
-      : {
-          outcome: {
-            status: result.status,
-            finishedAt: result.finishedAt.getTime(),
-            ...(result.error === undefined ? {} : { error: result.error }),
-          },
-        }),
+    ...(result === undefined ? {} : { outcome: outcomeOf(result) }),
     savedAt: now,
+  };
+}
+
+function outcomeOf(result: JobResult): NonNullable<Checkpoint["outcome"]> {
+  return {
+    status: result.status,
+    finishedAt: result.finishedAt.getTime(),
+    ...(result.error === undefined ? {} : { error: result.error }),
   };
 }
 
@@ -310,26 +330,28 @@ function networkOf(network: AwsVpcConfiguration): NonNullable<Checkpoint["networ
   };
 }
 
-/** A slot as a checkpoint holds it; the fields left undefined are left out of the JSON. */
-function storedSlot(slot: SlotState): CheckpointSlot {
+/**
+ * A slot as a checkpoint holds it. Fields left undefined are left out of the JSON, and so are
+ * those at their initial value (a 10,000-task run's first checkpoint is mostly such slots).
+ */
+function storedSlot(slot: SlotState): StoredSlot {
   const report = slot.report;
   return {
     index: slot.index,
-    taskName: slot.taskName,
     phase: slot.phase,
     attempts: slot.attempts,
-    applicationFailures: slot.applicationFailures,
-    launchFailures: slot.launchFailures,
+    applicationFailures: slot.applicationFailures === 0 ? undefined : slot.applicationFailures,
+    launchFailures: slot.launchFailures === 0 ? undefined : slot.launchFailures,
     taskArn: slot.taskArn,
     lastStatus: slot.lastStatus,
-    failedTaskArns: [...slot.failedTaskArns],
+    failedTaskArns: slot.failedTaskArns.length === 0 ? undefined : [...slot.failedTaskArns],
     exitCode: slot.exitCode,
     stopCode: slot.stopCode,
     stoppedReason: slot.stoppedReason,
     lastFailure: slot.lastFailure === undefined ? undefined : storedFailure(slot.lastFailure),
     failedAt: slot.failedAt,
     stoppedAt: slot.stoppedAt,
-    stopRequested: slot.stopRequested,
+    stopRequested: slot.stopRequested ? true : undefined,
     retryAt: slot.retryAt,
     report:
       report === undefined
@@ -383,17 +405,20 @@ export function causeOf(stored: CheckpointStopCause): StopCause {
   }
 }
 
-function failureOf(stored: CheckpointSlot["lastFailure"] & object): TaskFailure {
+function failureOf(stored: Checkpoint["slots"][number]["lastFailure"] & object): TaskFailure {
   return { ...stored };
 }
 
-/** A checkpoint's slots as the job's state: slots in a final phase have ended. */
-export function slotsOf(checkpoint: Checkpoint): SlotState[] {
+/**
+ * A checkpoint's slots as the job's state: slots in a final phase have ended.
+ * @param nameOf the task name of a slot, from the job (checkpoints do not hold it)
+ */
+export function slotsOf(checkpoint: Checkpoint, nameOf: (index: number) => string): SlotState[] {
   return checkpoint.slots.map((s) => {
     const final = s.phase === "succeeded" || s.phase === "failed" || s.phase === "stopped";
     return {
       // The fields in the order and shape of a slot the job made itself.
-      ...initialSlot(s.index, s.taskName),
+      ...initialSlot(s.index, nameOf(s.index)),
       ...s,
       ...(s.lastFailure === undefined ? {} : { lastFailure: failureOf(s.lastFailure) }),
       ...(s.report === undefined

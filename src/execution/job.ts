@@ -87,7 +87,7 @@ export interface JobCheckpoints {
    * run's lease passes to another process: this one then stops driving the run.
    */
   started(state: JobState, onLost: (error: Error) => void): Promise<void>;
-  /** The slot at `index` took a step (its state may have changed). */
+  /** The slot at `index` took a step that replaced it (its checkpointed fields may have changed). */
   changed(index: number): void;
   /** The run ended (with its result), or stopped being driven here (`undefined`). */
   finished(state: JobState, result: JobResult | undefined): Promise<void>;
@@ -374,12 +374,20 @@ export class JobExecution {
     }
   }
 
-  /**
-   * Feeds one event to a slot and carries out what its step returns. The one guard of the
-   * engine: whatever throws here (a bug, or host code such as a retry policy) ends the job
-   * `failed` instead of breaking it (`#fail`).
-   */
+  /** Feeds one event to a slot; a slot the step replaced is the checkpoints' to write. */
   #dispatch(index: number, event: SlotEvent): void {
+    const before = this.state.slots[index] as SlotState;
+    this.#step(index, event);
+    // A step that kept the slot (a status seen again, say) leaves the checkpoint as it was.
+    if (this.state.slots[index] !== before) this.#checkpoints?.changed(index);
+  }
+
+  /**
+   * Steps a slot and carries out the commands. The one guard of the engine: whatever throws
+   * here (a bug, or host code such as a retry policy) ends the job `failed` instead of
+   * breaking it (`#fail`).
+   */
+  #step(index: number, event: SlotEvent): void {
     let commands: readonly SlotCommand[];
     try {
       const next = step(this.state.slots[index] as SlotState, event, this.#slotContext);
@@ -399,7 +407,6 @@ export class JobExecution {
       }
     }
     if (failure !== undefined) this.#fail(failure.error, index);
-    this.#checkpoints?.changed(index);
   }
 
   /** Carries out one command of a slot. */

@@ -116,6 +116,59 @@ describe("a checkpoint with changes", () => {
     ]);
   });
 
+  it("puts back the fields a slot left out at their initial value, and adds each change's failed tasks in order", () => {
+    const compact = {
+      ...base,
+      slots: [0, 1].map((index) => ({ index, phase: "pending", attempts: 0 })),
+    };
+    const text = [
+      JSON.stringify({ ...compact, failedTaskArns: ["arn:a"] }),
+      JSON.stringify({
+        seq: 6,
+        savedAt: 11,
+        failedTaskArnsAdded: ["arn:b"],
+        slots: [
+          {
+            index: 1,
+            phase: "backoff",
+            attempts: 1,
+            failedTaskArns: ["arn:b"],
+            applicationFailures: 1,
+          },
+        ],
+      }),
+      JSON.stringify({
+        seq: 7,
+        savedAt: 12,
+        slots: [{ index: 0, phase: "running", attempts: 1, taskArn: "arn:c" }],
+      }),
+      JSON.stringify({ seq: 8, savedAt: 13, failedTaskArnsAdded: ["arn:c", "arn:d"], slots: [] }),
+    ].join("\n");
+    const checkpoint = parseCheckpoint(text, "in the test");
+    expect(checkpoint.failedTaskArns).toEqual(["arn:a", "arn:b", "arn:c", "arn:d"]);
+    expect(checkpoint.slots).toEqual([
+      {
+        index: 0,
+        phase: "running",
+        attempts: 1,
+        applicationFailures: 0,
+        launchFailures: 0,
+        taskArn: "arn:c",
+        failedTaskArns: [],
+        stopRequested: false,
+      },
+      {
+        index: 1,
+        phase: "backoff",
+        attempts: 1,
+        applicationFailures: 1,
+        launchFailures: 0,
+        failedTaskArns: ["arn:b"],
+        stopRequested: false,
+      },
+    ]);
+  });
+
   it("stops at a change that does not follow on (read across a newer save): what it has is whole", () => {
     const text = [
       JSON.stringify(base),
