@@ -21,7 +21,13 @@ import {
   type StoredCheckpoint,
   type StoredSlot,
 } from "./checkpoint.js";
-import { EcsBatchLeaseError, type JobStore, type Lease } from "./store.js";
+import {
+  EcsBatchLeaseError,
+  renewed,
+  type JobStore,
+  type Lease,
+  type LeaseRenewal,
+} from "./store.js";
 
 /** The checkpoint text written per beat at most, on average: larger ones are written less often. */
 const BYTES_PER_BEAT = 1_000_000;
@@ -68,7 +74,8 @@ export class StoreCheckpoints implements JobCheckpoints {
   #dirty = false;
   #state: JobState | undefined;
   readonly #stopped = new AbortController();
-  #writing: Promise<void> = Promise.resolve();
+  /** The beat's store work in flight, which the run's last write waits for. */
+  #beating: Promise<boolean> = Promise.resolve(true);
   /** Checkpoints written for this run. */
   writes = 0;
   /** The size of the last full checkpoint written, in characters. */
@@ -109,7 +116,7 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   async finished(state: JobState, result: JobResult | undefined): Promise<void> {
     this.#stopped.abort();
-    await this.#writing.catch(() => undefined);
+    await this.#beating;
     try {
       if (result !== undefined) await this.#write(state, result);
       await this.#ctx.store.release(this.#lease);
@@ -123,50 +130,82 @@ export class StoreCheckpoints implements JobCheckpoints {
   }
 
   /**
-   * Each beat: renew the lease; write if anything changed since the last write, and if the
-   * beats since then carry at most `BYTES_PER_BEAT` each: a 10,000-slot run's 4 MB checkpoint
-   * is written every fifth poll. What happens between two writes is read back from ECS on
-   * attach (ECS keeps stopped tasks about an hour; the gap is at most a few minutes).
+   * Each beat: renew the lease (with the write, when the store appends changes); write if
+   * anything changed since the last write, and if the beats since then carry at most
+   * `BYTES_PER_BEAT` each: a 10,000-slot run's 4 MB checkpoint is written every fifth poll.
+   * What happens between two writes is read back from ECS on attach (ECS keeps stopped tasks
+   * about an hour; the gap is at most a few minutes).
    */
   async #beat(onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
-    const { clock, store, leaseTtlMs, intervalMs } = this.#ctx;
+    const { intervalMs } = this.#ctx;
     let beats = 0;
-    while (await sleepUnlessAborted(clock, intervalMs, this.#stopped.signal)) {
+    while (await sleepUnlessAborted(this.#ctx.clock, intervalMs, this.#stopped.signal)) {
       beats++;
-      try {
-        this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
-        const due =
-          this.#ctx.store.append !== undefined || beats * BYTES_PER_BEAT >= this.#lastBytes;
-        if (this.#dirty && due && this.#state !== undefined) {
-          beats = 0;
-          this.#dirty = false;
-          this.#writing = this.#write(this.#state, undefined);
-          await this.#writing;
-        }
-      } catch (error) {
-        if (error instanceof EcsBatchLeaseError) {
-          this.#stopped.abort();
-          onLost(error);
-          return;
-        }
-        // A store that fails for a while (a full disk, a network blip) is retried next beat:
-        // the run goes on, and the next write carries everything since.
-        this.#dirty = true;
-        this.#ctx.logger.warn("a checkpoint could not be saved; trying again next poll", {
-          jobId: this.#run.jobId,
-          runId: this.#run.runId,
-          error: textOf(error),
+      const write =
+        this.#dirty &&
+        (this.#ctx.store.append !== undefined || beats * BYTES_PER_BEAT >= this.#lastBytes);
+      if (write) beats = 0;
+      this.#beating = this.#storeBeat(write, onLost);
+      if (!(await this.#beating)) return;
+    }
+  }
+
+  /** One beat's store work: the write when due, and the renewal. False once the lease is lost. */
+  async #storeBeat(write: boolean, onLost: (error: EcsBatchLeaseError) => void): Promise<boolean> {
+    const { clock, store, leaseTtlMs } = this.#ctx;
+    let renewed = false;
+    try {
+      if (write && this.#state !== undefined) {
+        this.#dirty = false;
+        renewed = await this.#write(this.#state, undefined, {
+          ttlMs: leaseTtlMs,
+          now: clock.now(),
         });
       }
+    } catch (error) {
+      if (!this.#failed(error, onLost)) return false;
     }
+    try {
+      if (!renewed) this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
+    } catch (error) {
+      return this.#failed(error, onLost);
+    }
+    return true;
+  }
+
+  /**
+   * A beat's write or renewal failed: a lost lease ends the beats (`false`); any other failure
+   * (a full disk, a network blip) is retried next beat, and the next write carries everything
+   * since.
+   */
+  #failed(error: unknown, onLost: (error: EcsBatchLeaseError) => void): boolean {
+    if (error instanceof EcsBatchLeaseError) {
+      if (!this.#stopped.signal.aborted) {
+        this.#stopped.abort();
+        onLost(error);
+      }
+      return false;
+    }
+    this.#dirty = true;
+    this.#ctx.logger.warn("a checkpoint could not be saved; trying again next poll", {
+      jobId: this.#run.jobId,
+      runId: this.#run.runId,
+      error: textOf(error),
+    });
+    return true;
   }
 
   /**
    * Writes the run: its changes since the last write when the store takes them (until they
    * outgrow the run itself), otherwise all of it. Only the slots stepped since the last write
-   * are compared, so a write costs what changed, not the run's size.
+   * are compared, so a write costs what changed, not the run's size. Given `renewal`, a change
+   * renews the lease as it is appended; returns whether the lease was renewed.
    */
-  async #write(state: JobState, result: JobResult | undefined): Promise<void> {
+  async #write(
+    state: JobState,
+    result: JobResult | undefined,
+    renewal?: LeaseRenewal,
+  ): Promise<boolean> {
     const store = this.#ctx.store;
     const key = { jobId: this.#run.jobId, runId: this.#run.runId };
     const now = this.#ctx.clock.now();
@@ -175,6 +214,7 @@ export class StoreCheckpoints implements JobCheckpoints {
     const written = this.#written;
     const stepped = this.#stepped;
     this.#stepped = new Set();
+    let leaseRenewed = false;
     try {
       if (
         store.append !== undefined &&
@@ -186,12 +226,16 @@ export class StoreCheckpoints implements JobCheckpoints {
           const slot = state.slots[i] as SlotState;
           if (movedOn(written[i], slot)) changed.push(slot);
         }
-        if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return;
+        if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return false;
         const text = changeText(state, changed, result, now, {
           seq,
           failedBefore: this.#writtenRun?.failedTaskArns ?? 0,
         });
-        await store.append(key, text, this.#lease);
+        await store.append(key, text, this.#lease, renewal);
+        if (renewal !== undefined) {
+          this.#lease = { ...this.#lease, expiresAt: renewed(this.#lease, renewal).expiresAt };
+          leaseRenewed = true;
+        }
         this.#changesBytes += text.length;
         for (const slot of changed) written[slot.index] = slot;
       } else {
@@ -210,6 +254,7 @@ export class StoreCheckpoints implements JobCheckpoints {
     this.#writtenRun = { failedTaskArns: state.failedTaskArns.length, stopCause: state.stopCause };
     this.#seq = seq;
     this.writes++;
+    return leaseRenewed;
   }
 
   /** Whether the run's own fields changed since the last write. */

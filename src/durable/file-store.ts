@@ -27,9 +27,11 @@ import {
   EcsBatchStoreError,
   isCurrent,
   nextLease,
+  renewed,
   type JobStore,
   type Lease,
   type LeaseRecord,
+  type LeaseRenewal,
   type RunKey,
   type StoredRunInfo,
 } from "./store.js";
@@ -94,7 +96,7 @@ export class FileJobStore implements JobStore {
    * Appends a change to the run's changes file, not synced: a change lost with the machine
    * only leaves the checkpoint further behind the run, and an attach reads the rest from ECS.
    */
-  async append(key: RunKey, change: string, lease: Lease): Promise<void> {
+  async append(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void> {
     const paths = this.#paths(key);
     await this.#locked(paths, async () => {
       await currentLease(paths.lease, lease);
@@ -103,6 +105,7 @@ export class FileJobStore implements JobStore {
       } catch (error) {
         throw storeError(`cannot write ${paths.changes}`, error);
       }
+      if (renewal !== undefined) await writeLease(paths, renewed(lease, renewal));
     });
     this.appends++;
   }
@@ -142,7 +145,7 @@ export class FileJobStore implements JobStore {
     const paths = this.#paths(key);
     return this.#locked(paths, async () => {
       const record = nextLease(key, await readLease(paths.lease), owner, ttlMs, now);
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(record), { sync: false });
+      await writeLease(paths, record);
       return { key, ...record };
     });
   }
@@ -151,13 +154,9 @@ export class FileJobStore implements JobStore {
     const paths = this.#paths(lease.key);
     return this.#locked(paths, async () => {
       await currentLease(paths.lease, lease);
-      const renewed: LeaseRecord = {
-        owner: lease.owner,
-        expiresAt: now + ttlMs,
-        fence: lease.fence,
-      };
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(renewed), { sync: false });
-      return { ...lease, expiresAt: renewed.expiresAt };
+      const record = renewed(lease, { ttlMs, now });
+      await writeLease(paths, record);
+      return { ...lease, expiresAt: record.expiresAt };
     });
   }
 
@@ -166,8 +165,7 @@ export class FileJobStore implements JobStore {
     await this.#locked(paths, async () => {
       const record = await readLease(paths.lease);
       if (!isCurrent(lease, record)) return;
-      const released: LeaseRecord = { owner: lease.owner, expiresAt: 0, fence: lease.fence };
-      await writeAtomically(paths.dir, paths.lease, JSON.stringify(released), { sync: false });
+      await writeLease(paths, { owner: lease.owner, expiresAt: 0, fence: lease.fence });
     });
   }
 
@@ -227,6 +225,14 @@ async function currentLease(path: string, lease: Lease): Promise<void> {
       record ?? { owner: "nobody", expiresAt: 0 },
     );
   }
+}
+
+/** Replaces the lease file, not synced: a lease matters only while its owner runs. */
+async function writeLease(
+  paths: { dir: string; lease: string },
+  record: LeaseRecord,
+): Promise<void> {
+  await writeAtomically(paths.dir, paths.lease, JSON.stringify(record), { sync: false });
 }
 
 async function readLease(path: string): Promise<LeaseRecord | undefined> {

@@ -6,9 +6,11 @@ import {
   EcsBatchLeaseError,
   isCurrent,
   nextLease,
+  renewed,
   type JobStore,
   type Lease,
   type LeaseRecord,
+  type LeaseRenewal,
   type RunKey,
   type StoredRunInfo,
 } from "./store.js";
@@ -55,10 +57,11 @@ export class MemoryJobStore implements JobStore {
     return Promise.resolve();
   }
 
-  append(key: RunKey, change: string, lease: Lease): Promise<void> {
+  append(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void> {
     const entry = this.#entry(key);
     if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(key, entry));
     (entry.changes ??= []).push(change);
+    if (renewal !== undefined) entry.lease = renewed(lease, renewal);
     this.appends++;
     return Promise.resolve();
   }
@@ -87,8 +90,8 @@ export class MemoryJobStore implements JobStore {
   renew(lease: Lease, ttlMs: number, now: number): Promise<Lease> {
     const entry = this.#entry(lease.key);
     if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(lease.key, entry));
-    entry.lease = { owner: lease.owner, expiresAt: now + ttlMs, fence: lease.fence };
-    return Promise.resolve({ ...lease, expiresAt: now + ttlMs });
+    entry.lease = renewed(lease, { ttlMs, now });
+    return Promise.resolve({ ...lease, expiresAt: entry.lease.expiresAt });
   }
 
   release(lease: Lease): Promise<void> {

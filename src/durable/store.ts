@@ -25,6 +25,12 @@ export interface Lease {
   readonly fence: number;
 }
 
+/** A lease's extension: until `now + ttlMs`. */
+export interface LeaseRenewal {
+  readonly ttlMs: number;
+  readonly now: number;
+}
+
 /** A run as `list` reports it. */
 export interface StoredRunInfo extends RunKey {
   /** When the run started (ms since epoch); the latest run of a job has the highest. */
@@ -46,8 +52,10 @@ export interface JobStore {
    * checkpoint, refused like `save` under a lost lease. A store that has it returns from `load`
    * the last checkpoint saved and, on the lines after it, the changes appended since; `save`
    * starts afresh. The runner then writes a large run's changes rather than all of it each poll.
+   * Given `renewal`, the lease is extended in the same step, as `renew` would (the runner then
+   * does not call `renew` that poll).
    */
-  append?(key: RunKey, change: string, lease: Lease): Promise<void>;
+  append?(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void>;
   /** The runs of a job, in no particular order. */
   list(jobId: string): Promise<StoredRunInfo[]>;
   /** Forgets a run (its checkpoint and lease). */
@@ -112,6 +120,11 @@ export function nextLease(
     throw new EcsBatchLeaseError("LEASE_HELD", key, current);
   }
   return { owner, expiresAt: now + ttlMs, fence: (current?.fence ?? 0) + 1 };
+}
+
+/** The record of `lease` extended by `renewal`. */
+export function renewed(lease: Lease, renewal: LeaseRenewal): LeaseRecord {
+  return { owner: lease.owner, expiresAt: renewal.now + renewal.ttlMs, fence: lease.fence };
 }
 
 /** Whether `lease` is the current one of `record`. */

@@ -88,6 +88,39 @@ describe("a lease lost mid-run", () => {
   });
 });
 
+describe("the lease's renewals", () => {
+  it("one lease-extending store call per poll: a poll that writes a change renews with it", async () => {
+    const { aws, clock, host } = world();
+    aws.script({}, { runMs: 60_000 });
+    aws.script({ taskIndex: 1, attempt: 1 }, { exitCode: 1, runMs: 30_000 });
+    const inner = new MemoryJobStore();
+    const extended: { at: number; by: "renew" | "append" }[] = [];
+    const store: JobStore = {
+      load: (key) => inner.load(key),
+      save: (key, text, lease) => inner.save(key, text, lease),
+      list: (jobId) => inner.list(jobId),
+      delete: (key) => inner.delete(key),
+      acquire: (key, owner, ttlMs, now) => inner.acquire(key, owner, ttlMs, now),
+      release: (lease) => inner.release(lease),
+      renew: (lease, ttlMs, now) => {
+        extended.push({ at: now, by: "renew" });
+        return inner.renew(lease, ttlMs, now);
+      },
+      append: (key, change, lease, renewal) => {
+        if (renewal !== undefined) extended.push({ at: renewal.now, by: "append" });
+        return inner.append(key, change, lease, renewal);
+      },
+    };
+    const h = host({ store });
+    const result = await clock.runUntil(h.runner.submit(durableJob({ maxFailCount: 1 })).result);
+    expect(result.status).toBe("succeeded");
+    // Polls with a change to write and polls without both occurred, each extending the lease once.
+    expect(new Set(extended.map((e) => e.by))).toEqual(new Set(["renew", "append"]));
+    const gaps = extended.slice(1).map((e, i) => e.at - (extended[i]?.at ?? 0));
+    expect(new Set(gaps)).toEqual(new Set([5000]));
+  });
+});
+
 describe("what attaching costs", () => {
   const listAndDescribe = (aws: ReturnType<typeof world>["aws"]) =>
     aws.count("ListTasks") + aws.count("DescribeTasks");
