@@ -86,8 +86,10 @@ export class StoreCheckpoints implements JobCheckpoints {
   #seq = 0;
   /** The slots as the store has them (the last write that succeeded). */
   #written: SlotState[] | undefined;
-  /** Slots stepped since the last write that succeeded (some may only have a new status). */
-  #stepped = new Set<number>();
+  /** Slots replaced since the last write that succeeded, each once (`#isStepped`). */
+  #stepped: number[] = [];
+  /** One flag per slot: 1 while the slot is in `#stepped`. */
+  #isStepped = new Uint8Array(0);
   /** The run's own fields as last written: a write with no slot moved and these unchanged is skipped. */
   #writtenRun: { failedTaskArns: number; stopCause: StopCause | undefined } | undefined;
 
@@ -100,6 +102,7 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   async started(state: JobState, onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
     this.#state = state;
+    this.#isStepped = new Uint8Array(state.slots.length);
     await this.#write(state, undefined);
     void this.#beat(onLost);
   }
@@ -111,7 +114,13 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   changed(index: number): void {
     this.#dirty = true;
-    this.#stepped.add(index);
+    this.#step(index);
+  }
+
+  #step(index: number): void {
+    if (this.#isStepped[index] === 1) return;
+    this.#isStepped[index] = 1;
+    this.#stepped.push(index);
   }
 
   async finished(state: JobState, result: JobResult | undefined): Promise<void> {
@@ -213,7 +222,8 @@ export class StoreCheckpoints implements JobCheckpoints {
     const seq = this.#seq + 1;
     const written = this.#written;
     const stepped = this.#stepped;
-    this.#stepped = new Set();
+    this.#stepped = [];
+    this.#isStepped.fill(0);
     let leaseRenewed = false;
     try {
       if (
@@ -248,7 +258,7 @@ export class StoreCheckpoints implements JobCheckpoints {
         this.#written = slots;
       }
     } catch (error) {
-      for (const i of stepped) this.#stepped.add(i);
+      for (const i of stepped) this.#step(i);
       throw error;
     }
     this.#writtenRun = { failedTaskArns: state.failedTaskArns.length, stopCause: state.stopCause };
@@ -269,22 +279,35 @@ export class StoreCheckpoints implements JobCheckpoints {
 }
 
 /**
- * Whether a slot changed in a way a checkpoint must carry: anything but the task's last status
- * seen, which the first poll after an attach reads again (a task's PROVISIONING, PENDING and
- * RUNNING would otherwise be three changes to write per task).
+ * The fields of a slot a change must carry when they move: every field a checkpoint holds but
+ * the index and the task's last status seen, which the first poll after an attach reads again
+ * (a task's PROVISIONING, PENDING and RUNNING would otherwise be three changes to write per
+ * task). Typed as a record so that a field added to the checkpoint's slots must be listed here.
  */
+const FOLLOWED: Record<Exclude<keyof StoredSlot, "index" | "lastStatus">, true> = {
+  phase: true,
+  attempts: true,
+  applicationFailures: true,
+  launchFailures: true,
+  taskArn: true,
+  failedTaskArns: true,
+  exitCode: true,
+  stopCode: true,
+  stoppedReason: true,
+  lastFailure: true,
+  failedAt: true,
+  stoppedAt: true,
+  stopRequested: true,
+  retryAt: true,
+  report: true,
+};
+const FOLLOWED_FIELDS = Object.keys(FOLLOWED) as (keyof typeof FOLLOWED)[];
+
+/** Whether a slot changed in a way a checkpoint must carry. */
 function movedOn(before: SlotState | undefined, after: SlotState): boolean {
   if (before === after) return false;
   if (before === undefined) return true;
-  return differs(before, after) || differs(after, before);
-}
-
-/** Whether a field of `a` other than `lastStatus` has another value in `b`. */
-function differs(a: SlotState, b: SlotState): boolean {
-  for (const key of Object.keys(a) as (keyof SlotState)[]) {
-    if (key !== "lastStatus" && a[key] !== b[key]) return true;
-  }
-  return false;
+  return FOLLOWED_FIELDS.some((field) => before[field] !== after[field]);
 }
 
 /**

@@ -5,7 +5,7 @@
  * so a crash leaves the old file or the new one, never half of one. Checkpoints are also synced
  * (the file and then the directory), so they survive the machine; leases are not: a lease only
  * matters while its owner runs, and after a machine crash every lease has expired anyway. Lease
- * changes and saves run under a lock file created exclusively (`O_EXCL`), so two processes
+ * changes and saves run under a lock (a directory, which only one process can make), so two processes
  * never both take a lease or write under a lost one.
  */
 import {
@@ -16,6 +16,7 @@ import {
   readFile,
   rename,
   rm,
+  rmdir,
   stat,
   writeFile,
 } from "node:fs/promises";
@@ -169,12 +170,13 @@ export class FileJobStore implements JobStore {
     });
   }
 
-  /** Runs `work` holding the run's lock file (its directory is made the first time). */
+  /** Runs `work` holding the run's lock (the run's directory is made the first time). */
   async #locked<T>(paths: { dir: string; lock: string }, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
     for (;;) {
       try {
-        await writeFile(paths.lock, "", { flag: "wx" });
+        // A directory: made and removed in one call each, and made by one process only.
+        await mkdir(paths.lock);
         break;
       } catch (error) {
         if (isMissing(error)) {
@@ -187,7 +189,7 @@ export class FileJobStore implements JobStore {
         // Lock files are wall-clock artefacts: their age is read from the file system.
         const age = await lockAge(paths.lock);
         if (age !== undefined && age > STALE_LOCK_MS) {
-          await rm(paths.lock, { force: true });
+          await rm(paths.lock, { recursive: true, force: true });
           continue;
         }
         if (Date.now() - started > LOCK_WAIT_MS) {
@@ -201,7 +203,10 @@ export class FileJobStore implements JobStore {
     try {
       return await work();
     } finally {
-      await rm(paths.lock, { force: true });
+      // Gone already only if another process took it for stale and broke it.
+      await rmdir(paths.lock).catch((error: unknown) => {
+        if (!isMissing(error)) throw storeError(`cannot remove the lock ${paths.lock}`, error);
+      });
     }
   }
 }
