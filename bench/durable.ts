@@ -178,10 +178,11 @@ class RecordingFileStore extends FileJobStore {
     this.maxBytes = Math.max(this.maxBytes, args[1].length);
   }
 
-  /** A change appended is a checkpoint write too (the store's `append`). */
+  /** A change appended is a checkpoint write too (the store's `append`), and may renew. */
   override async append(...args: Parameters<FileJobStore["append"]>): Promise<void> {
     await super.append(...args);
     this.saveAt.push(this.#clock.now());
+    if (args[3] !== undefined) this.renewals++;
   }
 
   override async renew(
