@@ -218,6 +218,7 @@ export type * from "./result.js";
 export {
   type JobStore,
   type Lease,
+  type LeaseRenewal,
   type RunKey,
   type StoredRunInfo,
   EcsBatchLeaseError,
