@@ -101,12 +101,14 @@ export class FileJobStore implements JobStore {
     const paths = this.#paths(key);
     await this.#locked(paths, async () => {
       await currentLease(paths.lease, lease);
+      // The lease first: a change that fails to append is written again on the next poll under
+      // the same number, so a change must never be written when the call fails.
+      if (renewal !== undefined) await writeLease(paths, renewed(lease, renewal));
       try {
         await appendFile(paths.changes, `${change}\n`, "utf8");
       } catch (error) {
         throw storeError(`cannot write ${paths.changes}`, error);
       }
-      if (renewal !== undefined) await writeLease(paths, renewed(lease, renewal));
     });
     this.appends++;
   }

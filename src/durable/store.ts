@@ -53,7 +53,8 @@ export interface JobStore {
    * the last checkpoint saved and, on the lines after it, the changes appended since; `save`
    * starts afresh. The runner then writes a large run's changes rather than all of it each poll.
    * Given `renewal`, the lease is extended in the same step, as `renew` would (the runner then
-   * does not call `renew` that poll).
+   * does not call `renew` that poll). A call that rejects must not have appended the change:
+   * the runner writes it again, under the same sequence number, on its next poll.
    */
   append?(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void>;
   /** The runs of a job, in no particular order. */

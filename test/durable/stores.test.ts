@@ -1,5 +1,5 @@
 /** The job stores: leases with fencing, and the file store's atomic writes (DESIGN 3.11). */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -48,6 +48,26 @@ describe("FileJobStore", () => {
     await Promise.all([store.save(key, big, lease), store.renew(lease, 15_000, 1)]);
     expect(readdirSync(join(dir, "job1")).sort()).toEqual(["run1.json", "run1.lease.json"]);
     expect(readFileSync(join(dir, "job1", "run1.json"), "utf8")).toBe(big);
+  });
+});
+
+describe("FileJobStore: a change that cannot be appended", () => {
+  it("is not written, and the call rejects; the lease it was to renew is renewed first", async () => {
+    const dir = tempDir();
+    const store = new FileJobStore(dir);
+    const lease = await store.acquire(key, "worker-a", 15_000, 1000);
+    await store.save(key, '{"seq":1}', lease);
+    // A directory where the changes file goes: appending to it fails.
+    mkdirSync(join(dir, "job1", "run1.changes"));
+    await expect(
+      store.append(key, '{"seq":2}', lease, { ttlMs: 15_000, now: 14_000 }),
+    ).rejects.toMatchObject({ code: "STORE_ERROR" });
+    await expect(store.acquire(key, "worker-b", 15_000, 20_000)).rejects.toMatchObject({
+      code: "LEASE_HELD",
+      expiresAt: 29_000,
+    });
+    rmSync(join(dir, "job1", "run1.changes"), { recursive: true });
+    expect(await store.load(key)).toBe('{"seq":1}');
   });
 });
 
