@@ -78,8 +78,8 @@ export class FileJobStore implements JobStore {
     if (checkpoint === undefined) return undefined;
     const changes = await readIfExists(paths.changes);
     if (changes === undefined || changes === "") return checkpoint;
-    // Each change ends its line; the text ends with the last change.
-    return `${checkpoint}\n${changes.endsWith("\n") ? changes.slice(0, -1) : changes}`;
+    // Each change starts its own line; the text ends with the last change.
+    return `${checkpoint}\n${changes.replace(/^\n/, "").replace(/\n$/, "")}`;
   }
 
   async save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
@@ -96,6 +96,8 @@ export class FileJobStore implements JobStore {
   /**
    * Appends a change to the run's changes file, not synced: a change lost with the machine
    * only leaves the checkpoint further behind the run, and an attach reads the rest from ECS.
+   * Each change starts a new line, so one cut short by a full disk ends its own line (a reader
+   * skips it) instead of spoiling the next.
    */
   async append(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void> {
     const paths = this.#paths(key);
@@ -105,7 +107,7 @@ export class FileJobStore implements JobStore {
       // the same number, so a change must never be written when the call fails.
       if (renewal !== undefined) await writeLease(paths, renewed(lease, renewal));
       try {
-        await appendFile(paths.changes, `${change}\n`, "utf8");
+        await appendFile(paths.changes, `\n${change}`, "utf8");
       } catch (error) {
         throw storeError(`cannot write ${paths.changes}`, error);
       }

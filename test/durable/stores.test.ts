@@ -1,5 +1,5 @@
 /** The job stores: leases with fencing, and the file store's atomic writes (DESIGN 3.11). */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -68,6 +68,23 @@ describe("FileJobStore: a change that cannot be appended", () => {
     });
     rmSync(join(dir, "job1", "run1.changes"), { recursive: true });
     expect(await store.load(key)).toBe('{"seq":1}');
+  });
+});
+
+describe("FileJobStore: a change cut short", () => {
+  it("ends its own line: the next change is read whole", async () => {
+    const dir = tempDir();
+    const store = new FileJobStore(dir);
+    const lease = await store.acquire(key, "worker-a", 15_000, 1000);
+    await store.save(key, '{"seq":1}', lease);
+    // What a full disk leaves of an append: the start of a line.
+    appendFileSync(join(dir, "job1", "run1.changes"), '\n{"seq":2,"slo');
+    await store.append(key, '{"seq":2,"slots":[]}', lease);
+    expect((await store.load(key))?.split("\n")).toEqual([
+      '{"seq":1}',
+      '{"seq":2,"slo',
+      '{"seq":2,"slots":[]}',
+    ]);
   });
 });
 
