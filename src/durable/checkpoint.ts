@@ -169,10 +169,10 @@ type Change = Partial<Checkpoint> & { readonly failedTaskArnsAdded?: readonly st
 /**
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
  * fields it carries and the slots it lists (by index), and adds the failed tasks it lists to
- * the run's. Changes older than the checkpoint (a
- * save that replaced the checkpoint before the changes could be cleared) are skipped, and so
- * is a line cut short by a crash; a change that does not follow on from the one before (read
- * across a newer save) ends the merge. What they held is found again in ECS on attach.
+ * the run's. Changes older than the checkpoint (a save that replaced the checkpoint before the
+ * changes could be cleared) are skipped, and so is a line cut short by a crash; a change that
+ * does not follow on from the one before (read across a newer save) ends the merge. What they
+ * held is found again in ECS on attach.
  */
 function withChanges(base: unknown, lines: readonly string[]): unknown {
   if (base === null || typeof base !== "object" || !Array.isArray((base as Checkpoint).slots)) {

@@ -125,7 +125,7 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   async finished(state: JobState, result: JobResult | undefined): Promise<void> {
     this.#stopped.abort();
-    await this.#beating;
+    await this.#beating.catch(() => false);
     try {
       if (result !== undefined) await this.#write(state, result);
       await this.#ctx.store.release(this.#lease);

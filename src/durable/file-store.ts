@@ -5,8 +5,8 @@
  * so a crash leaves the old file or the new one, never half of one. Checkpoints are also synced
  * (the file and then the directory), so they survive the machine; leases are not: a lease only
  * matters while its owner runs, and after a machine crash every lease has expired anyway. Lease
- * changes and saves run under a lock (a directory, which only one process can make), so two processes
- * never both take a lease or write under a lost one.
+ * changes and writes run under a lock (a directory, which only one process can make), so two
+ * processes never both take a lease or write under a lost one.
  */
 import {
   appendFile,
@@ -190,7 +190,7 @@ export class FileJobStore implements JobStore {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
           throw storeError(`cannot create the lock ${paths.lock}`, error);
         }
-        // Lock files are wall-clock artefacts: their age is read from the file system.
+        // Locks are wall-clock artefacts: their age is read from the file system.
         const age = await lockAge(paths.lock);
         if (age !== undefined && age > STALE_LOCK_MS) {
           await rm(paths.lock, { recursive: true, force: true });
