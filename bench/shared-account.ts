@@ -8,6 +8,7 @@
  *   npx tsx bench/shared-account.ts --scenarios 20x500    # one workload (jobs x tasks per job)
  *   npx tsx bench/shared-account.ts --json out.json       # also write the figures
  *   npx tsx bench/shared-account.ts --prepared            # no registering, no VPC inference
+ *   npx tsx bench/shared-account.ts --runtask-min-rate 0.2  # `many`: RunTask's floor lowered
  *
  * Setups, on the same total workload:
  * - `one`: one `EcsBatchRunner` running every job (one launcher, one watcher, one set of limits).
@@ -50,6 +51,11 @@ const { values } = parseArgs({
     prepared: { type: "boolean", default: false },
     /** Added to every runner's jitter seed: another draw of the same workload. */
     "seed-offset": { type: "string", default: "0" },
+    /**
+     * `many`: each runner's RunTask limiter gets this floor (`rateLimits.runTask`'s
+     * `minRatePerSecond`, tasks per second) instead of the default 1/s.
+     */
+    "runtask-min-rate": { type: "string" },
   },
 });
 
@@ -135,6 +141,17 @@ async function measure(scenario: Scenario, setup: Setup): Promise<Measurement> {
       // DescribeClusters for concurrent checks) is made once here, once per process on AWS.
       random: seededRandom(WORKLOAD.seed + 1 + i + Number(values["seed-offset"]) * 1000),
       ...(setup === "split" ? splitLimits(runnerCount) : {}),
+      ...(setup === "many" && values["runtask-min-rate"] !== undefined
+        ? {
+            rateLimits: {
+              runTask: {
+                ratePerSecond: 20,
+                burst: 20,
+                minRatePerSecond: Number(values["runtask-min-rate"]),
+              },
+            },
+          }
+        : {}),
     });
     runner.on("taskStarted", (e) => times.started(e.taskArn, clock.now()));
     runner.on("taskStatusChanged", (e) => {

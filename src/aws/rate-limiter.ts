@@ -12,7 +12,11 @@ export interface RateLimit {
   readonly ratePerSecond: number;
   /** Tokens that may be spent at once. */
   readonly burst: number;
-  /** The rate never drops below this, however hard the service throttles. Default: 1/20 of `ratePerSecond`. */
+  /**
+   * The rate never drops below this, however hard the service throttles. Where more than 20
+   * runners share an account, set about the account's rate divided by the number of runners
+   * (docs/multi-host-budget.md). Default: 1/20 of `ratePerSecond`.
+   */
   readonly minRatePerSecond?: number;
 }
 
