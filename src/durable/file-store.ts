@@ -39,8 +39,12 @@ import {
 
 /** A lock older than this is taken for a crashed holder's and broken. */
 const STALE_LOCK_MS = 30_000;
-/** How long an operation waits for another process's lock. */
-const LOCK_WAIT_MS = 10_000;
+/**
+ * How long an operation waits for another process's lock: longer than a lock takes to go
+ * stale, so a lock left by a process killed while holding it delays the next one (an attach
+ * after the crash) instead of failing it.
+ */
+const LOCK_WAIT_MS = STALE_LOCK_MS + 10_000;
 
 /** A `JobStore` in a directory (one host). */
 export class FileJobStore implements JobStore {

@@ -1,5 +1,14 @@
 /** The job stores: leases with fencing, and the file store's atomic writes (DESIGN 3.11). */
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -48,6 +57,23 @@ describe("FileJobStore", () => {
     await Promise.all([store.save(key, big, lease), store.renew(lease, 15_000, 1)]);
     expect(readdirSync(join(dir, "job1")).sort()).toEqual(["run1.json", "run1.lease.json"]);
     expect(readFileSync(join(dir, "job1", "run1.json"), "utf8")).toBe(big);
+  });
+});
+
+describe("FileJobStore: a lock left by a process killed while holding it", () => {
+  it.each([
+    ["a lock directory", (path: string) => mkdirSync(path)],
+    ["a lock file (earlier versions)", (path: string) => writeFileSync(path, "")],
+  ])("%s older than 30 s is broken, and the lease taken", async (_kind, leave) => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "job1"));
+    const lock = join(dir, "job1", "run1.lock");
+    leave(lock);
+    const longAgo = new Date(Date.now() - 31_000);
+    utimesSync(lock, longAgo, longAgo);
+    const lease = await new FileJobStore(dir).acquire(key, "worker-b", 15_000, 1000);
+    expect(lease.owner).toBe("worker-b");
+    expect(readdirSync(join(dir, "job1"))).toEqual(["run1.lease.json"]);
   });
 });
 
