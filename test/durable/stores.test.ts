@@ -77,12 +77,18 @@ describe("FileJobStore: a lock left by a process killed while holding it", () =>
   });
 });
 
+/** A file store holding run1's checkpoint `{"seq":1}` under worker-a's lease. */
+async function savedRun() {
+  const dir = tempDir();
+  const store = new FileJobStore(dir);
+  const lease = await store.acquire(key, "worker-a", 15_000, 1000);
+  await store.save(key, '{"seq":1}', lease);
+  return { dir, store, lease };
+}
+
 describe("FileJobStore: a change that cannot be appended", () => {
   it("is not written, and the call rejects; the lease it was to renew is renewed first", async () => {
-    const dir = tempDir();
-    const store = new FileJobStore(dir);
-    const lease = await store.acquire(key, "worker-a", 15_000, 1000);
-    await store.save(key, '{"seq":1}', lease);
+    const { dir, store, lease } = await savedRun();
     // A directory where the changes file goes: appending to it fails.
     mkdirSync(join(dir, "job1", "run1.changes"));
     await expect(
@@ -99,10 +105,7 @@ describe("FileJobStore: a change that cannot be appended", () => {
 
 describe("FileJobStore: a change cut short", () => {
   it("ends its own line: the next change is read whole", async () => {
-    const dir = tempDir();
-    const store = new FileJobStore(dir);
-    const lease = await store.acquire(key, "worker-a", 15_000, 1000);
-    await store.save(key, '{"seq":1}', lease);
+    const { dir, store, lease } = await savedRun();
     // What a full disk leaves of an append: the start of a line.
     appendFileSync(join(dir, "job1", "run1.changes"), '\n{"seq":2,"slo');
     await store.append(key, '{"seq":2,"slots":[]}', lease);
