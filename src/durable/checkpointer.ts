@@ -17,6 +17,7 @@ import {
   CHECKPOINT_VERSION,
   storedFailure,
   type Checkpoint,
+  type CheckpointSlot,
   type CheckpointStopCause,
   type StoredCheckpoint,
   type StoredSlot,
@@ -473,7 +474,7 @@ export function causeOf(stored: CheckpointStopCause): StopCause {
   }
 }
 
-function failureOf(stored: Checkpoint["slots"][number]["lastFailure"] & object): TaskFailure {
+function failureOf(stored: CheckpointSlot["lastFailure"] & object): TaskFailure {
   return { ...stored };
 }
 
