@@ -35,7 +35,10 @@ const STARTUP_MS = 30_000;
  * die without its teardown, the pipe closes with it and moto does not outlive it. moto's
  * recorder writes each request from the request's own thread, in several writes once an entry
  * passes 8 KiB, so concurrent requests interleave their lines: one lock around it keeps each
- * entry whole (docs/testing.md, moto's gaps).
+ * entry whole. moto also keeps whether an answer carries tags (DescribeTasks' TAGS) in a table
+ * every request of a service shares, so a DescribeTasks without tags running beside one with
+ * them could strip the tags from its answer, and a runner finding its tasks by their tags missed
+ * some: each request gets its own copy of the table (docs/testing.md, moto's gaps).
  */
 const LAUNCHER = `
 import os, sys, threading
@@ -49,6 +52,15 @@ def record_whole(self, *args, **kwargs):
     with lock:
         return record(self, *args, **kwargs)
 Recorder._record_request = record_whole
+from moto.core.responses import BaseResponse
+def per_request(choose):
+    def method(self, path):
+        if "RESPONSE_KEY_PATH_TO_TRANSFORMER" not in vars(self):
+            self.RESPONSE_KEY_PATH_TO_TRANSFORMER = dict(self.RESPONSE_KEY_PATH_TO_TRANSFORMER)
+        return choose(self, path)
+    return method
+BaseResponse._include_in_response = per_request(BaseResponse._include_in_response)
+BaseResponse._exclude_from_response = per_request(BaseResponse._exclude_from_response)
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", "0"])
 `;
