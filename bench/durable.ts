@@ -46,14 +46,18 @@ import { parseArgs } from "node:util";
 import {
   EcsBatchRunner,
   FileJobStore,
-  type AwsClient,
   type BatchJobInput,
   type Clock,
   type EcsBatchRunnerOptions,
   type JobResult,
   type JobStore,
 } from "../src/index.js";
-import { flushMicrotasks, ManualClock, type SimulatedAws } from "../src/testing/index.js";
+import {
+  flushMicrotasks,
+  killableHost,
+  ManualClock,
+  type SimulatedAws,
+} from "../src/testing/index.js";
 import { parseCheckpoint } from "../src/durable/checkpoint.js";
 import type { Env } from "./env.js";
 import {
@@ -296,50 +300,24 @@ async function cpuRun(kind: StoreKind): Promise<CpuResult> {
   };
 }
 
-const NEVER = new Promise<never>(() => undefined);
-
 /**
- * A host that can die (as `test/durable/harness.ts`): after `kill()` its clock and clients
- * never answer again, as when its process is killed; the account, the clock and the store's
+ * A runner on a host that can die (`killableHost`, as `test/durable/harness.ts` uses it): after
+ * `kill()` its clock and clients never answer again; the account, the clock and the store's
  * files carry on.
  */
-function killableHost(
+function mortalRunner(
   aws: SimulatedAws,
   clock: ManualClock,
   options: Partial<EcsBatchRunnerOptions>,
 ): { runner: EcsBatchRunner; kill(): void } {
-  let dead = false;
-  const hostClock: Clock = {
-    now: () => clock.now(),
-    sleep: (ms, signal) =>
-      dead
-        ? NEVER
-        : clock.sleep(ms, signal).then(
-            () => (dead ? NEVER : undefined),
-            (error: unknown) => (dead ? NEVER : Promise.reject(error as Error)),
-          ),
-  };
-  const wrap = (client: AwsClient): AwsClient => ({
-    send: (command, opts) =>
-      dead
-        ? NEVER
-        : client.send(command, opts).then(
-            (out) => (dead ? NEVER : out),
-            (error: unknown) => (dead ? NEVER : Promise.reject(error as Error)),
-          ),
-  });
+  const mortal = killableHost(clock, aws);
   const runner = new EcsBatchRunner({
     region: WORKLOAD.region,
-    clients: { ecs: wrap(aws.ecs), logs: wrap(aws.logs), ec2: wrap(aws.ec2) },
-    clock: hostClock,
+    clients: mortal.clients,
+    clock: mortal.clock,
     ...options,
   });
-  return {
-    runner,
-    kill: () => {
-      dead = true;
-    },
-  };
+  return { runner, kill: () => mortal.kill() };
 }
 
 /** Waits (real time) until no file operation is in flight: a killed host's last write lands. */
@@ -364,7 +342,7 @@ async function attachRun(kind: StoreKind, killAt: KillAt): Promise<AttachResult>
   const s = (at: number): number => (at - EPOCH) / 1000;
 
   // The first host: runs the job until it has seen every task RUNNING, then dies.
-  const first = killableHost(aws, clock, {
+  const first = mortalRunner(aws, clock, {
     ...storeOf(),
     owner: "host-a",
     random: seededRandom(WORKLOAD.seed + 1),
@@ -413,7 +391,7 @@ async function attachRun(kind: StoreKind, killAt: KillAt): Promise<AttachResult>
   await clock.advanceTo(attachAt);
 
   // A fresh process (a new store on the same directory) attaches.
-  const second = killableHost(aws, clock, {
+  const second = mortalRunner(aws, clock, {
     ...storeOf(),
     owner: "host-b",
     random: seededRandom(WORKLOAD.seed + 3),

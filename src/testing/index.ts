@@ -4,3 +4,4 @@
  * in milliseconds. See docs/testing.md.
  */
 export * from "../simulator/index.js";
+export { killableHost, type KillableHost } from "./killable-host.js";

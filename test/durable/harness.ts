@@ -1,13 +1,11 @@
 /**
- * Hosts that can die: a runner whose clock and clients stop answering at `kill()`, as when its
- * process is killed. Everything it was waiting for never comes back; the simulated account,
- * the shared clock and the store carry on, for the next host to attach.
+ * Hosts that can die: a runner on a `killableHost`'s clock and clients, which stop answering at
+ * `kill()`, as when its process is killed. The simulated account, the shared clock and the
+ * store carry on, for the next host to attach.
  */
 import {
   EcsBatchRunner,
-  type AwsClient,
   type BatchJobInput,
-  type Clock,
   type EcsBatchRunnerEvents,
   type EcsBatchRunnerOptions,
   type JobStore,
@@ -15,13 +13,12 @@ import {
 import {
   createSimulatedAws,
   flushMicrotasks,
+  killableHost,
   ManualClock,
   type SimulatedAws,
   type SimulatedAwsOptions,
 } from "../../src/testing/index.js";
 import { memoryLogger, template } from "../helpers/sim.js";
-
-const NEVER = new Promise<never>(() => undefined);
 
 /** A host: a runner, its recorded events, and `kill()`. */
 export interface Host {
@@ -36,31 +33,12 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
   const aws: SimulatedAws = createSimulatedAws({ clock, ...options.aws });
   let seed = 7;
   const host = (runnerOptions: Partial<EcsBatchRunnerOptions> = {}): Host => {
-    let dead = false;
-    const hostClock: Clock = {
-      now: () => clock.now(),
-      sleep: (ms, signal) =>
-        dead
-          ? NEVER
-          : clock.sleep(ms, signal).then(
-              () => (dead ? NEVER : undefined),
-              (error: unknown) => (dead ? NEVER : Promise.reject(error as Error)),
-            ),
-    };
-    const wrap = (client: AwsClient): AwsClient => ({
-      send: (command, opts) =>
-        dead
-          ? NEVER
-          : client.send(command, opts).then(
-              (out) => (dead ? NEVER : out),
-              (error: unknown) => (dead ? NEVER : Promise.reject(error as Error)),
-            ),
-    });
+    const mortal = killableHost(clock, aws);
     const s = seed++;
     let state = s;
     const runner = new EcsBatchRunner({
-      clients: { ecs: wrap(aws.ecs), logs: wrap(aws.logs), ec2: wrap(aws.ec2) },
-      clock: hostClock,
+      clients: mortal.clients,
+      clock: mortal.clock,
       random: () => {
         state = (state * 1103515245 + 12345) % 2147483648;
         return state / 2147483648;
@@ -86,9 +64,7 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
     return {
       runner,
       events,
-      kill: () => {
-        dead = true;
-      },
+      kill: () => mortal.kill(),
     };
   };
   /** Runs the clock until `condition` holds (checked after every timer), or `maxMs` passes. */

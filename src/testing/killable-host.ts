@@ -1,0 +1,58 @@
+/**
+ * A host that can be killed mid-job, for crash tests of durable runs (DESIGN 3.11).
+ */
+import type { AwsClient, AwsClients } from "../aws.js";
+import type { Clock } from "../clock.js";
+
+/** What a killed host waits on: nothing ever settles it. */
+const NEVER = new Promise<never>(() => undefined);
+
+/** A host's view of a shared clock and shared clients, which `kill()` cuts off. */
+export interface KillableHost {
+  /** The shared clock as the host sees it: once killed, none of its timers fire. */
+  readonly clock: Clock;
+  /** The shared clients as the host sees them: once killed, none of its calls settle. */
+  readonly clients: AwsClients;
+  /**
+   * Kills the host as a SIGKILL would: what it waits for (a timer, an AWS answer, one already
+   * on its way) never arrives, so it takes no further step. The clock, the account and any
+   * store carry on for the hosts that come after it.
+   */
+  kill(): void;
+  /** Whether `kill()` was called. */
+  readonly killed: boolean;
+}
+
+/**
+ * Wraps a clock and clients for one host of a crash test: give `clock` and `clients` to the
+ * host's `EcsBatchRunner`, call `kill()` at the moment to test, then attach from a runner of
+ * another host to the same account (and store). Calls a killed host makes are never sent, so
+ * the account sees exactly what a dead process would have left behind.
+ */
+export function killableHost(clock: Clock, clients: AwsClients): KillableHost {
+  let killed = false;
+  /** What a host's pending work sees: the answer while it lives, nothing once killed. */
+  const untilKilled = <T>(work: () => Promise<T>): Promise<T> =>
+    killed
+      ? NEVER
+      : work().then(
+          (value) => (killed ? NEVER : value),
+          (error: unknown) => (killed ? NEVER : Promise.reject(error as Error)),
+        );
+  const wrap = (client: AwsClient): AwsClient => ({
+    send: (command, options) => untilKilled(() => client.send(command, options)),
+  });
+  return {
+    clock: {
+      now: () => clock.now(),
+      sleep: (ms, signal) => untilKilled(() => clock.sleep(ms, signal)),
+    },
+    clients: { ecs: wrap(clients.ecs), logs: wrap(clients.logs), ec2: wrap(clients.ec2) },
+    kill: () => {
+      killed = true;
+    },
+    get killed() {
+      return killed;
+    },
+  };
+}
