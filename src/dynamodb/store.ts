@@ -14,6 +14,14 @@
  * (the conditional write), then the previous generation's parts are deleted. A reader never
  * mixes two checkpoints: it reads the run's item, then that generation's parts, and starts again
  * if a newer save removed them meanwhile. Parts a crash leaves behind expire with the TTL.
+ *
+ * Between saves the runner appends changes (`append`), so a poll writes what moved, not the
+ * whole run: each change is compressed into items of its own, keyed by the checkpoint's
+ * generation, the change's number and an id of the write, written first; then one fenced
+ * UpdateItem of the run's item counts the change in and names the write (the commit). A reader
+ * takes the changes the run's item counts, each from the write it names, so the items of a
+ * write that was refused or cut short are never read. A save starts a new generation and
+ * deletes the previous one's changes.
  */
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
@@ -32,9 +40,12 @@ import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
 import {
   EcsBatchLeaseError,
   EcsBatchStoreError,
+  isCurrent,
+  renewed,
   type JobStore,
   type Lease,
   type LeaseRecord,
+  type LeaseRenewal,
   type RunKey,
   type StoredRunInfo,
 } from "../durable/store.js";
@@ -93,16 +104,28 @@ export function jobStoreTable(tableName: string): CreateTableCommandInput {
   };
 }
 
+/** A run's item as this store last wrote or read it. */
+interface RunItem {
+  /** The generation of the last checkpoint saved. */
+  readonly gen: string;
+  /** How many parts that checkpoint has (0: it is in the run's item). */
+  readonly parts: number;
+  /** How many changes were appended to it. */
+  readonly changes: number;
+}
+
 /** A `JobStore` in a DynamoDB table (many hosts). */
 export class DynamoDbJobStore implements JobStore {
   readonly #client: AwsClient;
   readonly #table: string;
   readonly #retainMs: number;
-  /** Each run's current generation and its count of parts, as this store last wrote or read it. */
-  readonly #parts = new Map<string, { gen: string; count: number }>();
-  #saveSeq = 0;
+  readonly #runs = new Map<string, RunItem>();
+  /** Numbers this store's writes (generations, change writes) apart from one another. */
+  #writeSeq = 0;
   /** Checkpoints saved, for tests and benchmarks. */
   saves = 0;
+  /** Changes appended, for tests and benchmarks. */
+  appends = 0;
 
   constructor(options: DynamoDbJobStoreOptions) {
     if (typeof options.tableName !== "string" || options.tableName === "") {
@@ -124,35 +147,85 @@ export class DynamoDbJobStore implements JobStore {
       );
       const item = out.Item;
       // An item with a lease and no checkpoint yet (acquired, then the process died).
-      if (item?.gen?.S === undefined) return undefined;
-      const gen = item.gen.S;
-      const count = Number(item.parts?.N ?? "0");
-      this.#parts.set(id(key), { gen, count });
-      const inline = item.body?.B;
-      if (inline !== undefined) return gunzipSync(inline).toString("utf8");
-      const found = await this.#queryAll(key.jobId, partPrefix(key.runId, gen), "sk, body");
-      const byIndex = new Map(found.map((p) => [p.sk?.S, p.body?.B]));
-      const parts: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) {
-        const part = byIndex.get(partKey(key.runId, gen, i));
-        if (part !== undefined) parts.push(part);
+      if (item === undefined) return undefined;
+      const run = runItemOf(item);
+      if (run === undefined) return undefined;
+      this.#runs.set(id(key), run);
+      const checkpoint = await this.#checkpointOf(key, run, item.body?.B);
+      const changes = checkpoint === undefined ? undefined : await this.#changesOf(key, run, item);
+      if (checkpoint !== undefined && changes !== undefined) {
+        return [checkpoint, ...changes].join("\n");
       }
-      if (parts.length === count) return gunzipSync(Buffer.concat(parts)).toString("utf8");
-      // A newer save replaced the parts between the two reads: read the run's item again.
+      // A newer save replaced the parts between the reads: read the run's item again.
       if (attempt >= LOAD_ATTEMPTS) {
         throw new EcsBatchStoreError(
           "STORE_ERROR",
-          `the checkpoint of run ${key.runId} of job ${key.jobId} in table ${this.#table} misses parts (${parts.length} of ${count} found)`,
+          `the checkpoint of run ${key.runId} of job ${key.jobId} in table ${this.#table} misses items (its parts or changes): read ${LOAD_ATTEMPTS} times, each time a save had replaced them`,
         );
       }
     }
+  }
+
+  /** The checkpoint `run` names: in its item, or its parts; `undefined` when parts are missing. */
+  async #checkpointOf(
+    key: RunKey,
+    run: RunItem,
+    inline: Uint8Array | undefined,
+  ): Promise<string | undefined> {
+    if (inline !== undefined) return gunzipSync(inline).toString("utf8");
+    const found = await this.#queryAll(key.jobId, partPrefix(key.runId, run.gen), "sk, body");
+    const byIndex = new Map(found.map((p) => [p.sk?.S, p.body?.B]));
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < run.parts; i++) {
+      const part = byIndex.get(partKey(key.runId, run.gen, i));
+      if (part === undefined) return undefined;
+      parts.push(part);
+    }
+    return gunzipSync(Buffer.concat(parts)).toString("utf8");
+  }
+
+  /**
+   * The changes `run` counts, oldest first, each read from the write its item names; items of
+   * other writes (refused, or cut short by a crash) are left out. `undefined` when some are
+   * missing (a newer save deleted them).
+   */
+  async #changesOf(
+    key: RunKey,
+    run: RunItem,
+    item: Record<string, AttributeValue>,
+  ): Promise<string[] | undefined> {
+    if (run.changes === 0) return [];
+    const writes = item.changeWrites?.M ?? {};
+    const found = await this.#queryAll(
+      key.jobId,
+      changePrefix(key.runId, run.gen),
+      "sk, body, #of",
+      { "#of": "of" },
+    );
+    const bySk = new Map(found.map((p) => [p.sk?.S, p]));
+    const changes: string[] = [];
+    for (let n = 1; n <= run.changes; n++) {
+      const write = writes[String(n)]?.S;
+      if (write === undefined) return undefined;
+      const first = bySk.get(changeKey(key.runId, run.gen, n, write, 0));
+      const count = Number(first?.of?.N ?? "0");
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const part = bySk.get(changeKey(key.runId, run.gen, n, write, i))?.body?.B;
+        if (part === undefined) return undefined;
+        parts.push(part);
+      }
+      if (parts.length === 0) return undefined;
+      changes.push(gunzipSync(Buffer.concat(parts)).toString("utf8"));
+    }
+    return changes;
   }
 
   async save(key: RunKey, checkpoint: string, lease: Lease): Promise<void> {
     const info = infoOf(key, checkpoint);
     const compressed = gzipSync(checkpoint);
     const inline = compressed.length <= INLINE_BYTES;
-    const gen = `${lease.fence}.${++this.#saveSeq}`;
+    const gen = `${lease.fence}.${++this.#writeSeq}`;
     const ttl = { N: String(Math.ceil((lease.expiresAt + this.#retainMs) / 1000)) };
     const count = inline ? 0 : Math.ceil(compressed.length / PART_BYTES);
     // The parts first: invisible until the run's item names their generation.
@@ -178,6 +251,8 @@ export class DynamoDbJobStore implements JobStore {
       ":ttl": ttl,
       ":owner": { S: lease.owner },
       ":fence": { N: String(lease.fence) },
+      ":zero": { N: "0" },
+      ":none": { M: {} },
     };
     if (inline) values[":body"] = { B: compressed };
     try {
@@ -186,7 +261,7 @@ export class DynamoDbJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.#table,
           Key: runKey(key),
-          UpdateExpression: `SET gen = :gen, parts = :parts, startedAt = :startedAt, #state = :state, #ttl = :ttl${inline ? ", body = :body" : " REMOVE body"}`,
+          UpdateExpression: `SET gen = :gen, parts = :parts, changes = :zero, changeWrites = :none, startedAt = :startedAt, #state = :state, #ttl = :ttl${inline ? ", body = :body" : " REMOVE body"}`,
           // The fencing: only the current owner's save lands.
           ConditionExpression: "leaseOwner = :owner AND fence = :fence",
           ExpressionAttributeNames: { "#state": "state", "#ttl": TTL_ATTRIBUTE },
@@ -194,29 +269,139 @@ export class DynamoDbJobStore implements JobStore {
         }),
       );
     } catch (error) {
+      // Refused, the parts are no one's. A write that failed otherwise may have landed and
+      // named them: they stay (the time to live removes them if it did not).
+      if (!isConditionFailure(error)) throw error;
       await this.#deleteParts(key, gen, count);
-      if (isConditionFailure(error)) throw await this.#lost(key);
-      throw error;
+      throw await this.#lost(key);
     }
-    const previous = this.#parts.get(id(key));
-    this.#parts.set(id(key), { gen, count });
+    const previous = this.#runs.get(id(key));
+    this.#runs.set(id(key), { gen, parts: count, changes: 0 });
     this.saves++;
-    // The previous generation's parts: a failure here leaves them to the TTL.
+    // The previous generation's parts and changes: a failure here leaves them to the TTL.
     if (previous !== undefined && previous.gen !== gen) {
-      await this.#deleteParts(key, previous.gen, previous.count).catch(() => undefined);
+      await this.#deleteParts(key, previous.gen, previous.parts).catch(() => undefined);
+      if (previous.changes > 0) {
+        await this.#deleteAll(key.jobId, changePrefix(key.runId, previous.gen)).catch(
+          () => undefined,
+        );
+      }
     }
   }
 
-  async #deleteParts(key: RunKey, gen: string, count: number): Promise<void> {
+  /**
+   * Appends a change to the run's last checkpoint: its items first (compressed, in parts of
+   * `PART_BYTES`), then the run's item counts it in, fenced by the lease and the checkpoint's
+   * generation, and, given `renewal`, extends the lease in the same write. Refused, it deletes
+   * its items again; a write that fails otherwise may have landed, so its items stay (a reader
+   * only reads the write the run's item names, and the next try writes the same change anew).
+   */
+  async append(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void> {
+    const run = this.#runs.get(id(key)) ?? (await this.#runItem(key));
+    if (run === undefined) {
+      throw new EcsBatchStoreError(
+        "STORE_ERROR",
+        `run ${key.runId} of job ${key.jobId} has no checkpoint in table ${this.#table} to append a change to; save one first`,
+      );
+    }
+    const n = run.changes + 1;
+    const write = `${lease.fence}.${++this.#writeSeq}`;
+    const compressed = gzipSync(change);
+    const count = Math.max(1, Math.ceil(compressed.length / PART_BYTES));
+    const expiresAt = renewal === undefined ? lease.expiresAt : renewed(lease, renewal).expiresAt;
+    const ttl = { N: String(Math.ceil((expiresAt + this.#retainMs) / 1000)) };
+    const keys: string[] = [];
     for (let i = 0; i < count; i++) {
+      const sk = changeKey(key.runId, run.gen, n, write, i);
+      keys.push(sk);
+      await this.#send(
+        "PutItem",
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            pk: { S: jobPk(key.jobId) },
+            sk: { S: sk },
+            of: { N: String(count) },
+            body: { B: compressed.subarray(i * PART_BYTES, (i + 1) * PART_BYTES) },
+            [TTL_ATTRIBUTE]: ttl,
+          },
+        }),
+      );
+    }
+    const values: Record<string, AttributeValue> = {
+      ":n": { N: String(n) },
+      // The first change starts the map (an item saved by an earlier version has none).
+      ":write": n === 1 ? { M: { "1": { S: write } } } : { S: write },
+      ":owner": { S: lease.owner },
+      ":fence": { N: String(lease.fence) },
+      ":gen": { S: run.gen },
+      ":ttl": ttl,
+    };
+    if (renewal !== undefined) values[":expires"] = { N: String(expiresAt) };
+    try {
+      await this.#send(
+        "UpdateItem",
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: runKey(key),
+          UpdateExpression: `SET changes = :n, ${n === 1 ? "changeWrites" : "changeWrites.#n"} = :write, #ttl = :ttl${renewal === undefined ? "" : ", leaseExpiresAt = :expires"}`,
+          // The fencing, and the checkpoint the change follows.
+          ConditionExpression: "leaseOwner = :owner AND fence = :fence AND gen = :gen",
+          ExpressionAttributeNames: {
+            ...(n === 1 ? {} : { "#n": String(n) }),
+            "#ttl": TTL_ATTRIBUTE,
+          },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      await this.#deleteKeys(key.jobId, keys).catch(() => undefined);
+      const now = await this.#read(key);
+      if (!isCurrent(lease, now.lease)) throw this.#lostTo(key, now.lease);
+      // Still this owner's run: what changed is the checkpoint, a save of this store that
+      // failed here but landed in the table. The next poll appends to it.
+      if (now.run !== undefined) this.#runs.set(id(key), now.run);
+      throw new EcsBatchStoreError(
+        "STORE_ERROR",
+        `the checkpoint of run ${key.runId} of job ${key.jobId} in table ${this.#table} is newer than this store knew (a save whose answer was lost had landed); the change is written again on the next poll`,
+      );
+    }
+    this.#runs.set(id(key), { ...run, changes: n });
+    this.appends++;
+  }
+
+  /** The run's item as the table holds it now; `undefined` when it has no checkpoint. */
+  async #runItem(key: RunKey): Promise<RunItem | undefined> {
+    return (await this.#read(key)).run;
+  }
+
+  /** Deletes every item of a job whose sort key starts with `prefix`. */
+  async #deleteAll(jobId: string, prefix: string): Promise<void> {
+    const items = await this.#queryAll(jobId, prefix, "sk");
+    await this.#deleteKeys(
+      jobId,
+      items.flatMap((item) => (item.sk?.S === undefined ? [] : [item.sk.S])),
+    );
+  }
+
+  async #deleteKeys(jobId: string, sortKeys: readonly string[]): Promise<void> {
+    for (const sk of sortKeys) {
       await this.#send(
         "DeleteItem",
         new DeleteItemCommand({
           TableName: this.#table,
-          Key: { pk: { S: jobPk(key.jobId) }, sk: { S: partKey(key.runId, gen, i) } },
+          Key: { pk: { S: jobPk(jobId) }, sk: { S: sk } },
         }),
       );
     }
+  }
+
+  async #deleteParts(key: RunKey, gen: string, count: number): Promise<void> {
+    await this.#deleteKeys(
+      key.jobId,
+      Array.from({ length: count }, (_, i) => partKey(key.runId, gen, i)),
+    );
   }
 
   async list(jobId: string): Promise<StoredRunInfo[]> {
@@ -239,21 +424,13 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async delete(key: RunKey): Promise<void> {
-    const parts = await this.#queryAll(key.jobId, `part#${key.runId}#`, "sk");
-    for (const part of parts) {
-      await this.#send(
-        "DeleteItem",
-        new DeleteItemCommand({
-          TableName: this.#table,
-          Key: { pk: { S: jobPk(key.jobId) }, sk: part.sk as AttributeValue },
-        }),
-      );
-    }
+    await this.#deleteAll(key.jobId, `part#${key.runId}#`);
+    await this.#deleteAll(key.jobId, `change#${key.runId}#`);
     await this.#send(
       "DeleteItem",
       new DeleteItemCommand({ TableName: this.#table, Key: runKey(key) }),
     );
-    this.#parts.delete(id(key));
+    this.#runs.delete(id(key));
   }
 
   async acquire(key: RunKey, owner: string, ttlMs: number, now: number): Promise<Lease> {
@@ -283,8 +460,8 @@ export class DynamoDbJobStore implements JobStore {
         }),
       );
       const item = out.Attributes ?? {};
-      const gen = item.gen?.S;
-      if (gen !== undefined) this.#parts.set(id(key), { gen, count: Number(item.parts?.N ?? "0") });
+      const run = runItemOf(item);
+      if (run !== undefined) this.#runs.set(id(key), run);
       return { key, owner, expiresAt: now + ttlMs, fence: Number(item.fence?.N ?? "1") };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -342,26 +519,46 @@ export class DynamoDbJobStore implements JobStore {
 
   /** The lease-lost error, naming whoever holds the lease now. */
   async #lost(key: RunKey): Promise<EcsBatchLeaseError> {
-    const holder = (await this.#leaseOf(key)) ?? { owner: "nobody", expiresAt: 0, fence: 0 };
-    return new EcsBatchLeaseError("LEASE_LOST", key, holder);
+    return this.#lostTo(key, (await this.#read(key)).lease);
+  }
+
+  #lostTo(key: RunKey, holder: LeaseRecord | undefined): EcsBatchLeaseError {
+    return new EcsBatchLeaseError(
+      "LEASE_LOST",
+      key,
+      holder ?? { owner: "nobody", expiresAt: 0, fence: 0 },
+    );
   }
 
   async #leaseOf(key: RunKey): Promise<LeaseRecord | undefined> {
+    return (await this.#read(key)).lease;
+  }
+
+  /** The run's lease and checkpoint as its item holds them now (a consistent read). */
+  async #read(key: RunKey): Promise<{ lease?: LeaseRecord; run?: RunItem }> {
     const out = await this.#send<GetItemCommandOutput>(
       "GetItem",
       new GetItemCommand({
         TableName: this.#table,
         Key: runKey(key),
         ConsistentRead: true,
-        ProjectionExpression: "leaseOwner, leaseExpiresAt, fence",
+        ProjectionExpression: "leaseOwner, leaseExpiresAt, fence, gen, parts, changes",
       }),
     );
     const item = out.Item;
-    if (item?.leaseOwner?.S === undefined) return undefined;
+    if (item === undefined) return {};
+    const run = runItemOf(item);
     return {
-      owner: item.leaseOwner.S,
-      expiresAt: Number(item.leaseExpiresAt?.N ?? 0),
-      fence: Number(item.fence?.N ?? 0),
+      ...(item.leaseOwner?.S === undefined
+        ? {}
+        : {
+            lease: {
+              owner: item.leaseOwner.S,
+              expiresAt: Number(item.leaseExpiresAt?.N ?? 0),
+              fence: Number(item.fence?.N ?? 0),
+            },
+          }),
+      ...(run === undefined ? {} : { run }),
     };
   }
 
@@ -422,6 +619,22 @@ function partPrefix(runId: string, gen: string): string {
 
 function partKey(runId: string, gen: string, index: number): string {
   return `${partPrefix(runId, gen)}${index}`;
+}
+
+function changePrefix(runId: string, gen: string): string {
+  return `change#${runId}#${gen}#`;
+}
+
+/** A change's item: numbers padded so that a query returns them in order. */
+function changeKey(runId: string, gen: string, n: number, write: string, part: number): string {
+  return `${changePrefix(runId, gen)}${String(n).padStart(8, "0")}#${write}#${String(part).padStart(4, "0")}`;
+}
+
+/** What a run's item says of its checkpoint; `undefined` when it has none yet. */
+function runItemOf(item: Record<string, AttributeValue>): RunItem | undefined {
+  const gen = item.gen?.S;
+  if (gen === undefined) return undefined;
+  return { gen, parts: Number(item.parts?.N ?? "0"), changes: Number(item.changes?.N ?? "0") };
 }
 
 function id(key: RunKey): string {

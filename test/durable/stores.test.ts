@@ -117,40 +117,6 @@ describe("FileJobStore: a change cut short", () => {
   });
 });
 
-describe.each(stores)("%s: changes appended to a checkpoint", (_name, make) => {
-  it("loads the checkpoint then its changes; a save starts afresh; a lost lease appends nothing", async () => {
-    const { a, b } = make();
-    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
-    await a.save(key, '{"seq":1}', lease);
-    await a.append?.(key, '{"seq":2}', lease);
-    await a.append?.(key, '{"seq":3}', lease);
-    expect(await b.load(key)).toBe('{"seq":1}\n{"seq":2}\n{"seq":3}');
-    await a.save(key, '{"seq":4}', lease);
-    expect(await b.load(key)).toBe('{"seq":4}');
-    const taken = await b.acquire(key, "worker-b", 15_000, 20_000);
-    await expect(a.append?.(key, '{"seq":5}', lease)).rejects.toMatchObject({
-      code: "LEASE_LOST",
-      owner: "worker-b",
-    });
-    await b.append?.(key, '{"seq":5}', taken);
-    expect(await a.load(key)).toBe('{"seq":4}\n{"seq":5}');
-  });
-
-  it("renews the lease with a change when asked, as renew would", async () => {
-    const { a, b } = make();
-    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
-    await a.save(key, '{"seq":1}', lease);
-    await a.append?.(key, '{"seq":2}', lease, { ttlMs: 15_000, now: 14_000 });
-    // Held until 29,000 now, not 16,000: another owner is refused at 20,000.
-    await expect(b.acquire(key, "worker-b", 15_000, 20_000)).rejects.toMatchObject({
-      code: "LEASE_HELD",
-      owner: "worker-a",
-      expiresAt: 29_000,
-    });
-    expect(await b.load(key)).toBe('{"seq":1}\n{"seq":2}');
-  });
-});
-
 describe("a checkpoint with changes", () => {
   const base = {
     version: 1,

@@ -1,10 +1,16 @@
 /**
  * What every \`JobStore\` must do, whatever it keeps its records in: one owner at a time, fencing
- * of an owner that lost its lease, renewals, listing, release. \`make\` gives two handles on one
- * store (two instances where the store is shared between processes).
+ * of an owner that lost its lease, renewals, listing, release, and changes appended to a
+ * checkpoint. \`make\` gives two handles on one store (two instances where the store is shared
+ * between processes).
  */
 import { expect, it } from "vitest";
-import { EcsBatchLeaseError, type JobStore } from "../../src/index.js";
+import {
+  EcsBatchLeaseError,
+  type JobStore,
+  type Lease,
+  type LeaseRenewal,
+} from "../../src/index.js";
 
 const key = { jobId: "job1", runId: "run1" };
 
@@ -59,4 +65,47 @@ export function storeContract(make: () => StorePair | Promise<StorePair>): void 
     await a.release(lease);
     await expect(b.acquire(key, "worker-b", 15_000, 1001)).resolves.toMatchObject({ fence: 2 });
   });
+
+  it("loads the checkpoint then its changes; a save starts afresh; a lost lease appends nothing", async () => {
+    const { a, b } = await make();
+    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
+    await a.save(key, '{"seq":1}', lease);
+    await append(a, '{"seq":2}', lease);
+    await append(a, '{"seq":3}', lease);
+    expect(await b.load(key)).toBe('{"seq":1}\n{"seq":2}\n{"seq":3}');
+    await a.save(key, '{"seq":4}', lease);
+    expect(await b.load(key)).toBe('{"seq":4}');
+    const taken = await b.acquire(key, "worker-b", 15_000, 20_000);
+    await expect(append(a, '{"seq":5}', lease)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+      owner: "worker-b",
+    });
+    await append(b, '{"seq":5}', taken);
+    expect(await a.load(key)).toBe('{"seq":4}\n{"seq":5}');
+  });
+
+  it("renews the lease with a change when asked, as renew would", async () => {
+    const { a, b } = await make();
+    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
+    await a.save(key, '{"seq":1}', lease);
+    await append(a, '{"seq":2}', lease, { ttlMs: 15_000, now: 14_000 });
+    // Held until 29,000 now, not 16,000: another owner is refused at 20,000.
+    await expect(b.acquire(key, "worker-b", 15_000, 20_000)).rejects.toMatchObject({
+      code: "LEASE_HELD",
+      owner: "worker-a",
+      expiresAt: 29_000,
+    });
+    expect(await b.load(key)).toBe('{"seq":1}\n{"seq":2}');
+  });
+}
+
+/** `store.append`, which every store of the contract has. */
+function append(
+  store: JobStore,
+  change: string,
+  lease: Lease,
+  renewal?: LeaseRenewal,
+): Promise<void> {
+  if (store.append === undefined) throw new Error("the store has no append");
+  return store.append(key, change, lease, renewal);
 }

@@ -6,8 +6,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import {
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -83,28 +85,27 @@ describeInterop("DynamoDbJobStore on moto: large checkpoints and expiry", () => 
     tableName = await createJobTable(db);
   });
 
-  /** The run's part items, every page of them (a page holds 1 MB). */
-  const parts = async (jobId: string, runId: string) => {
-    const items: Record<string, AttributeValue>[] = [];
+  /** A job's items whose sort key starts with `prefix`, every page of them (a page holds 1 MB). */
+  const items = async (jobId: string, prefix: string) => {
+    const found: Record<string, AttributeValue>[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page: QueryCommandOutput = await db.send(
         new QueryCommand({
           TableName: tableName,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
-          ExpressionAttributeValues: {
-            ":pk": { S: `job#${jobId}` },
-            ":p": { S: `part#${runId}#` },
-          },
+          ExpressionAttributeValues: { ":pk": { S: `job#${jobId}` }, ":p": { S: prefix } },
           ConsistentRead: true,
           ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         }),
       );
-      items.push(...(page.Items ?? []));
+      found.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return items;
+    return found;
   };
+  /** The run's part items. */
+  const parts = (jobId: string, runId: string) => items(jobId, `part#${runId}#`);
 
   const head = async (jobId: string, runId: string) =>
     (
@@ -153,6 +154,50 @@ describeInterop("DynamoDbJobStore on moto: large checkpoints and expiry", () => 
     await store.delete(key);
     expect(await reader.load(key)).toBeUndefined();
     expect(await parts("big", "r1")).toHaveLength(0);
+  });
+
+  it("changes appended to a checkpoint read back in order, a large one from its parts; a save deletes them", async () => {
+    const store = new DynamoDbJobStore({ client: db, tableName });
+    const reader = new DynamoDbJobStore({ client: client(), tableName });
+    const key = { jobId: "changes", runId: "r1" };
+    const changes = async () => (await items("changes", "change#r1#")).length;
+    const lease = await store.acquire(key, "w", 60_000, Date.now());
+    const checkpoint = bigCheckpoint(100);
+    await store.save(key, checkpoint, lease);
+    const small = JSON.stringify({ seq: 2, state: "running", slots: [] });
+    // Random text barely compresses: this change takes several items.
+    const large = JSON.stringify({ seq: 3, noise: randomBytes(PART_BYTES).toString("hex") });
+    await store.append(key, small, lease);
+    await store.append(key, large, lease);
+    expect(await changes()).toBeGreaterThan(2);
+    expect(await reader.load(key)).toBe([checkpoint, small, large].join("\n"));
+    expect((await head("changes", "r1"))?.changes?.N).toBe("2");
+
+    // What a refused (or killed) append leaves: items of change 3 the run's item never named.
+    const taken = await reader.acquire(key, "v", 60_000, Date.now() + 120_000);
+    await expect(store.append(key, '{"seq":4}', lease)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+    });
+    await db.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: "job#changes" },
+          sk: { S: `change#r1#${String((await head("changes", "r1"))?.gen?.S)}#00000003#9.9#0000` },
+          of: { N: "1" },
+          body: { B: gzipSync('{"seq":"never counted"}') },
+        },
+      }),
+    );
+    await reader.append(key, '{"seq":4}', taken);
+    expect(await store.load(key)).toBe([checkpoint, small, large, '{"seq":4}'].join("\n"));
+
+    // A save starts a new generation: the changes of the previous one are deleted.
+    const next = bigCheckpoint(100);
+    await reader.save(key, next, taken);
+    expect(await changes()).toBe(0);
+    expect(await store.load(key)).toBe(next);
+    await reader.delete(key);
   });
 
   it("a save under a lost lease leaves no part behind", async () => {

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import {
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -98,6 +99,116 @@ describe("DynamoDbJobStore requests", () => {
       .filter((c) => c.args[0].constructor.name === "DeleteItemCommand")
       .map((c) => (c.args[0].input as { Key: { sk: { S: string } } }).Key.sk.S);
     expect(deleted.sort()).toEqual([...puts].sort());
+  });
+
+  it("appends a change: its item first, then one update fenced by the lease and the checkpoint's generation", async () => {
+    const { db, store: s } = store();
+    db.on(UpdateItemCommand).resolves({});
+    db.on(PutItemCommand).resolves({});
+    await s.save(key, JSON.stringify({ startedAt: 5, state: "running", slots: [] }), lease);
+    const saved = db.commandCalls(UpdateItemCommand)[0]?.args[0].input as UpdateItemCommandInput;
+    const gen = saved.ExpressionAttributeValues?.[":gen"]?.S as string;
+    // A save starts the count of changes afresh.
+    expect(saved.UpdateExpression).toContain("changes = :zero, changeWrites = :none");
+    db.resetHistory();
+
+    await s.append(key, '{"seq":2}', lease);
+    await s.append(key, '{"seq":3}', lease, { ttlMs: 15_000, now: 50_000 });
+    const order = db.calls().map((c) => c.args[0].constructor.name);
+    expect(order).toEqual([
+      "PutItemCommand",
+      "UpdateItemCommand",
+      "PutItemCommand",
+      "UpdateItemCommand",
+    ]);
+    const [first, second] = db.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
+    expect(first?.sk?.S).toMatch(
+      new RegExp(`^change#run1#${gen.replace(".", "\\.")}#00000001#3\\.\\d+#0000$`),
+    );
+    expect(second?.sk?.S).toMatch(/#00000002#3\.\d+#0000$/);
+    expect(gunzipSync(first?.body?.B as Uint8Array).toString("utf8")).toBe('{"seq":2}');
+    expect(first?.of).toEqual({ N: "1" });
+    const [one, two] = db.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+    expect(one?.ConditionExpression).toBe("leaseOwner = :owner AND fence = :fence AND gen = :gen");
+    expect(one?.ExpressionAttributeValues?.[":gen"]).toEqual({ S: gen });
+    expect(one?.ExpressionAttributeValues?.[":n"]).toEqual({ N: "1" });
+    // The first change starts the map of writes; each names the write whose items it counts in.
+    expect(one?.UpdateExpression).toBe("SET changes = :n, changeWrites = :write, #ttl = :ttl");
+    const firstWrite = first?.sk?.S?.split("#")[4];
+    expect(one?.ExpressionAttributeValues?.[":write"]).toEqual({ M: { "1": { S: firstWrite } } });
+    expect(two?.UpdateExpression).toBe(
+      "SET changes = :n, changeWrites.#n = :write, #ttl = :ttl, leaseExpiresAt = :expires",
+    );
+    expect(two?.ExpressionAttributeNames?.["#n"]).toBe("2");
+    // The renewal: until now + ttl, as renew would.
+    expect(two?.ExpressionAttributeValues?.[":expires"]).toEqual({ N: "65000" });
+    expect(s.appends).toBe(2);
+  });
+
+  it("a refused append deletes its item and reports the lease lost to its holder", async () => {
+    const { db, store: s } = store();
+    db.on(UpdateItemCommand).resolvesOnce({}).rejects(refused());
+    db.on(PutItemCommand).resolves({});
+    db.on(GetItemCommand).resolves({
+      Item: {
+        leaseOwner: { S: "worker-b" },
+        leaseExpiresAt: { N: "90000" },
+        fence: { N: "4" },
+        gen: { S: "4.1" },
+      },
+    });
+    await s.save(key, JSON.stringify({ startedAt: 5, state: "running" }), lease);
+    const error = await s.append(key, '{"seq":2}', lease).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcsBatchLeaseError);
+    expect(error).toMatchObject({ code: "LEASE_LOST", owner: "worker-b", expiresAt: 90_000 });
+    const put = db.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.sk?.S;
+    const deleted = db.commandCalls(DeleteItemCommand).map((c) => c.args[0].input.Key?.sk?.S);
+    expect(deleted).toEqual([put]);
+  });
+
+  it("an append refused while the lease is still its own follows the checkpoint that landed", async () => {
+    const { db, store: s } = store();
+    db.on(PutItemCommand).resolves({});
+    // The save's answer is lost, though the table took it (generation 3.9 now).
+    db.on(UpdateItemCommand)
+      .resolvesOnce({})
+      .rejectsOnce(new Error("socket hang up"))
+      .rejectsOnce(refused())
+      .resolves({});
+    db.on(GetItemCommand).resolves({
+      Item: {
+        leaseOwner: { S: "worker-a" },
+        leaseExpiresAt: { N: "60000" },
+        fence: { N: "3" },
+        gen: { S: "3.9" },
+        parts: { N: "0" },
+        changes: { N: "0" },
+      },
+    });
+    await s.save(key, JSON.stringify({ startedAt: 5, state: "running" }), lease);
+    await expect(
+      s.save(key, JSON.stringify({ startedAt: 5, state: "running" }), lease),
+    ).rejects.toBeInstanceOf(EcsBatchStoreError);
+    const error = await s.append(key, '{"seq":3}', lease).catch((e: unknown) => e);
+    // Not a lost lease: this process still drives the run, and writes the change again.
+    expect(error).toBeInstanceOf(EcsBatchStoreError);
+    expect(error).not.toBeInstanceOf(EcsBatchLeaseError);
+    expect((error as Error).message).toContain("is newer than this store knew");
+    await s.append(key, '{"seq":3}', lease);
+    const last = db.commandCalls(UpdateItemCommand).at(-1)?.args[0].input as UpdateItemCommandInput;
+    expect(last.ExpressionAttributeValues?.[":gen"]).toEqual({ S: "3.9" });
+  });
+
+  it("keeps the parts of a save whose answer was lost: the table may have taken it", async () => {
+    const { db, store: s } = store();
+    db.on(PutItemCommand).resolves({});
+    db.on(UpdateItemCommand).rejects(new Error("socket hang up"));
+    const noise = randomBytes(3 * INLINE_BYTES).toString("base64");
+    await expect(
+      s.save(key, JSON.stringify({ startedAt: 1, state: "running", noise }), lease),
+    ).rejects.toBeInstanceOf(EcsBatchStoreError);
+    expect(db.commandCalls(PutItemCommand).length).toBeGreaterThan(0);
+    expect(db.commandCalls(DeleteItemCommand)).toHaveLength(0);
   });
 
   it("any other DynamoDB failure is a store error naming the call and the table", async () => {
