@@ -229,20 +229,8 @@ export class DynamoDbJobStore implements JobStore {
     const ttl = { N: String(Math.ceil((lease.expiresAt + this.#retainMs) / 1000)) };
     const count = inline ? 0 : Math.ceil(compressed.length / PART_BYTES);
     // The parts first: invisible until the run's item names their generation.
-    for (let i = 0; i < count; i++) {
-      await this.#send(
-        "PutItem",
-        new PutItemCommand({
-          TableName: this.#table,
-          Item: {
-            pk: { S: jobPk(key.jobId) },
-            sk: { S: partKey(key.runId, gen, i) },
-            body: { B: compressed.subarray(i * PART_BYTES, (i + 1) * PART_BYTES) },
-            [TTL_ATTRIBUTE]: ttl,
-          },
-        }),
-      );
-    }
+    const keys = Array.from({ length: count }, (_, i) => partKey(key.runId, gen, i));
+    await this.#putPieces(key.jobId, keys, compressed, ttl);
     const values: Record<string, AttributeValue> = {
       ":gen": { S: gen },
       ":parts": { N: String(count) },
@@ -272,7 +260,7 @@ export class DynamoDbJobStore implements JobStore {
       // Refused, the parts are no one's. A write that failed otherwise may have landed and
       // named them: they stay (the time to live removes them if it did not).
       if (!isConditionFailure(error)) throw error;
-      await this.#deleteParts(key, gen, count);
+      await this.#deleteKeys(key.jobId, keys);
       throw await this.#lost(key);
     }
     const previous = this.#runs.get(id(key));
@@ -310,24 +298,10 @@ export class DynamoDbJobStore implements JobStore {
     const count = Math.max(1, Math.ceil(compressed.length / PART_BYTES));
     const expiresAt = renewal === undefined ? lease.expiresAt : renewed(lease, renewal).expiresAt;
     const ttl = { N: String(Math.ceil((expiresAt + this.#retainMs) / 1000)) };
-    const keys: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const sk = changeKey(key.runId, run.gen, n, write, i);
-      keys.push(sk);
-      await this.#send(
-        "PutItem",
-        new PutItemCommand({
-          TableName: this.#table,
-          Item: {
-            pk: { S: jobPk(key.jobId) },
-            sk: { S: sk },
-            of: { N: String(count) },
-            body: { B: compressed.subarray(i * PART_BYTES, (i + 1) * PART_BYTES) },
-            [TTL_ATTRIBUTE]: ttl,
-          },
-        }),
-      );
-    }
+    const keys = Array.from({ length: count }, (_, i) =>
+      changeKey(key.runId, run.gen, n, write, i),
+    );
+    await this.#putPieces(key.jobId, keys, compressed, ttl, { of: { N: String(count) } });
     const values: Record<string, AttributeValue> = {
       ":n": { N: String(n) },
       // The first change starts the map (an item saved by an earlier version has none).
@@ -369,6 +343,31 @@ export class DynamoDbJobStore implements JobStore {
     }
     this.#runs.set(id(key), { ...run, changes: n });
     this.appends++;
+  }
+
+  /** Writes `compressed` in pieces of `PART_BYTES`, one item per sort key, in order. */
+  async #putPieces(
+    jobId: string,
+    sortKeys: readonly string[],
+    compressed: Uint8Array,
+    ttl: AttributeValue,
+    fields: Record<string, AttributeValue> = {},
+  ): Promise<void> {
+    for (const [i, sk] of sortKeys.entries()) {
+      await this.#send(
+        "PutItem",
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: {
+            pk: { S: jobPk(jobId) },
+            sk: { S: sk },
+            ...fields,
+            body: { B: compressed.subarray(i * PART_BYTES, (i + 1) * PART_BYTES) },
+            [TTL_ATTRIBUTE]: ttl,
+          },
+        }),
+      );
+    }
   }
 
   /** The run's item as the table holds it now; `undefined` when it has no checkpoint. */
