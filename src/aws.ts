@@ -278,6 +278,8 @@ export async function sendFor<T extends object>(
   options?: { abortSignal?: AbortSignal },
 ): Promise<T> {
   const out = await (options === undefined ? client.send(command) : client.send(command, options));
+  // The action's name is only needed for the error: not worked out for every answer.
+  if (out !== null && typeof out === "object") return out as T;
   return answerOf(actionOf(command), out) as T;
 }
 
