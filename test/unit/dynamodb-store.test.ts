@@ -4,7 +4,7 @@
  * Its behaviour against a real DynamoDB API is in test/interop/dynamodb.test.ts (moto).
  */
 import { randomBytes } from "node:crypto";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import {
   DeleteItemCommand,
   DynamoDBClient,
@@ -143,6 +143,23 @@ describe("DynamoDbJobStore requests", () => {
     // The renewal: until now + ttl, as renew would.
     expect(two?.ExpressionAttributeValues?.[":expires"]).toEqual({ N: "65000" });
     expect(s.appends).toBe(2);
+  });
+
+  it("reads a run saved before changes existed, and appends to it", async () => {
+    const { db, store: s } = store();
+    const text = JSON.stringify({ startedAt: 5, state: "running", slots: [] });
+    // An item as an earlier version saved it: no count of changes, no map of their writes.
+    db.on(GetItemCommand).resolves({
+      Item: { gen: { S: "3.1" }, parts: { N: "0" }, body: { B: gzipSync(text) } },
+    });
+    db.on(PutItemCommand).resolves({});
+    db.on(UpdateItemCommand).resolves({});
+    expect(await s.load(key)).toBe(text);
+    await s.append(key, '{"seq":2}', lease);
+    const input = db.commandCalls(UpdateItemCommand)[0]?.args[0].input as UpdateItemCommandInput;
+    // The first change starts the map of writes the item did not have.
+    expect(input.UpdateExpression).toBe("SET changes = :n, changeWrites = :write, #ttl = :ttl");
+    expect(input.ExpressionAttributeValues?.[":gen"]).toEqual({ S: "3.1" });
   });
 
   it("a refused append deletes its item and reports the lease lost to its holder", async () => {
