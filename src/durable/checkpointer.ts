@@ -85,7 +85,10 @@ export class StoreCheckpoints implements JobCheckpoints {
   #changesBytes = 0;
   /** Grows with every write, so a reader tells changes older than a checkpoint. */
   #seq = 0;
-  /** The slots as the store has them (the last write that succeeded). */
+  /**
+   * The slots as the store has them (the last write that succeeded): copies, since the job
+   * changes its slots in place.
+   */
   #written: SlotState[] | undefined;
   /** Slots replaced since the last write that succeeded, each once (`#isStepped`). */
   #stepped: number[] = [];
@@ -235,7 +238,7 @@ export class StoreCheckpoints implements JobCheckpoints {
         const changed: SlotState[] = [];
         for (const i of stepped) {
           const slot = state.slots[i] as SlotState;
-          if (movedOn(written[i], slot)) changed.push(slot);
+          if (movedOn(written[i], slot)) changed.push({ ...slot });
         }
         if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return false;
         const text = changeText(state, changed, result, now, {
@@ -251,7 +254,7 @@ export class StoreCheckpoints implements JobCheckpoints {
         for (const slot of changed) written[slot.index] = slot;
       } else {
         // The slots as serialised: a slot that steps while the save is in flight is written next.
-        const slots = [...state.slots];
+        const slots = state.slots.map((slot) => ({ ...slot }));
         const text = checkpointText(this.#run, state, result, now, { seq });
         await store.save(key, text, this.#lease);
         this.#lastBytes = text.length;
@@ -306,7 +309,6 @@ const FOLLOWED_FIELDS = Object.keys(FOLLOWED) as (keyof typeof FOLLOWED)[];
 
 /** Whether a slot changed in a way a checkpoint must carry. */
 function movedOn(before: SlotState | undefined, after: SlotState): boolean {
-  if (before === after) return false;
   if (before === undefined) return true;
   return FOLLOWED_FIELDS.some((field) => before[field] !== after[field]);
 }

@@ -205,7 +205,8 @@ export class JobExecution {
           ? Array.from({ length: job.taskCount }, (_, index) =>
               initialSlot(index, taskName(job.taskNamePrefix, job.jobId, index)),
             )
-          : [...options.resume.slots],
+          : // Records of the job's own: it changes them in place (`#setSlot`).
+            options.resume.slots.map((slot) => ({ ...slot })),
       failedTaskArns: [...(options.resume?.failedTaskArns ?? [])],
     };
   }
@@ -293,8 +294,7 @@ export class JobExecution {
     this.#stopping.abort();
     this.#stopWatchDeadline.abort();
     for (const slot of this.state.slots) {
-      if (slot.ended) continue;
-      this.state.slots[slot.index] = { ...slot, ended: true };
+      if (!slot.ended) this.#setSlot(slot.index, { ...slot, ended: true });
     }
     this.#slotsLeft = 0;
     this.#slotsDone();
@@ -317,7 +317,7 @@ export class JobExecution {
         this.#services.launcher,
         pending.length,
         (reserved, i) =>
-          this.#dispatch(pending[i] as number, { kind: "turn", granted: reserved, reserved }),
+          this.#step(pending[i] as number, { kind: "turn", granted: reserved, reserved }),
         this.#stopping.signal,
       );
       for (const slot of carriedOn) this.#carryOn(slot);
@@ -339,7 +339,7 @@ export class JobExecution {
         return;
       case "reporting":
         if (slot.report !== undefined) {
-          this.#dispatch(index, { kind: "reported", failure: slot.report.failure });
+          this.#step(index, { kind: "reported", failure: slot.report.failure });
         }
         return;
       case "backoff": {
@@ -356,7 +356,7 @@ export class JobExecution {
               ? (found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0])
               : undefined;
             if (task !== undefined) {
-              this.#dispatch(index, {
+              this.#step(index, {
                 kind: "launched",
                 attempt,
                 result: { kind: "started", task },
@@ -374,12 +374,19 @@ export class JobExecution {
     }
   }
 
-  /** Feeds one event to a slot; a slot the step replaced is the checkpoints' to write. */
-  #dispatch(index: number, event: SlotEvent): void {
-    const before = this.state.slots[index] as SlotState;
-    this.#step(index, event);
-    // A step that kept the slot (a status seen again, say) leaves the checkpoint as it was.
-    if (this.state.slots[index] !== before) this.#checkpoints?.changed(index);
+  /**
+   * Makes `next` the slot's state, and the checkpoints' to write. The job keeps one object per
+   * slot for the run's life and copies each new state into it: at AWS's pace a slot's state
+   * lives from one step to the next (seconds to minutes), long enough for V8 to move each
+   * version into the old generation, where 10,000 tasks' versions made every collection dearer
+   * for the whole process (bench/README.md, series 8). A step that kept the slot (a status seen
+   * again, say) leaves it, and the checkpoint, as they were.
+   */
+  #setSlot(index: number, next: SlotState): void {
+    const record = this.state.slots[index] as SlotState;
+    if (next === record) return;
+    Object.assign(record, next);
+    this.#checkpoints?.changed(index);
   }
 
   /**
@@ -391,7 +398,7 @@ export class JobExecution {
     let commands: readonly SlotCommand[];
     try {
       const next = step(this.state.slots[index] as SlotState, event, this.#slotContext);
-      this.state.slots[index] = next.slot;
+      this.#setSlot(index, next.slot);
       commands = next.commands;
     } catch (error) {
       this.#fail(error, index);
@@ -464,7 +471,7 @@ export class JobExecution {
         return;
       case "sleep":
         sleepUnlessAborted(services.clock, command.ms, this.#stopping.signal).then(
-          (completed) => this.#dispatch(index, { kind: "backoffOver", completed }),
+          (completed) => this.#step(index, { kind: "backoffOver", completed }),
           (error: unknown) => this.#fail(error, index),
         );
         return;
@@ -506,15 +513,15 @@ export class JobExecution {
       ? launchReservations.launch(launcher, request, this.#stopping.signal, options)
       : launcher.launch(request, this.#stopping.signal, options)
     ).then(
-      (result) => this.#dispatch(index, { kind: "launched", attempt, result }),
+      (result) => this.#step(index, { kind: "launched", attempt, result }),
       (error: unknown) => this.#fail(error, index),
     );
   }
 
   /** One listener for every watch of the job; the subject is the slot's index. */
   readonly #watchListener: WatchListener<number> = {
-    onStatus: (index, task) => this.#dispatch(index, { kind: "observed", task }),
-    onDone: (index, result) => this.#dispatch(index, { kind: "watched", result }),
+    onStatus: (index, task) => this.#step(index, { kind: "observed", task }),
+    onDone: (index, result) => this.#step(index, { kind: "watched", result }),
   };
 
   /** The log tail of a failed task, then the report; a tail that cannot be read is left out. */
@@ -522,8 +529,8 @@ export class JobExecution {
     const logs = this.#services.logs;
     const tailed = logs === undefined ? Promise.resolve(failure) : logs.withTail(failure, task);
     tailed.then(
-      (withTail) => this.#dispatch(index, { kind: "reported", failure: withTail }),
-      () => this.#dispatch(index, { kind: "reported", failure }),
+      (withTail) => this.#step(index, { kind: "reported", failure: withTail }),
+      () => this.#step(index, { kind: "reported", failure }),
     );
   }
 
@@ -569,12 +576,12 @@ export class JobExecution {
     if (arn !== undefined && slot.lastStatus !== "STOPPED" && !slot.stopRequested) {
       this.#sendStop(arn);
     }
-    this.state.slots[index] = {
+    this.#setSlot(index, {
       ...slot,
       phase: slot.phase === "succeeded" || slot.phase === "failed" ? slot.phase : "stopped",
       stopRequested: slot.stopRequested || arn !== undefined,
       ended: true,
-    };
+    });
     if (--this.#slotsLeft === 0) this.#slotsDone();
   }
 
@@ -585,7 +592,7 @@ export class JobExecution {
     const running = this.state.slots.filter(
       (s) => s.phase === "running" && s.taskArn !== undefined,
     );
-    for (const slot of running) this.#dispatch(slot.index, { kind: "jobStopping" });
+    for (const slot of running) this.#step(slot.index, { kind: "jobStopping" });
     this.#stopping.abort();
     // The stop watch starts now; the job's end cancels its timer.
     void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(
@@ -616,7 +623,7 @@ export class JobExecution {
         jobId: this.state.jobId,
         taskIndex: slot.index,
       });
-      this.#dispatch(slot.index, { kind: "stopWatchOver" });
+      this.#step(slot.index, { kind: "stopWatchOver" });
     }
   }
 
