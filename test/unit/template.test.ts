@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -6,7 +6,7 @@ import {
   RegisterTaskDefinitionCommand,
   type RegisterTaskDefinitionCommandInput,
 } from "@aws-sdk/client-ecs";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import {
   EcsBatchSetupError,
   loadTaskDefinition,
@@ -49,6 +49,7 @@ const template: RegisterTaskDefinitionCommandInput = {
 describe("template sources", () => {
   it("loads { path } relative to baseDir, { definition } and { arn }", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ebr-template-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "td.json"), JSON.stringify(template));
     const fromPath = await loadTaskDefinition({ kind: "path", path: "td.json" }, { baseDir: dir });
     expect(fromPath).toEqual({ kind: "template", template, origin: join(dir, "td.json") });
