@@ -236,14 +236,15 @@ describeInterop("one run, several processes, one DynamoDB table", () => {
     tableName = await createJobTable(client());
   });
 
-  async function newJob(jobId: string) {
+  /** A job of three tasks; its leases last three poll intervals. */
+  async function newJob(jobId: string, pollInterval = "200ms") {
     const cluster = await createCluster(aws.ecs);
     const path = jobFile({
       jobId,
       cluster,
       taskDefinition: { definition: template(unique("multi")) },
       taskCount: 3,
-      pollInterval: "200ms",
+      pollInterval,
       logs: { fetch: "none" },
     });
     return { cluster, path };
@@ -308,10 +309,12 @@ describeInterop("one run, several processes, one DynamoDB table", () => {
 
   it("two processes attach one run at once: exactly one drives it, the other gets LEASE_HELD", async () => {
     await motoTasks.hold();
-    const { cluster, path } = await newJob("multi-race");
+    // Leases of 3 s: each racer must hold the lease it won through its own start-up (a process
+    // starting a second later on a loaded machine would otherwise find it lapsed, and take over).
+    const { cluster, path } = await newJob("multi-race", "1s");
     const owner = await startThenAct(path, "SIGKILL");
     await owner.done;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 3500));
     const onEvent = (event: JsonEvent) => {
       if (event.event === "jobStarted") void motoTasks.progress();
     };
