@@ -226,7 +226,7 @@ export class DynamoDbJobStore implements JobStore {
     const compressed = gzipSync(checkpoint);
     const inline = compressed.length <= INLINE_BYTES;
     const gen = `${lease.fence}.${++this.#writeSeq}`;
-    const ttl = { N: String(Math.ceil((lease.expiresAt + this.#retainMs) / 1000)) };
+    const ttl = this.#ttl(lease.expiresAt);
     const count = inline ? 0 : Math.ceil(compressed.length / PART_BYTES);
     // The parts first: invisible until the run's item names their generation.
     const keys = Array.from({ length: count }, (_, i) => partKey(key.runId, gen, i));
@@ -285,7 +285,7 @@ export class DynamoDbJobStore implements JobStore {
    * only reads the write the run's item names, and the next try writes the same change anew).
    */
   async append(key: RunKey, change: string, lease: Lease, renewal?: LeaseRenewal): Promise<void> {
-    const run = this.#runs.get(id(key)) ?? (await this.#runItem(key));
+    const run = this.#runs.get(id(key)) ?? (await this.#read(key)).run;
     if (run === undefined) {
       throw new EcsBatchStoreError(
         "STORE_ERROR",
@@ -297,7 +297,7 @@ export class DynamoDbJobStore implements JobStore {
     const compressed = gzipSync(change);
     const count = Math.max(1, Math.ceil(compressed.length / PART_BYTES));
     const expiresAt = renewal === undefined ? lease.expiresAt : renewed(lease, renewal).expiresAt;
-    const ttl = { N: String(Math.ceil((expiresAt + this.#retainMs) / 1000)) };
+    const ttl = this.#ttl(expiresAt);
     const keys = Array.from({ length: count }, (_, i) =>
       changeKey(key.runId, run.gen, n, write, i),
     );
@@ -368,11 +368,6 @@ export class DynamoDbJobStore implements JobStore {
         }),
       );
     }
-  }
-
-  /** The run's item as the table holds it now; `undefined` when it has no checkpoint. */
-  async #runItem(key: RunKey): Promise<RunItem | undefined> {
-    return (await this.#read(key)).run;
   }
 
   /** Deletes every item of a job whose sort key starts with `prefix`. */
@@ -453,7 +448,7 @@ export class DynamoDbJobStore implements JobStore {
             ":jobId": { S: key.jobId },
             ":runId": { S: key.runId },
             ":now": { N: String(now) },
-            ":ttl": { N: String(Math.ceil((now + ttlMs + this.#retainMs) / 1000)) },
+            ":ttl": this.#ttl(now + ttlMs),
           },
           ReturnValues: "ALL_NEW",
         }),
@@ -464,7 +459,7 @@ export class DynamoDbJobStore implements JobStore {
       return { key, owner, expiresAt: now + ttlMs, fence: Number(item.fence?.N ?? "1") };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const holder = (await this.#leaseOf(key)) ?? { owner: "unknown", expiresAt: 0, fence: 0 };
+      const holder = (await this.#read(key)).lease ?? { owner: "unknown", expiresAt: 0, fence: 0 };
       throw new EcsBatchLeaseError("LEASE_HELD", key, holder);
     }
   }
@@ -481,7 +476,7 @@ export class DynamoDbJobStore implements JobStore {
           ExpressionAttributeNames: { "#ttl": TTL_ATTRIBUTE },
           ExpressionAttributeValues: {
             ":expires": { N: String(now + ttlMs) },
-            ":ttl": { N: String(Math.ceil((now + ttlMs + this.#retainMs) / 1000)) },
+            ":ttl": this.#ttl(now + ttlMs),
             ":owner": { S: lease.owner },
             ":fence": { N: String(lease.fence) },
           },
@@ -529,8 +524,9 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
-  async #leaseOf(key: RunKey): Promise<LeaseRecord | undefined> {
-    return (await this.#read(key)).lease;
+  /** When an item expires: `retainMs` after the lease's expiry, in seconds (the TTL attribute). */
+  #ttl(expiresAt: number): AttributeValue {
+    return { N: String(Math.ceil((expiresAt + this.#retainMs) / 1000)) };
   }
 
   /** The run's lease and checkpoint as its item holds them now (a consistent read). */
