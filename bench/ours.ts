@@ -1,5 +1,5 @@
 /** Our runner on a scenario: one `EcsBatchRunner`, every job submitted at once. */
-import { EcsBatchRunner, type JobResult } from "../src/index.js";
+import { EcsBatchRunner, type JobResult, type JobStore } from "../src/index.js";
 import type { Env } from "./env.js";
 import { TaskTimes, type JobOutcome, type RunRecord } from "./metrics.js";
 import { jobIds, jobInput, seededRandom, WORKLOAD, type Scenario } from "./workload.js";
@@ -15,7 +15,8 @@ function outcome(result: JobResult): JobOutcome {
   };
 }
 
-export async function runOurs(env: Env, scenario: Scenario): Promise<RunRecord> {
+/** @param store checkpoints the runs into it (DESIGN 3.11); none by default, as the peers have none */
+export async function runOurs(env: Env, scenario: Scenario, store?: JobStore): Promise<RunRecord> {
   const { clock } = env;
   const times = new TaskTimes();
   const runner = new EcsBatchRunner({
@@ -23,6 +24,7 @@ export async function runOurs(env: Env, scenario: Scenario): Promise<RunRecord> 
     clients: env.clients,
     clock,
     random: seededRandom(WORKLOAD.seed + 1),
+    ...(store === undefined ? {} : { store }),
   });
   runner.on("taskStarted", (e) => times.started(e.taskArn, clock.now()));
   runner.on("taskStatusChanged", (e) => {

@@ -45,6 +45,12 @@ const { values } = parseArgs({
      * (which `npm run bench:startup` measures).
      */
     "preload-sdk": { type: "boolean", default: false },
+    /**
+     * Our runner checkpoints its runs into a `FileJobStore` in a new directory under this one
+     * (DESIGN 3.11), in every mode; the peers keep no checkpoints. `npm run bench:durable`
+     * measures what the store costs in virtual time; this measures it at a real pace.
+     */
+    store: { type: "string" },
     parallel: { type: "string", default: String(Math.min(2, availableParallelism())) },
   },
 });
@@ -111,6 +117,7 @@ function measure(job: Job, extra: readonly string[] = []): Promise<MeasurementRe
     "--sim-server",
     simServer,
     ...(job.strategy === "ours" && job.mode === "virtual" ? ["--profile"] : []),
+    ...(job.strategy === "ours" && values.store !== undefined ? ["--store", values.store] : []),
     ...extra,
   ]);
 }

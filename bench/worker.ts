@@ -4,8 +4,11 @@
  *
  *   node bench/out/build/worker.js --scenario 1x100 --strategy ours --mode virtual
  */
+import { mkdtemp } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { FileJobStore, type JobStore } from "../src/index.js";
 import { ManualClock } from "../src/testing/index.js";
 import type { Env } from "./env.js";
 import { algorithmMetrics, ProcessMonitor, summarizeSim, type RunRecord } from "./metrics.js";
@@ -44,7 +47,13 @@ const { values } = parseArgs({
     /** Replay runs: the transcript directory, and the replay server to answer from it. */
     transcript: { type: "string" },
     "replay-server": { type: "string" },
+    /**
+     * Samples the JS thread (every 100 µs in virtual time, every 1 ms in real time, where the
+     * profiler's own wake-ups inflate the process's CPU: then only the split means anything).
+     */
     profile: { type: "boolean", default: false },
+    /** Our runner checkpoints its runs into a `FileJobStore` in a new directory under this one. */
+    store: { type: "string" },
     /** Real-time runs: load the SDK client modules before the measured job (see bench/run.ts). */
     "preload-sdk": { type: "boolean", default: false },
   },
@@ -56,6 +65,13 @@ const mode = values.mode as Mode | "replay";
 /** The mode of a measurement (a replay sends no `MeasurementResult`). */
 const measured: Mode = mode === "realtime" ? "realtime" : "virtual";
 const EPOCH = Date.UTC(2026, 0, 1);
+
+/** The store of `--store`, if given. */
+async function fileStore(): Promise<JobStore | undefined> {
+  const parent = values.store;
+  if (parent === undefined) return undefined;
+  return new FileJobStore(await mkdtemp(join(parent, "ecs-batch-bench-")));
+}
 
 async function virtualRun(): Promise<MeasurementResult> {
   const clock = new ManualClock({ start: EPOCH });
@@ -74,10 +90,11 @@ async function virtualRun(): Promise<MeasurementResult> {
     subnets: ["subnet-0bench0001"],
     random: seededRandom(WORKLOAD.seed + 2),
   };
+  const store = await fileStore();
   const stopProfile = values.profile ? await startProfile(import.meta.url) : undefined;
   const monitor = new ProcessMonitor();
   monitor.start();
-  const run = await runStrategy(strategy, env, scenario, naive);
+  const run = await runStrategy(strategy, env, scenario, naive, store);
   const proc = monitor.stop(run.tasks);
   const cpu = await stopProfile?.();
   return {
@@ -95,10 +112,12 @@ function runStrategy(
   env: Env,
   s: Scenario,
   naive: Parameters<typeof runNaiveSequential>[2],
+  store: JobStore | undefined,
 ): Promise<RunRecord> {
+  if (which !== "ours" && store !== undefined) throw new Error("--store is for our runner only");
   switch (which) {
     case "ours":
-      return runOurs(env, s);
+      return runOurs(env, s, store);
     case "naive-per-task-poll":
       return runNaivePerTaskPoll(env, s, naive);
     case "naive-sequential":
@@ -137,10 +156,13 @@ async function realtimeRun(): Promise<MeasurementResult> {
   );
   const clock = new ScaledClock(speed, EPOCH, realStart);
   const env: Env = { clients: remote.clients, clock, drive: (promise) => promise };
+  const store = await fileStore();
+  const stopProfile = values.profile ? await startProfile(import.meta.url, 1000) : undefined;
   const monitor = new ProcessMonitor();
   monitor.start();
-  const run = await runOurs(env, scenario);
+  const run = await runOurs(env, scenario, store);
   const proc = monitor.stop(run.tasks);
+  const cpu = await stopProfile?.();
   const sim = await remote.summary();
   await remote.close();
   return {
@@ -150,6 +172,7 @@ async function realtimeRun(): Promise<MeasurementResult> {
     speed,
     algorithm: algorithmMetrics(run, sim),
     process: proc,
+    ...(cpu === undefined ? {} : { cpu }),
   };
 }
 
