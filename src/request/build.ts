@@ -51,32 +51,33 @@ export function buildRunTaskInput(
     taskCount: plan.taskCount,
     attempt,
   });
+  const tags = jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline);
+  tags.push(...attemptTags(index, attempt));
   const input: RunTaskCommandInput = {
     cluster: plan.cluster,
     taskDefinition: plan.taskDefinitionArn,
     count: 1,
     startedBy: name,
-    ...(plan.launchType === "FARGATE_SPOT"
-      ? { capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT", weight: 1 }] }
-      : { launchType: plan.launchType }),
-    ...(plan.platformVersion === undefined ? {} : { platformVersion: plan.platformVersion }),
-    ...(plan.network === undefined
-      ? {}
-      : { networkConfiguration: { awsvpcConfiguration: copyNetwork(plan.network) } }),
-    overrides: {
-      containerOverrides: buildContainerOverrides(
-        plan.containerNames,
-        plan.containerOverrides,
-        injected,
-      ),
-      ...plan.taskOverrides,
-    },
-    tags: [
-      ...jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline),
-      ...attemptTags(index, attempt),
-    ],
-    clientToken: clientToken(plan.jobId, index, attempt, plan.runId),
   };
+  if (plan.launchType === "FARGATE_SPOT") {
+    input.capacityProviderStrategy = [{ capacityProvider: "FARGATE_SPOT", weight: 1 }];
+  } else {
+    input.launchType = plan.launchType;
+  }
+  if (plan.platformVersion !== undefined) input.platformVersion = plan.platformVersion;
+  if (plan.network !== undefined) {
+    input.networkConfiguration = { awsvpcConfiguration: copyNetwork(plan.network) };
+  }
+  input.overrides = {
+    containerOverrides: buildContainerOverrides(
+      plan.containerNames,
+      plan.containerOverrides,
+      injected,
+    ),
+    ...plan.taskOverrides,
+  };
+  input.tags = tags;
+  input.clientToken = clientToken(plan.jobId, index, attempt, plan.runId);
   if (plan.taskCustomizations.length === 0) return input;
   const customized = applyCustomizations(input, plan.taskCustomizations);
   // Preparation checks the customizations against a job's first and last requests; this keeps

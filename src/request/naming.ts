@@ -113,14 +113,14 @@ export function jobTags(
   runId?: string,
   deadline?: number,
 ): Tag[] {
-  return [
-    ...Object.entries(userTags).map(([key, value]) => ({ key, value })),
-    { key: RUNNER_TAG_KEYS.jobId, value: jobId },
-    ...(runId === undefined ? [] : [{ key: RUNNER_TAG_KEYS.runId, value: runId }]),
-    ...(deadline === undefined
-      ? []
-      : [{ key: RUNNER_TAG_KEYS.deadline, value: new Date(deadline).toISOString() }]),
-  ];
+  const tags: Tag[] = [];
+  for (const [key, value] of Object.entries(userTags)) tags.push({ key, value });
+  tags.push({ key: RUNNER_TAG_KEYS.jobId, value: jobId });
+  if (runId !== undefined) tags.push({ key: RUNNER_TAG_KEYS.runId, value: runId });
+  if (deadline !== undefined) {
+    tags.push({ key: RUNNER_TAG_KEYS.deadline, value: new Date(deadline).toISOString() });
+  }
+  return tags;
 }
 
 /** The tags that differ per attempt, after `jobTags`: the task's index and the attempt. */

@@ -64,7 +64,11 @@ export function buildContainerOverrides(
     const o = jobOverrides.find((x) => x.name === name);
     const out: ContainerOverride = { name };
     if (o?.command !== undefined) out.command = [...o.command];
-    out.environment = mergeEnvironment(o?.environment, injected);
+    // The injected variables win; without variables of the job's, they are the whole list.
+    out.environment =
+      o?.environment === undefined || o.environment.length === 0
+        ? injected.map(({ name, value }) => ({ name, value }))
+        : mergeEnvironment(o.environment, injected);
     if (o?.cpu !== undefined) out.cpu = o.cpu;
     if (o?.memory !== undefined) out.memory = o.memory;
     if (o?.memoryReservation !== undefined) out.memoryReservation = o.memoryReservation;
