@@ -49,8 +49,6 @@ import {
   type BatchJobInput,
   type Clock,
   type EcsBatchRunnerOptions,
-  type JobResult,
-  type JobStore,
 } from "../src/index.js";
 import {
   flushMicrotasks,
@@ -60,15 +58,8 @@ import {
 } from "../src/testing/index.js";
 import { parseCheckpoint } from "../src/durable/checkpoint.js";
 import type { Env } from "./env.js";
-import {
-  algorithmMetrics,
-  ProcessMonitor,
-  summarizeSim,
-  TaskTimes,
-  type JobOutcome,
-  type ProcessMetrics,
-  type RunRecord,
-} from "./metrics.js";
+import { algorithmMetrics, ProcessMonitor, summarizeSim, type ProcessMetrics } from "./metrics.js";
+import { runOurs } from "./ours.js";
 import { startProfile, type CpuAttribution } from "./profile.js";
 import { jobInput, seededRandom, simulatedAccount, WORKLOAD, type Scenario } from "./workload.js";
 
@@ -198,55 +189,6 @@ class RecordingFileStore extends FileJobStore {
   }
 }
 
-function outcome(result: JobResult): JobOutcome {
-  return {
-    jobId: result.jobId,
-    status: result.status,
-    attempts: result.tasks.reduce((a, t) => a + t.attempts, 0),
-    ...(result.error === undefined
-      ? {}
-      : { error: `${result.error.code}: ${result.error.message}` }),
-  };
-}
-
-/** `bench/ours.ts`'s run of one job (same runner options, same listeners), with a store. */
-async function runJob(
-  env: Env,
-  scenario: Scenario,
-  store: JobStore | undefined,
-): Promise<RunRecord> {
-  const { clock } = env;
-  const times = new TaskTimes();
-  const runner = new EcsBatchRunner({
-    region: WORKLOAD.region,
-    clients: env.clients,
-    clock,
-    random: seededRandom(WORKLOAD.seed + 1),
-    ...(store === undefined ? {} : { store }),
-  });
-  runner.on("taskStarted", (e) => times.started(e.taskArn, clock.now()));
-  runner.on("taskStatusChanged", (e) => {
-    if (e.lastStatus === "STOPPED") times.stopped(e.taskArn, clock.now());
-  });
-  const startedAt = clock.now();
-  const job = await env.drive(
-    runner.submit(jobInput(JOB_ID, scenario)).result.then(outcome, (error: unknown) => ({
-      jobId: JOB_ID,
-      status: "rejected",
-      attempts: 0,
-      error: String(error),
-    })),
-  );
-  return {
-    tasks: scenario.tasksPerJob,
-    startedAt,
-    finishedAt: clock.now(),
-    jobs: [job],
-    times,
-    abandoned: times.unfinished,
-  };
-}
-
 async function cpuRun(kind: StoreKind): Promise<CpuResult> {
   const scenario: Scenario = { name: `1x${String(TASKS)}`, jobs: 1, tasksPerJob: TASKS };
   const clock = new ManualClock({ start: EPOCH });
@@ -261,7 +203,7 @@ async function cpuRun(kind: StoreKind): Promise<CpuResult> {
   const stopProfile = await startProfile(import.meta.url);
   const monitor = new ProcessMonitor();
   monitor.start();
-  const run = await runJob(env, scenario, store);
+  const run = await runOurs(env, scenario, store);
   const proc = monitor.stop(run.tasks);
   const cpu = await stopProfile();
   const sim = summarizeSim(aws);
