@@ -254,6 +254,15 @@ export function advanceSlots(
     for (const earlier of newer.slice(0, -1)) count(earlier.task, earlier.task.taskArn ?? "");
     // Attempt numbers between the slot's and its newest with no task never made one.
     launchFailures += last.attempt - slot.attempts - newer.length;
+    const previous = last.attempt - 1;
+    if (previous > slot.attempts && !newer.some((t) => t.attempt === previous)) {
+      // The attempt just before the newest is the slot's last failure, as the run saw it; its
+      // reason (AGENT, RESOURCE:*) was in the RunTask answer, which no checkpoint kept.
+      lastFailure = {
+        kind: "launch",
+        reason: `RunTask started no task for attempt ${String(previous)}; the reason was not checkpointed`,
+      };
+    }
     const task = last.task;
     const {
       report: _report,
