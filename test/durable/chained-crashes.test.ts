@@ -6,19 +6,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MemoryJobStore, type JobResult } from "../../src/index.js";
+import type { JobResult } from "../../src/index.js";
 import type { TaskScript } from "../../src/testing/index.js";
-import { durableJob, world } from "./harness.js";
-
-const outcome = fc.oneof(
-  fc.constant<TaskScript>({}),
-  fc.integer({ min: 1, max: 255 }).map<TaskScript>((exitCode) => ({ exitCode })),
-  fc.constantFrom<TaskScript>(
-    { launchFailure: "AGENT" },
-    { startFailure: "CannotPullContainerError" },
-  ),
-  fc.integer({ min: 0, max: 20_000 }).map<TaskScript>((afterMs) => ({ interrupted: { afterMs } })),
-);
+import { expectSettled, outcome, play, taskScripts, type CrashScenario } from "./crash-play.js";
 
 const scenario = fc.record({
   taskCount: fc.integer({ min: 1, max: 6 }),
@@ -30,14 +20,7 @@ const scenario = fc.record({
   lostAnswers: fc.constantFrom(0, 0, 0.3),
   store: fc.boolean(),
   timeout: fc.constantFrom("1h", "6m"),
-  scripts: fc.array(
-    fc.record({
-      taskIndex: fc.integer({ min: 0, max: 5 }),
-      attempt: fc.integer({ min: 1, max: 4 }),
-      script: outcome,
-    }),
-    { maxLength: 8 },
-  ),
+  scripts: taskScripts(5),
 });
 
 /** A few tasks whose every attempt has an outcome drawn, and hosts that die often. */
@@ -52,73 +35,6 @@ const fewTasks = fc.record({
   }),
 });
 
-type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
-
-/** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
-async function play(
-  s: Scenario,
-  lives: readonly number[],
-): Promise<{
-  result?: JobResult;
-  error?: unknown;
-  attachersKilled: number;
-  world: ReturnType<typeof world>;
-}> {
-  const w = world();
-  const { aws, clock, host, until } = w;
-  aws.script({}, { runMs: s.runMs });
-  for (const { taskIndex, attempt, script } of s.scripts)
-    aws.script({ taskIndex, attempt }, script);
-  if (s.lostAnswers > 0) {
-    aws.inject({
-      action: "RunTask",
-      error: "ServerException",
-      afterProcessing: true,
-      probability: s.lostAnswers,
-    });
-  }
-  const store = s.store ? new MemoryJobStore() : undefined;
-  const job = durableJob({
-    taskCount: s.taskCount,
-    maxFailCount: s.maxFailCount,
-    timeout: s.timeout,
-    retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
-  });
-  const options = store === undefined ? {} : { store };
-  const out: { result?: JobResult; error?: unknown } = {};
-  let attachersKilled = 0;
-  for (let life = 0; life <= lives.length; life++) {
-    const current = host(options);
-    const handle =
-      life === 0
-        ? current.runner.submit(job)
-        : current.runner.attach(job, { waitForLease: 600_000 });
-    const settled = { done: false };
-    void handle.result.then(
-      (value) => {
-        out.result = value;
-        settled.done = true;
-      },
-      (error: unknown) => {
-        out.error = error;
-        settled.done = true;
-      },
-    );
-    const lifetime = lives[life];
-    if (lifetime === undefined) {
-      await until(() => settled.done, 6 * 3_600_000);
-      break;
-    }
-    await until(() => settled.done, lifetime + 1);
-    current.kill();
-    if (settled.done) break;
-    if (life > 0) attachersKilled++;
-    // The next host comes a little later; it waits for the dead one's lease to lapse.
-    await clock.runUntil(clock.sleep(5_000));
-  }
-  return { ...out, attachersKilled, world: w };
-}
-
 describe("crashes one after another", () => {
   it("each host dies in turn; the last one finishes: no duplicate, no orphan, budgets kept", async () => {
     const runs = Number(process.env.FC_RUNS ?? 100);
@@ -128,24 +44,8 @@ describe("crashes one after another", () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         const played = await play(s, s.lives);
-        const { aws } = played.world;
         attachersKilled += played.attachersKilled;
-        const result = played.result;
-        if (result === undefined) {
-          if (aws.taskHistory.length === 0) return;
-          // Without a store, a run whose tasks ECS no longer shows cannot be found.
-          expect(played.error).toMatchObject({ code: "RUN_NOT_FOUND" });
-          return;
-        }
-        finishedByAttach++;
-        aws.assert.noDuplicateTasks();
-        aws.assert.noUnfinishedTasks();
-        const accounted = new Set(result.tasks.flatMap((t) => [t.taskArn, ...t.failedTaskArns]));
-        for (const h of aws.taskHistory) expect(accounted.has(h.taskArn)).toBe(true);
-        for (const t of result.tasks) {
-          expect(t.attempts).toBeLessThanOrEqual(s.maxFailCount + s.maxLaunchRetries + 2);
-        }
-        expect(result.tasks).toHaveLength(s.taskCount);
+        if (expectSettled(played, s) !== undefined && played.attaches > 0) finishedByAttach++;
       }),
       { numRuns: runs, seed: Number(process.env.FC_SEED ?? 20261207) },
     );
@@ -161,7 +61,7 @@ describe("crashes one after another", () => {
         // No lost answers, no deadline in reach: each task's scripts (keyed by attempt) alone
         // decide its history, budget spent included, whenever its hosts die. With siblings,
         // only a run that succeeded is timing-free (a sibling stop depends on when it came).
-        const s: Scenario = {
+        const s: CrashScenario = {
           ...drawn,
           taskCount: drawn.outcomes.length,
           store: true,
@@ -173,7 +73,7 @@ describe("crashes one after another", () => {
         };
         const reference = await play(s, []);
         if (s.taskCount > 1 && reference.result?.status !== "succeeded") return;
-        const crashed = await play(s, s.lives);
+        const crashed = await play(s, drawn.lives);
         if (crashed.world.aws.taskHistory.length === 0) return;
         compared++;
         const summary = (r: JobResult | undefined) => ({
@@ -196,12 +96,11 @@ describe("crashes one after another", () => {
   it("a launch failure the last checkpoint missed is still the task's last failure after an attach", async () => {
     // Attempt 2 exits 1 (checkpointed), attempt 3 fails to launch and attempt 4 starts, then
     // the host dies before the next checkpoint: ECS shows attempts 1, 2 and 4 only.
-    const s: Scenario = {
+    const s: CrashScenario = {
       taskCount: 1,
       maxFailCount: 2,
       maxLaunchRetries: 1,
       runMs: 21_007,
-      lives: [47_383],
       lostAnswers: 0,
       store: true,
       timeout: "1h",
@@ -212,7 +111,7 @@ describe("crashes one after another", () => {
         {},
       ].map((script: TaskScript, i) => ({ taskIndex: 0, attempt: i + 1, script })),
     };
-    const crashed = await play(s, s.lives);
+    const crashed = await play(s, [47_383]);
     expect(crashed.world.aws.taskHistory.map((h) => h.context.attempt)).toEqual([1, 2, 4]);
     const task = crashed.result?.tasks[0];
     expect(task).toMatchObject({ status: "succeeded", attempts: 4 });

@@ -1,0 +1,141 @@
+/**
+ * Crash scenarios drawn at random, for the property tests of durable runs: what a task's attempt
+ * may do, and `play`, which runs a job through hosts that die one after another.
+ */
+import fc from "fast-check";
+import { expect } from "vitest";
+import { MemoryJobStore, type JobResult } from "../../src/index.js";
+import type { TaskScript } from "../../src/testing/index.js";
+import { durableJob, world } from "./harness.js";
+
+/** What one attempt of a task does. */
+export const outcome = fc.oneof(
+  fc.constant<TaskScript>({}),
+  fc.integer({ min: 1, max: 255 }).map<TaskScript>((exitCode) => ({ exitCode })),
+  fc.constantFrom<TaskScript>(
+    { launchFailure: "AGENT" },
+    { startFailure: "CannotPullContainerError" },
+  ),
+  fc.integer({ min: 0, max: 20_000 }).map<TaskScript>((afterMs) => ({ interrupted: { afterMs } })),
+);
+
+/** Scripts for some attempts of tasks 0 to `maxIndex`; the others succeed. */
+export function taskScripts(maxIndex: number) {
+  return fc.array(
+    fc.record({
+      taskIndex: fc.integer({ min: 0, max: maxIndex }),
+      attempt: fc.integer({ min: 1, max: 4 }),
+      script: outcome,
+    }),
+    { maxLength: 8 },
+  );
+}
+
+/** A run to play: its job, its tasks' scripts and its account's faults. */
+export interface CrashScenario {
+  readonly taskCount: number;
+  readonly maxFailCount: number;
+  readonly maxLaunchRetries: number;
+  readonly runMs: number;
+  /** The share of RunTask calls whose answer is lost after ECS acted on them. */
+  readonly lostAnswers: number;
+  readonly store: boolean;
+  readonly timeout: string;
+  readonly scripts: readonly { taskIndex: number; attempt: number; script: TaskScript }[];
+}
+
+/** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
+export async function play(
+  s: CrashScenario,
+  lives: readonly number[],
+): Promise<{
+  result?: JobResult;
+  error?: unknown;
+  /** Hosts that attached, and those of them killed before the run ended. */
+  attaches: number;
+  attachersKilled: number;
+  world: ReturnType<typeof world>;
+}> {
+  const w = world();
+  const { aws, clock, host, until } = w;
+  aws.script({}, { runMs: s.runMs });
+  for (const { taskIndex, attempt, script } of s.scripts)
+    aws.script({ taskIndex, attempt }, script);
+  if (s.lostAnswers > 0) {
+    aws.inject({
+      action: "RunTask",
+      error: "ServerException",
+      afterProcessing: true,
+      probability: s.lostAnswers,
+    });
+  }
+  const store = s.store ? new MemoryJobStore() : undefined;
+  const job = durableJob({
+    taskCount: s.taskCount,
+    maxFailCount: s.maxFailCount,
+    timeout: s.timeout,
+    retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
+  });
+  const options = store === undefined ? {} : { store };
+  const out: { result?: JobResult; error?: unknown } = {};
+  let attaches = 0;
+  let attachersKilled = 0;
+  for (let life = 0; life <= lives.length; life++) {
+    const current = host(options);
+    if (life > 0) attaches++;
+    const handle =
+      life === 0
+        ? current.runner.submit(job)
+        : current.runner.attach(job, { waitForLease: 600_000 });
+    const settled = { done: false };
+    void handle.result.then(
+      (value) => {
+        out.result = value;
+        settled.done = true;
+      },
+      (error: unknown) => {
+        out.error = error;
+        settled.done = true;
+      },
+    );
+    const lifetime = lives[life];
+    if (lifetime === undefined) {
+      await until(() => settled.done, 6 * 3_600_000);
+      break;
+    }
+    await until(() => settled.done, lifetime + 1);
+    current.kill();
+    if (settled.done) break;
+    if (life > 0) attachersKilled++;
+    // The next host comes a little later; it waits for the dead one's lease to lapse.
+    await clock.runUntil(clock.sleep(5_000));
+  }
+  return { ...out, attaches, attachersKilled, world: w };
+}
+
+/**
+ * Checks what must hold once a played run is over, whoever ended it: no task twice, none left
+ * running, every task ECS started in the result, no slot past its budgets. Returns the result,
+ * or undefined when there was none: nothing launched, or (without a store) a run ECS no longer
+ * showed by the time a host attached.
+ */
+export function expectSettled(
+  played: Awaited<ReturnType<typeof play>>,
+  s: CrashScenario,
+): JobResult | undefined {
+  const { aws } = played.world;
+  const result = played.result;
+  if (result === undefined) {
+    if (aws.taskHistory.length > 0) expect(played.error).toMatchObject({ code: "RUN_NOT_FOUND" });
+    return undefined;
+  }
+  aws.assert.noDuplicateTasks();
+  aws.assert.noUnfinishedTasks();
+  const accounted = new Set(result.tasks.flatMap((t) => [t.taskArn, ...t.failedTaskArns]));
+  for (const h of aws.taskHistory) expect(accounted.has(h.taskArn)).toBe(true);
+  for (const t of result.tasks) {
+    expect(t.attempts).toBeLessThanOrEqual(s.maxFailCount + s.maxLaunchRetries + 2);
+  }
+  expect(result.tasks).toHaveLength(s.taskCount);
+  return result;
+}
