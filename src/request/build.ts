@@ -51,8 +51,6 @@ export function buildRunTaskInput(
     taskCount: plan.taskCount,
     attempt,
   });
-  const tags = jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline);
-  tags.push(...attemptTags(index, attempt));
   const input: RunTaskCommandInput = {
     cluster: plan.cluster,
     taskDefinition: plan.taskDefinitionArn,
@@ -76,7 +74,8 @@ export function buildRunTaskInput(
     ),
     ...plan.taskOverrides,
   };
-  input.tags = tags;
+  input.tags = jobTags(plan.tags, plan.jobId, plan.runId, plan.deadline);
+  input.tags.push(...attemptTags(index, attempt));
   input.clientToken = clientToken(plan.jobId, index, attempt, plan.runId);
   if (plan.taskCustomizations.length === 0) return input;
   const customized = applyCustomizations(input, plan.taskCustomizations);
