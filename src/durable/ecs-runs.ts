@@ -235,6 +235,11 @@ export function advanceSlots(
         // Given up on (missing), yet running: it failed as far as the slot goes.
         strays.push(arn);
         applicationFailures++;
+        lastFailure = {
+          kind: "missing",
+          reason:
+            "DescribeTasks stopped reporting the task and it was given up on; found still running, it is stopped",
+        };
         return;
       }
       const outcome = task === undefined ? undefined : classifyStoppedTask(task, essential);
