@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   utimesSync,
   writeFileSync,
@@ -224,5 +225,51 @@ describe("a checkpoint with changes", () => {
     const checkpoint = parseCheckpoint(text, "in the test");
     expect(checkpoint.seq).toBe(6);
     expect(checkpoint.slots[1]?.attempts).toBe(1);
+  });
+});
+
+describe("FileJobStore: the lease file, written in place", () => {
+  it("keeps no byte of a longer record it replaces", async () => {
+    const dir = tempDir();
+    const store = new FileJobStore(dir);
+    const long = await store.acquire(key, `worker-${"x".repeat(200)}`, 15_000, 1000);
+    await store.release(long);
+    await store.acquire(key, "w", 15_000, 2000);
+    const text = readFileSync(join(dir, "job1", "run1.lease.json"), "utf8");
+    expect(JSON.parse(text)).toEqual({ owner: "w", expiresAt: 17_000, fence: 2 });
+  });
+
+  it("left empty by a process killed before its first record, is no lease", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "job1"));
+    writeFileSync(join(dir, "job1", "run1.lease.json"), "");
+    await expect(new FileJobStore(dir).acquire(key, "w", 15_000, 1000)).resolves.toMatchObject({
+      owner: "w",
+      fence: 1,
+    });
+  });
+
+  it("removed under its holder (the run deleted): the holder's next append is refused", async () => {
+    const { dir, store, lease } = await savedRun();
+    await store.append(key, '{"seq":2}', lease, { ttlMs: 15_000, now: 2000 });
+    await new FileJobStore(dir).delete(key);
+    await expect(
+      store.append(key, '{"seq":3}', lease, { ttlMs: 15_000, now: 3000 }),
+    ).rejects.toMatchObject({ code: "LEASE_LOST", owner: "nobody" });
+  });
+
+  it("replaced by a rename (as earlier versions wrote it): the holder reads the new one", async () => {
+    const { dir, store, lease } = await savedRun();
+    await store.renew(lease, 15_000, 2000);
+    const path = join(dir, "job1", "run1.lease.json");
+    writeFileSync(
+      `${path}.tmp`,
+      JSON.stringify({ owner: "worker-b", expiresAt: 99_000, fence: 7 }),
+    );
+    renameSync(`${path}.tmp`, path);
+    await expect(store.renew(lease, 15_000, 3000)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+      owner: "worker-b",
+    });
   });
 });
