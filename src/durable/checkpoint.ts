@@ -47,6 +47,7 @@ const SlotSchema = z.object({
   applicationFailures: z.int().min(0).default(0),
   launchFailures: z.int().min(0).default(0),
   taskArn: z.string().optional(),
+  /** Not written since the first poll after an attach reads it again; read when present. */
   lastStatus: z.string().optional(),
   failedTaskArns: z.array(z.string()).default([]),
   exitCode: z.number().nullable().optional(),
@@ -89,11 +90,20 @@ export const CheckpointSchema = z.object({
     .optional(),
   /** One hash per top-level field of the parsed job input. */
   fingerprint: z.record(z.string(), z.string()),
+  /**
+   * The start every task ARN of the run has (`arn:aws:ecs:<region>:<account>:task/<cluster>/`):
+   * a task ARN that starts with it is written as the rest, the task's id (`TaskArns`).
+   */
+  taskArnPrefix: z.string().optional(),
   startedAt: z.number(),
   deadline: z.number(),
   taskCount: z.int().min(0),
   state: z.enum(["running", "finished"]),
   stopCause: StopCauseSchema.optional(),
+  /**
+   * The slots, by `index`, in any order. Slots still at their initial value (pending, never
+   * launched) may be left out: `parseCheckpoint` puts them back, one per task.
+   */
   slots: z.array(SlotSchema),
   failedTaskArns: z.array(z.string()),
   /** Set when the run finished: what its result said (its logs are read again on attach). */
@@ -155,12 +165,90 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
   const parsed = CheckpointSchema.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new EcsBatchCheckpointError(
-      "CHECKPOINT_INVALID",
-      `the checkpoint ${where} does not have the expected shape (${first === undefined ? "unknown" : `${first.path.join(".")}: ${first.message}`}); remove it to give up the run's state (stop its tasks with stopJob first), or restore it`,
+    throw invalidShape(
+      where,
+      first === undefined ? "unknown" : `${first.path.join(".")}: ${first.message}`,
     );
   }
-  return parsed.data;
+  return withEverySlot(parsed.data, where);
+}
+
+function invalidShape(where: string, what: string): EcsBatchCheckpointError {
+  return new EcsBatchCheckpointError(
+    "CHECKPOINT_INVALID",
+    `the checkpoint ${where} does not have the expected shape (${what}); remove it to give up the run's state (stop its tasks with stopJob first), or restore it`,
+  );
+}
+
+/**
+ * A checkpoint as the runner uses it: one slot per task, in index order (those left out put
+ * back as initial), and every task ARN in full.
+ */
+function withEverySlot(checkpoint: Checkpoint, where: string): Checkpoint {
+  const full = (arn: string): string => TaskArns.full(arn, checkpoint.taskArnPrefix);
+  const slots = new Array<CheckpointSlot | undefined>(checkpoint.taskCount);
+  for (const written of checkpoint.slots) {
+    const slot: CheckpointSlot = {
+      ...written,
+      failedTaskArns: written.failedTaskArns.map(full),
+      ...(written.taskArn === undefined ? {} : { taskArn: full(written.taskArn) }),
+      ...(written.report?.taskArn === undefined
+        ? {}
+        : { report: { ...written.report, taskArn: full(written.report.taskArn) } }),
+    };
+    if (slot.index >= checkpoint.taskCount) {
+      throw invalidShape(
+        where,
+        `slot ${String(slot.index)} of a run of ${String(checkpoint.taskCount)} tasks`,
+      );
+    }
+    slots[slot.index] = slot;
+  }
+  return {
+    ...checkpoint,
+    slots: Array.from(slots, (slot, index) => slot ?? initialSlot(index)),
+    failedTaskArns: checkpoint.failedTaskArns.map(full),
+  };
+}
+
+/**
+ * Task ARNs as a checkpoint writes them. A run's tasks share the start of their ARNs, up to the
+ * cluster's name, so the checkpoint holds that once (`taskArnPrefix`) and each task ARN as the
+ * task's id: a fifth of what a 10,000-task run writes. An ARN that does not start with the
+ * prefix is written in full, and a reader tells the two apart by the `arn:` that only a full
+ * one starts with.
+ */
+export class TaskArns {
+  /** The prefix, taken from the first ARN written. */
+  prefix: string | undefined;
+
+  constructor(prefix?: string) {
+    this.prefix = prefix;
+  }
+
+  /** `arn` as written: its id after the prefix, or in full. */
+  short(arn: string): string {
+    this.prefix ??= arn.slice(0, arn.lastIndexOf("/") + 1);
+    return arn.startsWith(this.prefix) ? arn.slice(this.prefix.length) : arn;
+  }
+
+  /** A task ARN as read. */
+  static full(written: string, prefix: string | undefined): string {
+    return prefix === undefined || written.startsWith("arn:") ? written : prefix + written;
+  }
+}
+
+/** A slot as a checkpoint that leaves it out means it: pending, never launched. */
+function initialSlot(index: number): CheckpointSlot {
+  return {
+    index,
+    phase: "pending",
+    attempts: 0,
+    applicationFailures: 0,
+    launchFailures: 0,
+    failedTaskArns: [],
+    stopRequested: false,
+  };
 }
 
 /** A change appended to a checkpoint (`JobStore.append`): one line of JSON. */
@@ -168,7 +256,7 @@ type Change = Partial<Checkpoint> & { readonly failedTaskArnsAdded?: readonly st
 
 /**
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
- * fields it carries and the slots it lists (by index), and adds the failed tasks it lists to
+ * fields it carries and the slots it lists (by `index`), and adds the failed tasks it lists to
  * the run's. Changes older than the checkpoint (a save that replaced the checkpoint before the
  * changes could be cleared) are skipped, and so is a line cut short by a crash; a change that
  * does not follow on from the one before (read across a newer save) ends the merge. What they
@@ -179,7 +267,14 @@ function withChanges(base: unknown, lines: readonly string[]): unknown {
     return base;
   }
   const merged = { ...(base as Checkpoint) };
-  const slots = [...merged.slots];
+  // By index: a checkpoint leaves out the slots at their initial value, so a slot's position
+  // in the list is not its index. What is not a slot is kept as it is, for the schema to refuse.
+  const slots = new Map<unknown, unknown>(
+    (merged.slots as unknown[]).map((slot, position) => [
+      (slot as { index?: unknown } | null)?.index ?? `at ${String(position)}`,
+      slot,
+    ]),
+  );
   for (const line of lines) {
     if (line === "") continue;
     let change: Change;
@@ -196,22 +291,20 @@ function withChanges(base: unknown, lines: readonly string[]): unknown {
     if (failedTaskArnsAdded.length > 0 && Array.isArray(merged.failedTaskArns)) {
       merged.failedTaskArns = [...merged.failedTaskArns, ...failedTaskArnsAdded];
     }
-    for (const slot of changed) slots[slot.index] = slot;
+    for (const slot of changed) slots.set(slot.index, slot);
   }
-  merged.slots = slots;
+  merged.slots = [...slots.values()] as Checkpoint["slots"];
   return merged;
 }
 
 /** A checkpoint's failure: the task failure without its log tail (application output). */
 export function storedFailure(failure: TaskFailure): z.infer<typeof FailureSchema> {
-  return {
-    kind: failure.kind,
-    reason: failure.reason,
-    ...(failure.exitCode === undefined ? {} : { exitCode: failure.exitCode }),
-    ...(failure.stopCode === undefined ? {} : { stopCode: failure.stopCode }),
-    ...(failure.stoppedReason === undefined ? {} : { stoppedReason: failure.stoppedReason }),
-    ...(failure.container === undefined ? {} : { container: failure.container }),
-  };
+  const stored: z.infer<typeof FailureSchema> = { kind: failure.kind, reason: failure.reason };
+  if (failure.exitCode !== undefined) stored.exitCode = failure.exitCode;
+  if (failure.stopCode !== undefined) stored.stopCode = failure.stopCode;
+  if (failure.stoppedReason !== undefined) stored.stoppedReason = failure.stoppedReason;
+  if (failure.container !== undefined) stored.container = failure.container;
+  return stored;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { JobResult, TaskFailure } from "../result.js";
 import {
   CHECKPOINT_VERSION,
   storedFailure,
+  TaskArns,
   type Checkpoint,
   type CheckpointSlot,
   type CheckpointStopCause,
@@ -85,11 +86,10 @@ export class StoreCheckpoints implements JobCheckpoints {
   #changesBytes = 0;
   /** Grows with every write, so a reader tells changes older than a checkpoint. */
   #seq = 0;
-  /**
-   * The slots as the store has them (the last write that succeeded): copies, since the job
-   * changes its slots in place.
-   */
-  #written: SlotState[] | undefined;
+  /** Whether a whole checkpoint was written: changes are appended to one. */
+  #wholeWritten = false;
+  /** How this run's task ARNs are written. */
+  readonly #arns = new TaskArns();
   /** Slots replaced since the last write that succeeded, each once (`#isStepped`). */
   #stepped: number[] = [];
   /** One flag per slot: 1 while the slot is in `#stepped`. */
@@ -210,9 +210,11 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   /**
    * Writes the run: its changes since the last write when the store takes them (until they
-   * outgrow the run itself), otherwise all of it. Only the slots stepped since the last write
-   * are compared, so a write costs what changed, not the run's size. Given `renewal`, a change
-   * renews the lease as it is appended; returns whether the lease was renewed.
+   * outgrow the run itself), otherwise all of it. A change holds the slots stepped since the
+   * last write, so it costs what changed, not the run's size: the job steps a slot only when
+   * something a checkpoint holds moved (a status seen again leaves the slot as it was). Given
+   * `renewal`, a change renews the lease as it is appended; returns whether the lease was
+   * renewed.
    */
   async #write(
     state: JobState,
@@ -224,7 +226,6 @@ export class StoreCheckpoints implements JobCheckpoints {
     const now = this.#ctx.clock.now();
     // Counted on success only: a reader applies changes whose numbers follow on.
     const seq = this.#seq + 1;
-    const written = this.#written;
     const stepped = this.#stepped;
     this.#stepped = [];
     this.#isStepped.fill(0);
@@ -232,18 +233,15 @@ export class StoreCheckpoints implements JobCheckpoints {
     try {
       if (
         store.append !== undefined &&
-        written !== undefined &&
+        this.#wholeWritten &&
         this.#changesBytes < Math.max(CHANGES_PER_CHECKPOINT * this.#lastBytes, CHANGES_FLOOR_BYTES)
       ) {
-        const changed: SlotState[] = [];
-        for (const i of stepped) {
-          const slot = state.slots[i] as SlotState;
-          if (movedOn(written[i], slot)) changed.push({ ...slot });
-        }
+        const changed = stepped.map((i) => state.slots[i] as SlotState);
         if (changed.length === 0 && result === undefined && !this.#runMoved(state)) return false;
         const text = changeText(state, changed, result, now, {
           seq,
           failedBefore: this.#writtenRun?.failedTaskArns ?? 0,
+          arns: this.#arns,
         });
         await store.append(key, text, this.#lease, renewal);
         if (renewal !== undefined) {
@@ -251,15 +249,12 @@ export class StoreCheckpoints implements JobCheckpoints {
           leaseRenewed = true;
         }
         this.#changesBytes += text.length;
-        for (const slot of changed) written[slot.index] = slot;
       } else {
-        // The slots as serialised: a slot that steps while the save is in flight is written next.
-        const slots = state.slots.map((slot) => ({ ...slot }));
-        const text = checkpointText(this.#run, state, result, now, { seq });
+        const text = checkpointText(this.#run, state, result, now, { seq, arns: this.#arns });
         await store.save(key, text, this.#lease);
         this.#lastBytes = text.length;
         this.#changesBytes = 0;
-        this.#written = slots;
+        this.#wholeWritten = true;
       }
     } catch (error) {
       for (const i of stepped) this.#step(i);
@@ -283,37 +278,6 @@ export class StoreCheckpoints implements JobCheckpoints {
 }
 
 /**
- * The fields of a slot a change must carry when they move: every field a checkpoint holds but
- * the index and the task's last status seen, which the first poll after an attach reads again
- * (a task's PROVISIONING, PENDING and RUNNING would otherwise be three changes to write per
- * task). Typed as a record so that a field added to the checkpoint's slots must be listed here.
- */
-const FOLLOWED: Record<Exclude<keyof StoredSlot, "index" | "lastStatus">, true> = {
-  phase: true,
-  attempts: true,
-  applicationFailures: true,
-  launchFailures: true,
-  taskArn: true,
-  failedTaskArns: true,
-  exitCode: true,
-  stopCode: true,
-  stoppedReason: true,
-  lastFailure: true,
-  failedAt: true,
-  stoppedAt: true,
-  stopRequested: true,
-  retryAt: true,
-  report: true,
-};
-const FOLLOWED_FIELDS = Object.keys(FOLLOWED) as (keyof typeof FOLLOWED)[];
-
-/** Whether a slot changed in a way a checkpoint must carry. */
-function movedOn(before: SlotState | undefined, after: SlotState): boolean {
-  if (before === undefined) return true;
-  return FOLLOWED_FIELDS.some((field) => before[field] !== after[field]);
-}
-
-/**
  * The checkpoint as JSON text. The slots go last, so a reader can parse the run's own fields
  * without them.
  */
@@ -322,9 +286,9 @@ export function checkpointText(
   state: JobState,
   result: JobResult | undefined,
   now: number,
-  options: { readonly seq?: number } = {},
+  options: { readonly seq?: number; readonly arns?: TaskArns } = {},
 ): string {
-  const { slots, ...rest } = checkpointOf(run, state, result, now);
+  const { slots, ...rest } = checkpointOf(run, state, result, now, options.arns);
   const head = JSON.stringify({
     ...rest,
     ...(options.seq === undefined ? {} : { seq: options.seq }),
@@ -342,18 +306,22 @@ function changeText(
   changed: readonly SlotState[],
   result: JobResult | undefined,
   now: number,
-  options: { readonly seq: number; readonly failedBefore: number },
+  options: { readonly seq: number; readonly failedBefore: number; readonly arns: TaskArns },
 ): string {
-  const failed = state.failedTaskArns.slice(options.failedBefore);
+  const { arns } = options;
+  // Before the head: the first task ARN written sets the prefix the head then carries.
+  const slots = JSON.stringify(changed.map((slot) => storedSlot(slot, arns)));
+  const failed = state.failedTaskArns.slice(options.failedBefore).map((arn) => arns.short(arn));
   const head = JSON.stringify({
     seq: options.seq,
     state: result === undefined ? "running" : "finished",
     ...(state.stopCause === undefined ? {} : { stopCause: storedCause(state.stopCause) }),
     ...(failed.length === 0 ? {} : { failedTaskArnsAdded: failed }),
     ...(result === undefined ? {} : { outcome: outcomeOf(result) }),
+    ...(arns.prefix === undefined ? {} : { taskArnPrefix: arns.prefix }),
     savedAt: now,
   });
-  return `${head.slice(0, -1)},"slots":${JSON.stringify(changed.map(storedSlot))}}`;
+  return `${head.slice(0, -1)},"slots":${slots}}`;
 }
 
 /** The checkpoint of a run's state (and, once it finished, its outcome). */
@@ -362,7 +330,11 @@ export function checkpointOf(
   state: JobState,
   result: JobResult | undefined,
   now: number,
+  arns = new TaskArns(),
 ): StoredCheckpoint {
+  // Before the rest: the first task ARN written sets the prefix the checkpoint then carries.
+  const slots = storedSlots(state.slots, arns);
+  const failedTaskArns = state.failedTaskArns.map((arn) => arns.short(arn));
   return {
     version: CHECKPOINT_VERSION,
     jobId: run.jobId,
@@ -371,13 +343,14 @@ export function checkpointOf(
     taskDefinitionArn: run.taskDefinitionArn,
     ...(run.network === undefined ? {} : { network: networkOf(run.network) }),
     fingerprint: { ...run.fingerprint },
+    ...(arns.prefix === undefined ? {} : { taskArnPrefix: arns.prefix }),
     startedAt: run.startedAt,
     deadline: run.deadline,
     taskCount: state.slots.length,
     state: result === undefined ? "running" : "finished",
     ...(state.stopCause === undefined ? {} : { stopCause: storedCause(state.stopCause) }),
-    slots: state.slots.map(storedSlot),
-    failedTaskArns: [...state.failedTaskArns],
+    slots,
+    failedTaskArns,
     ...(result === undefined ? {} : { outcome: outcomeOf(result) }),
     savedAt: now,
   };
@@ -402,37 +375,51 @@ function networkOf(network: AwsVpcConfiguration): NonNullable<Checkpoint["networ
 }
 
 /**
- * A slot as a checkpoint holds it. Fields left undefined are left out of the JSON, and so are
- * those at their initial value (a 10,000-task run's first checkpoint is mostly such slots).
+ * The slots a whole checkpoint holds: those that moved from their initial value. A run's first
+ * checkpoint, written before its first launch, then holds none.
  */
-function storedSlot(slot: SlotState): StoredSlot {
+function storedSlots(slots: readonly SlotState[], arns: TaskArns): StoredSlot[] {
+  const stored: StoredSlot[] = [];
+  for (const slot of slots) {
+    const record = storedSlot(slot, arns);
+    const initial =
+      record.phase === "pending" && record.attempts === 0 && Object.keys(record).length === 3;
+    if (!initial) stored.push(record);
+  }
+  return stored;
+}
+
+/**
+ * A slot as a checkpoint holds it: only the fields that are set and not at their initial value
+ * (a task's launch record is a handful of fields), and not the task's last status seen, which
+ * the first poll after an attach reads again. Built field by field: serialising a record costs
+ * per field it has.
+ */
+function storedSlot(slot: SlotState, arns: TaskArns): StoredSlot {
+  const stored: StoredSlot = { index: slot.index, phase: slot.phase, attempts: slot.attempts };
+  if (slot.applicationFailures !== 0) stored.applicationFailures = slot.applicationFailures;
+  if (slot.launchFailures !== 0) stored.launchFailures = slot.launchFailures;
+  if (slot.taskArn !== undefined) stored.taskArn = arns.short(slot.taskArn);
+  if (slot.failedTaskArns.length > 0) {
+    stored.failedTaskArns = slot.failedTaskArns.map((arn) => arns.short(arn));
+  }
+  if (slot.exitCode !== undefined) stored.exitCode = slot.exitCode;
+  if (slot.stopCode !== undefined) stored.stopCode = slot.stopCode;
+  if (slot.stoppedReason !== undefined) stored.stoppedReason = slot.stoppedReason;
+  if (slot.lastFailure !== undefined) stored.lastFailure = storedFailure(slot.lastFailure);
+  if (slot.failedAt !== undefined) stored.failedAt = slot.failedAt;
+  if (slot.stoppedAt !== undefined) stored.stoppedAt = slot.stoppedAt;
+  if (slot.stopRequested) stored.stopRequested = true;
+  if (slot.retryAt !== undefined) stored.retryAt = slot.retryAt;
   const report = slot.report;
-  return {
-    index: slot.index,
-    phase: slot.phase,
-    attempts: slot.attempts,
-    applicationFailures: slot.applicationFailures === 0 ? undefined : slot.applicationFailures,
-    launchFailures: slot.launchFailures === 0 ? undefined : slot.launchFailures,
-    taskArn: slot.taskArn,
-    lastStatus: slot.lastStatus,
-    failedTaskArns: slot.failedTaskArns.length === 0 ? undefined : [...slot.failedTaskArns],
-    exitCode: slot.exitCode,
-    stopCode: slot.stopCode,
-    stoppedReason: slot.stoppedReason,
-    lastFailure: slot.lastFailure === undefined ? undefined : storedFailure(slot.lastFailure),
-    failedAt: slot.failedAt,
-    stoppedAt: slot.stoppedAt,
-    stopRequested: slot.stopRequested ? true : undefined,
-    retryAt: slot.retryAt,
-    report:
-      report === undefined
-        ? undefined
-        : {
-            failure: storedFailure(report.failure),
-            willRetry: report.willRetry,
-            taskArn: report.taskArn,
-          },
-  };
+  if (report !== undefined) {
+    stored.report = {
+      failure: storedFailure(report.failure),
+      willRetry: report.willRetry,
+      ...(report.taskArn === undefined ? {} : { taskArn: arns.short(report.taskArn) }),
+    };
+  }
+  return stored;
 }
 
 function storedCause(cause: StopCause): CheckpointStopCause {
