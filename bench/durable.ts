@@ -118,6 +118,8 @@ interface CpuResult {
     readonly saveAtS: readonly number[];
     /** Size of the checkpoint file at the end, bytes. */
     readonly fileBytes: number;
+    /** Size of the changes file at the end (the changes appended since that checkpoint), bytes. */
+    readonly changesBytes: number;
     /** The largest checkpoint written, characters (ASCII: bytes). */
     readonly maxBytes: number;
   };
@@ -223,6 +225,13 @@ async function cpuRun(kind: StoreKind): Promise<CpuResult> {
       renewals: store.renewals,
       saveAtS: store.saveAt.map(s),
       fileBytes: checkpoint === undefined ? 0 : (await stat(join(runDir, checkpoint))).size,
+      changesBytes:
+        checkpoint === undefined
+          ? 0
+          : await stat(join(runDir, checkpoint.replace(/\.json$/, ".changes"))).then(
+              (info) => info.size,
+              () => 0,
+            ),
       maxBytes: store.maxBytes,
     };
     await rm(dir, { recursive: true, force: true });
@@ -586,7 +595,7 @@ async function orchestrate(): Promise<void> {
     if (steady !== undefined && ck !== undefined && medianPair !== undefined) {
       const intervals = medianPair.file.makespanS / (WORKLOAD.pollIntervalMs / 1000);
       lines.push(
-        `checkpoints (median pair): ${String(ck.saves)} writes (${String(ck.full)} whole, the rest changes) in ${f(medianPair.file.makespanS, 0)} s (${f(intervals, 1)} poll intervals of ${String(WORKLOAD.pollIntervalMs / 1000)} s), ${String(ck.renewals)} lease renewals; checkpoint file ${f(ck.fileBytes / 1e6, 2)} MB`,
+        `checkpoints (median pair): ${String(ck.saves)} writes (${String(ck.full)} whole, the rest changes) in ${f(medianPair.file.makespanS, 0)} s (${f(intervals, 1)} poll intervals of ${String(WORKLOAD.pollIntervalMs / 1000)} s), ${String(ck.renewals)} lease renewals; checkpoint file ${f(ck.fileBytes / 1e6, 2)} MB, changes after it ${f(ck.changesBytes / 1e6, 2)} MB`,
       );
       lines.push(
         `steady state ${f(steady.fromS, 0)}-${f(steady.toS, 0)} s: ${String(steady.saves)} saves in ${f(steady.intervals, 1)} intervals = ${f(steady.perInterval, 2)} per interval, at most ${String(steady.maxInOneInterval)} in one (target ≤ 1); ${String(steady.before)} before it (launch phase), ${String(steady.after)} at the end`,
