@@ -45,6 +45,13 @@ const STALE_LOCK_MS = 30_000;
  */
 const LOCK_WAIT_MS = STALE_LOCK_MS + 10_000;
 
+/**
+ * The length every lease record is padded to: longer than any record (under 400 bytes, with a
+ * 253-character host name in the owner), so the file keeps one length and a record never leaves
+ * bytes of a longer one behind it, even if two writers ever met (a lock broken as stale).
+ */
+const LEASE_FILE_BYTES = 512;
+
 const writeAt = promisify(write);
 
 /** A run's files, by path. */
@@ -65,7 +72,7 @@ interface OpenFiles {
 /** A run's lease file, read under the run's lock. */
 interface LeaseFile {
   readonly fd: number;
-  /** Its length: a new record is padded to it, so no byte of the old one is left after it. */
+  /** Its length, which a new record is padded to (`LEASE_FILE_BYTES` at least). */
   readonly size: number;
   readonly record: LeaseRecord | undefined;
 }
@@ -368,12 +375,13 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /**
- * Writes `record` over the lease file in place, padded with spaces to the old record's length
- * (JSON allows them), in one call: a process killed around it leaves the old record or the new.
+ * Writes `record` over the lease file in place, padded with spaces (JSON allows them) to the
+ * file's length, in one call: a process killed around it leaves the old record or the new.
  */
 function writeLease(paths: RunPaths, file: LeaseFile, record: LeaseRecord): void {
   try {
-    writeSync(file.fd, JSON.stringify(record).padEnd(file.size, " "), 0);
+    const length = Math.max(file.size, LEASE_FILE_BYTES);
+    writeSync(file.fd, JSON.stringify(record).padEnd(length, " "), 0);
   } catch (error) {
     throw storeError(`cannot write ${paths.lease}`, error);
   }

@@ -229,14 +229,24 @@ describe("a checkpoint with changes", () => {
 });
 
 describe("FileJobStore: the lease file, written in place", () => {
-  it("keeps no byte of a longer record it replaces", async () => {
+  it("keeps no byte of a longer record it replaces, and one length", async () => {
     const dir = tempDir();
     const store = new FileJobStore(dir);
-    const long = await store.acquire(key, `worker-${"x".repeat(200)}`, 15_000, 1000);
+    const path = join(dir, "job1", "run1.lease.json");
+    const short = await store.acquire(key, "w", 15_000, 1000);
+    // Every record is padded to one length, so no two writes ever leave each other's bytes.
+    expect(readFileSync(path, "utf8")).toHaveLength(512);
+    await store.release(short);
+    // An owner name past that length (it cannot be one of ours) makes the file longer...
+    const long = await store.acquire(key, `worker-${"x".repeat(600)}`, 15_000, 2000);
+    const longLength = readFileSync(path, "utf8").length;
+    expect(longLength).toBeGreaterThan(600);
     await store.release(long);
-    await store.acquire(key, "w", 15_000, 2000);
-    const text = readFileSync(join(dir, "job1", "run1.lease.json"), "utf8");
-    expect(JSON.parse(text)).toEqual({ owner: "w", expiresAt: 17_000, fence: 2 });
+    // ...and a shorter record after it is padded to the file's length.
+    await store.acquire(key, "w", 15_000, 3000);
+    const text = readFileSync(path, "utf8");
+    expect(text).toHaveLength(longLength);
+    expect(JSON.parse(text)).toEqual({ owner: "w", expiresAt: 18_000, fence: 3 });
   });
 
   it("left empty by a process killed before its first record, is no lease", async () => {
