@@ -57,11 +57,17 @@ import {
   type SimulatedAws,
 } from "../src/testing/index.js";
 import { parseCheckpoint } from "../src/durable/checkpoint.js";
-import type { Env } from "./env.js";
 import { algorithmMetrics, ProcessMonitor, summarizeSim, type ProcessMetrics } from "./metrics.js";
 import { runOurs } from "./ours.js";
 import { startProfile, type CpuAttribution } from "./profile.js";
-import { jobInput, seededRandom, simulatedAccount, WORKLOAD, type Scenario } from "./workload.js";
+import {
+  jobInput,
+  seededRandom,
+  simulatedAccount,
+  virtualAccount,
+  WORKLOAD,
+  type Scenario,
+} from "./workload.js";
 
 const { values } = parseArgs({
   options: {
@@ -193,13 +199,7 @@ class RecordingFileStore extends FileJobStore {
 
 async function cpuRun(kind: StoreKind): Promise<CpuResult> {
   const scenario: Scenario = { name: `1x${String(TASKS)}`, jobs: 1, tasksPerJob: TASKS };
-  const clock = new ManualClock({ start: EPOCH });
-  const aws = simulatedAccount(clock, scenario);
-  const env: Env = {
-    clients: aws.clients,
-    clock,
-    drive: (promise) => clock.runUntil(promise, { maxTimeMs: 48 * 3_600_000 }),
-  };
+  const { clock, aws, env } = virtualAccount(scenario, EPOCH);
   const dir = kind === "file" ? await mkdtemp(join(values.dir, "ecs-batch-durable-")) : undefined;
   const store = dir === undefined ? undefined : new RecordingFileStore(dir, clock);
   const stopProfile = await startProfile(import.meta.url);

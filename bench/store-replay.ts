@@ -25,9 +25,8 @@ import type { JobState } from "../src/execution/job.js";
 import { initialSlot, type SlotState } from "../src/execution/slot.js";
 import { silentLogger } from "../src/logger.js";
 import { ManualClock } from "../src/simulator/clock.js";
-import type { Env } from "./env.js";
 import { runOurs } from "./ours.js";
-import { simulatedAccount, WORKLOAD, type Scenario } from "./workload.js";
+import { virtualAccount, WORKLOAD, type Scenario } from "./workload.js";
 
 const { values } = parseArgs({
   options: {
@@ -49,13 +48,7 @@ interface Beat {
 /** Runs the job once with a file store and reads back the changes it appended, poll by poll. */
 async function record(): Promise<Beat[]> {
   const scenario: Scenario = { name: `1x${String(TASKS)}`, jobs: 1, tasksPerJob: TASKS };
-  const clock = new ManualClock({ start: EPOCH });
-  const aws = simulatedAccount(clock, scenario);
-  const env: Env = {
-    clients: aws.clients,
-    clock,
-    drive: (promise) => clock.runUntil(promise, { maxTimeMs: 48 * 3_600_000 }),
-  };
+  const { env } = virtualAccount(scenario, EPOCH);
   const dir = await mkdtemp(join(tmpdir(), "ecs-batch-replay-"));
   try {
     await runOurs(env, scenario, new FileJobStore(dir));

@@ -9,7 +9,6 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { FileJobStore, type JobStore } from "../src/index.js";
-import { ManualClock } from "../src/testing/index.js";
 import type { Env } from "./env.js";
 import { algorithmMetrics, ProcessMonitor, summarizeSim, type RunRecord } from "./metrics.js";
 import { runNaivePerTaskPoll } from "./naive/per-task-poll.js";
@@ -29,7 +28,7 @@ import {
 import {
   scenarioByName,
   seededRandom,
-  simulatedAccount,
+  virtualAccount,
   taskDefinition,
   WORKLOAD,
   type Scenario,
@@ -74,13 +73,7 @@ async function fileStore(): Promise<JobStore | undefined> {
 }
 
 async function virtualRun(): Promise<MeasurementResult> {
-  const clock = new ManualClock({ start: EPOCH });
-  const aws = simulatedAccount(clock, scenario);
-  const env: Env = {
-    clients: aws.clients,
-    clock,
-    drive: (promise) => clock.runUntil(promise, { maxTimeMs: 48 * 3_600_000 }),
-  };
+  const { aws, env } = virtualAccount(scenario, EPOCH);
   // The naive runners do not register definitions: theirs exists before they start.
   const naive = {
     taskDefinitionArn:

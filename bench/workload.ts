@@ -9,10 +9,12 @@ import type { BatchJobInput } from "../src/index.js";
 import type { Clock } from "../src/index.js";
 import {
   createSimulatedAws,
+  ManualClock,
   seededRandom,
   type SimulatedAws,
   type SimulatedAwsOptions,
 } from "../src/testing/index.js";
+import type { Env } from "./env.js";
 
 /** The simulator's seeded PRNG (mulberry32), for latency and jitter. */
 export { seededRandom };
@@ -197,4 +199,22 @@ export function simulatedAccount(clock: Clock, scenario: Scenario): SimulatedAws
   const aws = createSimulatedAws({ ...simulatorOptions(), clock });
   scriptWorkload(aws, scenario);
   return aws;
+}
+
+/**
+ * A run in virtual time: the simulated account on a `ManualClock` that starts at `start`, and
+ * the `Env` that skips through every wait (up to two simulated days).
+ */
+export function virtualAccount(
+  scenario: Scenario,
+  start: number,
+): { clock: ManualClock; aws: SimulatedAws; env: Env } {
+  const clock = new ManualClock({ start });
+  const aws = simulatedAccount(clock, scenario);
+  const env: Env = {
+    clients: aws.clients,
+    clock,
+    drive: (promise) => clock.runUntil(promise, { maxTimeMs: 48 * 3_600_000 }),
+  };
+  return { clock, aws, env };
 }
