@@ -7,14 +7,15 @@
  * read and write of a lease, and every write, runs under a lock (a directory, which only one
  * process can make), so two processes never both take a lease or write under a lost one.
  *
- * A run's owner renews its lease and appends a change every poll, so those small steps are
- * kept to a few system calls: the lease is rewritten in place, padded to the length it had
- * (one write, which a killed process completes or never starts; the lock keeps readers out
- * meanwhile), through a descriptor the process keeps open while it holds the lease, as it
- * keeps the changes file's; and they are synchronous calls, which cost a tenth of a
- * millisecond where the promise calls' overhead cost several times that. Neither is synced: a
- * lease only matters while its owner runs, and a change lost with the machine only leaves the
- * checkpoint further behind the run.
+ * A run's owner renews its lease and appends a change every poll, so those steps are kept to a
+ * few system calls: the lease is rewritten in place, padded to one length (one write, which a
+ * killed process completes or never starts; the lock keeps readers out meanwhile), through a
+ * descriptor the process keeps open while it holds the lease, as it keeps the changes file's.
+ * Reading and writing the lease are synchronous calls: at tens of microseconds each they cost
+ * the JS thread less than a promise call's hand-over. The lock's directory calls and the
+ * change's write, which cost the file system more, go to the thread pool. Neither the lease nor
+ * a change is synced: a lease only matters while its owner runs, and a change lost with the
+ * machine only leaves the checkpoint further behind the run.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, write, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
@@ -80,7 +81,6 @@ interface LeaseFile {
 /** A `JobStore` in a directory (one host). */
 export class FileJobStore implements JobStore {
   readonly #dir: string;
-  readonly #paths = new Map<string, RunPaths>();
   readonly #open = new Map<string, OpenFiles>();
   /** Checkpoints saved, for tests and benchmarks. */
   saves = 0;
@@ -93,20 +93,14 @@ export class FileJobStore implements JobStore {
   }
 
   #pathsOf(key: RunKey): RunPaths {
-    const id = runId(key);
-    let paths = this.#paths.get(id);
-    if (paths === undefined) {
-      const dir = join(this.#dir, key.jobId);
-      paths = {
-        dir,
-        checkpoint: join(dir, `${key.runId}.json`),
-        changes: join(dir, `${key.runId}.changes`),
-        lease: join(dir, `${key.runId}.lease.json`),
-        lock: join(dir, `${key.runId}.lock`),
-      };
-      this.#paths.set(id, paths);
-    }
-    return paths;
+    const dir = join(this.#dir, key.jobId);
+    return {
+      dir,
+      checkpoint: join(dir, `${key.runId}.json`),
+      changes: join(dir, `${key.runId}.changes`),
+      lease: join(dir, `${key.runId}.lease.json`),
+      lock: join(dir, `${key.runId}.lock`),
+    };
   }
 
   async load(key: RunKey): Promise<string | undefined> {
