@@ -717,43 +717,49 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         { fingerprint, startedAt: checkpoint.startedAt, deadline: checkpoint.deadline },
         waitForLease,
       );
-      // Read again under the lease: a previous owner may have written until it lost it.
-      const latest = (await findCheckpoint(store, job.jobId, checkpoint.runId)) ?? checkpoint;
-      checkpoints.continueFrom(latest.seq ?? 0);
-      if (latest !== checkpoint) {
-        resume.slots = slotsOf(latest, nameOf);
-        resume.failedTaskArns = latest.failedTaskArns;
-        if (latest.stopCause !== undefined) resume.stopCause = causeOf(latest.stopCause);
+      try {
+        // Read again under the lease: a previous owner may have written until it lost it.
+        const latest = (await findCheckpoint(store, job.jobId, checkpoint.runId)) ?? checkpoint;
+        checkpoints.continueFrom(latest.seq ?? 0);
+        if (latest !== checkpoint) {
+          resume.slots = slotsOf(latest, nameOf);
+          resume.failedTaskArns = latest.failedTaskArns;
+          if (latest.stopCause !== undefined) resume.stopCause = causeOf(latest.stopCause);
+        }
+        // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
+        const tasks = await findSinceCheckpoint(
+          { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+          {
+            cluster: job.cluster,
+            jobId: job.jobId,
+            runId: checkpoint.runId,
+            family: await familyOf(job, this.prepareContext),
+          },
+          resume.slots,
+          resume.failedTaskArns,
+        );
+        const advanced = advanceSlots(
+          resume.slots,
+          resume.failedTaskArns,
+          tasks,
+          job.jobId,
+          essentialContainers(prepared.taskDefinition.definition),
+        );
+        this.#stopStrays(job, advanced.strays);
+        return {
+          prepared,
+          startedAt: checkpoint.startedAt,
+          deadline,
+          options: {
+            resume: { ...resume, slots: advanced.slots, failedTaskArns: advanced.failedTaskArns },
+            checkpoints,
+          },
+        };
+      } catch (error) {
+        // The run does not go on here: its lease goes back, for the next attach to take at once.
+        await checkpoints.release();
+        throw error;
       }
-      // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
-      const tasks = await findSinceCheckpoint(
-        { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
-        {
-          cluster: job.cluster,
-          jobId: job.jobId,
-          runId: checkpoint.runId,
-          family: await familyOf(job, this.prepareContext),
-        },
-        resume.slots,
-        resume.failedTaskArns,
-      );
-      const advanced = advanceSlots(
-        resume.slots,
-        resume.failedTaskArns,
-        tasks,
-        job.jobId,
-        essentialContainers(prepared.taskDefinition.definition),
-      );
-      this.#stopStrays(job, advanced.strays);
-      return {
-        prepared,
-        startedAt: checkpoint.startedAt,
-        deadline,
-        options: {
-          resume: { ...resume, slots: advanced.slots, failedTaskArns: advanced.failedTaskArns },
-          checkpoints,
-        },
-      };
     }
     return this.#rebuild(job, runId, fingerprint, waitForLease);
   }

@@ -132,12 +132,31 @@ export class StoreCheckpoints implements JobCheckpoints {
     await this.#beating.catch(() => false);
     try {
       if (result !== undefined) await this.#write(state, result);
-      await this.#ctx.store.release(this.#lease);
     } catch (error) {
       this.#ctx.logger.error("the run's last checkpoint could not be saved", {
         jobId: this.#run.jobId,
         runId: this.#run.runId,
         error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
+      });
+    }
+    await this.release();
+  }
+
+  /**
+   * Gives the lease back without writing, when the run does not go on under it (an attach that
+   * failed after taking it): the next process then attaches at once rather than after the
+   * lease's time to live, and the store lets go of what it keeps open for the run.
+   */
+  async release(): Promise<void> {
+    this.#stopped.abort();
+    await this.#beating.catch(() => false);
+    try {
+      await this.#ctx.store.release(this.#lease);
+    } catch (error) {
+      this.#ctx.logger.warn("the run's lease could not be given back; it lapses on its own", {
+        jobId: this.#run.jobId,
+        runId: this.#run.runId,
+        error: textOf(error),
       });
     }
   }

@@ -225,7 +225,13 @@ export class JobExecution {
   async run(): Promise<JobResult> {
     const job = this.#prepared.job;
     // The run is on record before anything is launched, so any process can find it.
-    await this.#checkpoints?.started(this.state, (error) => this.#detach(error));
+    try {
+      await this.#checkpoints?.started(this.state, (error) => this.#detach(error));
+    } catch (error) {
+      // Nothing was launched: the lease goes back, for a retry from any process.
+      await this.#checkpoints?.finished(this.state, undefined);
+      throw error;
+    }
     this.#emit("jobStarted", {
       taskCount: job.taskCount,
       taskDefinitionArn: this.state.taskDefinitionArn,

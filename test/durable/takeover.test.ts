@@ -218,3 +218,50 @@ describe("waiting for a lease", () => {
     expect(aws.calls).toHaveLength(0);
   });
 });
+
+describe("an attach or a start that fails after taking the lease", () => {
+  it("gives the lease back: the next attach, from another process, takes the run at once", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 10 * 60_000 });
+    const store = new MemoryJobStore();
+    const first = host({ store, owner: "worker-a" });
+    first.runner.submit(durableJob());
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
+    first.kill();
+    await clock.runUntil(clock.sleep(20_000));
+    // worker-b takes the lapsed lease, then cannot list the run's tasks.
+    const healed = aws.inject({
+      service: "ecs",
+      action: "ListTasks",
+      error: "AccessDeniedException",
+    });
+    const failed = host({ store, owner: "worker-b" });
+    const error = await clock.runUntil(
+      failed.runner.attach(durableJob()).result.catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ name: "AccessDeniedException" });
+    healed();
+    const next = host({ store, owner: "worker-c" });
+    const result = await clock.runUntil(next.runner.attach(durableJob()).result);
+    expect(result.status).toBe("succeeded");
+    expect(aws.count("RunTask")).toBe(3);
+    aws.assert.noDuplicateTasks();
+  });
+
+  it("a new run whose first checkpoint cannot be saved launches nothing and holds no lease", async () => {
+    const { aws, clock, host } = world();
+    const shared = new MemoryJobStore();
+    const flaky = new FlakyRenewals(shared);
+    flaky.down = true;
+    const h = host({ store: flaky, owner: "worker-a" });
+    const handle = h.runner.submit(durableJob());
+    const error = await clock.runUntil(handle.result.catch((e: unknown) => e));
+    expect((error as Error).message).toContain("store unreachable");
+    expect(aws.count("RunTask")).toBe(0);
+    // The run's lease went back: another process may take it without waiting.
+    const key = { jobId: "durable1", runId: handle.runId };
+    await expect(shared.acquire(key, "worker-b", 15_000, clock.now())).resolves.toMatchObject({
+      owner: "worker-b",
+    });
+  });
+});
