@@ -34,6 +34,7 @@ import {
   advanceSlots,
   findRunTasks,
   findSinceCheckpoint,
+  stopCauseIn,
   latestRunId,
   rebuildRun,
   type RebuiltRun,
@@ -746,12 +747,19 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           essentialContainers(prepared.taskDefinition.definition),
         );
         this.#stopStrays(job, advanced.strays);
+        // A cancel (or fatal error) whose stops landed before the checkpoint said so.
+        const stopCause = resume.stopCause ?? stopCauseIn(tasks, job.jobId);
         return {
           prepared,
           startedAt: checkpoint.startedAt,
           deadline,
           options: {
-            resume: { ...resume, slots: advanced.slots, failedTaskArns: advanced.failedTaskArns },
+            resume: {
+              ...resume,
+              slots: advanced.slots,
+              failedTaskArns: advanced.failedTaskArns,
+              ...(stopCause === undefined ? {} : { stopCause }),
+            },
             checkpoints,
           },
         };
@@ -812,7 +820,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     this.#stopStrays(job, rebuilt.strays);
     const startedAt = deadline - job.timeout;
     const store = this.#options.store;
-    const resume = { slots: rebuilt.slots, failedTaskArns: rebuilt.failedTaskArns };
+    const stopCause = stopCauseIn(runTasks, job.jobId);
+    const resume = {
+      slots: rebuilt.slots,
+      failedTaskArns: rebuilt.failedTaskArns,
+      ...(stopCause === undefined ? {} : { stopCause }),
+    };
     const checkpoints =
       store === undefined
         ? undefined

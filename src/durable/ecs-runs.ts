@@ -12,6 +12,7 @@ import type { Task } from "@aws-sdk/client-ecs";
 import type { AwsClient } from "../aws.js";
 import type { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 import type { Clock } from "../clock.js";
+import { causeInStopReason, type StopCause } from "../execution/job.js";
 import { classifyStoppedTask, type EssentialContainers } from "../execution/outcome.js";
 import {
   describeWithTags,
@@ -65,7 +66,12 @@ export interface RunTask {
 export async function findRunTasks(
   ctx: EcsRunsContext,
   filter: RunFilter,
-  options: { readonly known?: ReadonlySet<string>; readonly cost?: SearchCost } = {},
+  options: {
+    readonly known?: ReadonlySet<string>;
+    /** Known tasks to describe all the same if ECS lists them as stopped (or stopping). */
+    readonly stopping?: ReadonlySet<string>;
+    readonly cost?: SearchCost;
+  } = {},
 ): Promise<RunTask[]> {
   const search = { attempts: 6, ...(options.cost === undefined ? {} : { cost: options.cost }) };
   const listed = await listTaskArns(
@@ -79,14 +85,20 @@ export async function findRunTasks(
   );
   if (!listed.ok) throw listed.error;
   const known = options.known;
-  const wanted = known === undefined ? listed.value : listed.value.filter((a) => !known.has(a));
+  const { arns, stopping } = listed.value;
+  // A known task being stopped is described after all when `stopping` is asked for.
+  const wanted =
+    known === undefined
+      ? arns
+      : arns.filter((a) => !known.has(a) || (options.stopping?.has(a) === true && stopping.has(a)));
   return describeRunTasks(ctx, filter, wanted, search);
 }
 
 /**
  * What ECS shows of a run since its checkpoint: the tasks the checkpoint does not know (listed,
- * then described), and the known current task of each slot that has a newer attempt (its end
- * is counted on the slot's budgets). Tasks the checkpoint knows are left to the first poll.
+ * then described), and of the tasks it holds as running, those with a newer attempt (their
+ * end is counted on the slot's budgets) and those ECS stopped or is stopping (their stop reason
+ * may carry the run's cause: `stopCauseIn`). The other known tasks are left to the first poll.
  */
 export async function findSinceCheckpoint(
   ctx: EcsRunsContext,
@@ -95,18 +107,33 @@ export async function findSinceCheckpoint(
   failedTaskArns: readonly string[],
 ): Promise<RunTask[]> {
   const known = new Set<string>(failedTaskArns);
+  const running = new Set<string>();
   for (const slot of slots) {
     if (slot.taskArn !== undefined) known.add(slot.taskArn);
+    if (slot.phase === "running" && slot.taskArn !== undefined) running.add(slot.taskArn);
     for (const arn of slot.failedTaskArns) known.add(arn);
   }
-  const newer = await findRunTasks(ctx, filter, { known });
+  const found = await findRunTasks(ctx, filter, { known, stopping: running });
   const newest = new Map<number, number>();
-  for (const t of newer) newest.set(t.index, Math.max(t.attempt, newest.get(t.index) ?? 0));
+  for (const t of found) newest.set(t.index, Math.max(t.attempt, newest.get(t.index) ?? 0));
+  const described = new Set(found.map((t) => t.task.taskArn));
   const superseded = slots
     .filter((s) => s.phase === "running" && s.taskArn !== undefined)
-    .filter((s) => (newest.get(s.index) ?? 0) > s.attempts)
+    .filter((s) => (newest.get(s.index) ?? 0) > s.attempts && !described.has(s.taskArn))
     .map((s) => s.taskArn as string);
-  return [...newer, ...(await describeRunTasks(ctx, filter, superseded))];
+  return [...found, ...(await describeRunTasks(ctx, filter, superseded))];
+}
+
+/**
+ * The run's cause as the StopTask reasons of its tasks carry it (`causeInStopReason`): a cancel
+ * or a fatal error the process that sent them did not live to checkpoint.
+ */
+export function stopCauseIn(tasks: readonly RunTask[], jobId: string): StopCause | undefined {
+  for (const { task } of tasks) {
+    const cause = causeInStopReason(jobId, task.stoppedReason);
+    if (cause !== undefined) return cause;
+  }
+  return undefined;
 }
 
 /** The tasks of `arns` that belong to the job (and run) of `filter`, with their tags read. */

@@ -861,6 +861,30 @@ function causeText(cause: StopCause): string {
   }
 }
 
+/**
+ * The run's cause in a StopTask reason the runner of job `jobId` wrote (`causeText` after the
+ * marker), when it is one nothing else records: a cancel, or a fatal error (its name and
+ * message). A process that dies after sending its stops and before its next checkpoint leaves
+ * the cause only there. A timeout follows from the deadline and an exhausted slot from its
+ * budgets, so those are not read back; nor is a reason cut at ECS's 255 characters read as
+ * more than it says.
+ */
+export function causeInStopReason(
+  jobId: string,
+  reason: string | undefined,
+): StopCause | undefined {
+  if (reason === undefined || !isStoppedByRunner(jobId, reason)) return undefined;
+  const text = reason.slice(`ecs-batch-runner: job ${jobId} `.length);
+  if (text === "was cancelled") return { kind: "cancel" };
+  if (text.startsWith("was cancelled: "))
+    return { kind: "cancel", reason: text.slice("was cancelled: ".length) };
+  const fatal = /^failed: ([^:\s]+): (.*)$/s.exec(text);
+  if (fatal === null) return undefined;
+  const error = new Error(fatal[2]);
+  error.name = fatal[1] as string;
+  return { kind: "fatal", error };
+}
+
 function errorOf(cause: StopCause, jobId: string): { code: string; message: string } {
   switch (cause.kind) {
     case "timeout":

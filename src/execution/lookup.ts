@@ -62,17 +62,26 @@ export interface SearchOptions {
 type Searched<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
+/** What a listing found. */
+export interface ListedTasks {
+  /** Each task once, those listed as desired RUNNING first. */
+  readonly arns: string[];
+  /** The tasks listed only as desired STOPPED: stopped, or being stopped. */
+  readonly stopping: ReadonlySet<string>;
+}
+
 /**
- * The ARNs of the tasks a listing names, running ones first, each once: a task can move from
- * RUNNING to STOPPED between the two listings. Pages of 100.
+ * The tasks a listing names, each once: a task can move from RUNNING to STOPPED between the two
+ * listings. Pages of 100.
  */
 export async function listTaskArns(
   ctx: TaskLookupContext,
   listing: TaskListing,
   options: SearchOptions = {},
-): Promise<Searched<string[]>> {
+): Promise<Searched<ListedTasks>> {
   const arns: string[] = [];
   const seen = new Set<string>();
+  const stopping = new Set<string>();
   const statuses = listing.stopped ? (["RUNNING", "STOPPED"] as const) : (["RUNNING"] as const);
   for (const desiredStatus of statuses) {
     let nextToken: string | undefined;
@@ -94,12 +103,13 @@ export async function listTaskArns(
         if (!seen.has(arn)) {
           seen.add(arn);
           arns.push(arn);
+          if (desiredStatus === "STOPPED") stopping.add(arn);
         }
       }
       nextToken = page.value.nextToken;
     } while (nextToken !== undefined);
   }
-  return { ok: true, value: arns };
+  return { ok: true, value: { arns, stopping } };
 }
 
 /** The tasks of `arns` with their tags, 100 per DescribeTasks. */
@@ -148,7 +158,7 @@ export async function findStartedTasks(
     options,
   );
   if (!arns.ok) return arns;
-  const described = await describeWithTags(ctx, request.cluster, arns.value, options);
+  const described = await describeWithTags(ctx, request.cluster, arns.value.arns, options);
   if (!described.ok) return described;
   const tasks = described.value.filter((task) => {
     const tags = task.tags ?? [];
