@@ -42,6 +42,8 @@ export interface CrashScenario {
   readonly store: boolean;
   readonly timeout: string;
   readonly scripts: readonly { taskIndex: number; attempt: number; script: TaskScript }[];
+  /** When the first host cancels the job (ms after it submitted it), if it is still alive. */
+  readonly cancelAtMs?: number;
 }
 
 /** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
@@ -80,6 +82,7 @@ export async function play(
   const out: { result?: JobResult; error?: unknown } = {};
   let attaches = 0;
   let attachersKilled = 0;
+  let firstAlive = true;
   for (let life = 0; life <= lives.length; life++) {
     const current = host(options);
     if (life > 0) attaches++;
@@ -98,6 +101,11 @@ export async function play(
         settled.done = true;
       },
     );
+    if (life === 0 && s.cancelAtMs !== undefined) {
+      void clock.sleep(s.cancelAtMs).then(() => {
+        if (firstAlive && !settled.done) handle.cancel("drawn cancel");
+      });
+    }
     const lifetime = lives[life];
     if (lifetime === undefined) {
       await until(() => settled.done, 6 * 3_600_000);
@@ -105,6 +113,7 @@ export async function play(
     }
     await until(() => settled.done, lifetime + 1);
     current.kill();
+    if (life === 0) firstAlive = false;
     if (settled.done) break;
     if (life > 0) attachersKilled++;
     // The next host comes a little later; it waits for the dead one's lease to lapse.
@@ -137,5 +146,14 @@ export function expectSettled(
     expect(t.attempts).toBeLessThanOrEqual(s.maxFailCount + s.maxLaunchRetries + 2);
   }
   expect(result.tasks).toHaveLength(s.taskCount);
+  // A cancel whose StopTask reached ECS is the run's cause, whichever host ends the run: after
+  // it, nothing is launched.
+  const cancelStop = aws
+    .callsTo("StopTask")
+    .find((c) => c.error === undefined && String(c.input.reason).includes("was cancelled"));
+  if (cancelStop !== undefined) {
+    expect(result.status).toBe("cancelled");
+    expect(aws.callsTo("RunTask").filter((c) => c.at > cancelStop.at)).toEqual([]);
+  }
   return result;
 }

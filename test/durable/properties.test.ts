@@ -1,7 +1,8 @@
 /**
- * Crash points drawn at random: a run with random outcomes is dropped (its host killed) at a
- * random moment, a fresh host attaches once the lease lapses, and the invariants hold: no task
- * twice, none left running, every task ECS started in the result, budgets respected.
+ * Crash points drawn at random: a run with random outcomes (and, half the time, a cancel at a
+ * random moment) is dropped (its host killed) at a random moment, a fresh host attaches once
+ * the lease lapses, and the invariants hold: no task twice, none left running, every task ECS
+ * started in the result, budgets respected, and a cancel that reached ECS is the run's end.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ const scenario = fc.record({
   store: fc.boolean(),
   timeout: fc.constant("2h"),
   scripts: taskScripts(4),
+  cancelAtMs: fc.option(fc.integer({ min: 0, max: 400_000 }), { nil: undefined }),
 });
 
 describe("crash points, at random", () => {
