@@ -61,6 +61,8 @@ export class MemoryJobStore implements JobStore {
     const entry = this.#entry(key);
     if (!isCurrent(lease, entry.lease)) return Promise.reject(lost(key, entry));
     (entry.changes ??= []).push(change);
+    const state = stateOfChange(change);
+    if (state !== undefined && entry.info !== undefined) entry.info = { ...entry.info, state };
     if (renewal !== undefined) entry.lease = renewed(lease, renewal);
     this.appends++;
     return Promise.resolve();
@@ -129,6 +131,15 @@ export function infoOf(key: RunKey, checkpoint: string): StoredRunInfo {
 }
 
 /** A checkpoint's (or a change's) own fields; nothing when it does not parse. */
+/**
+ * The run's state a change says, if it says one: the last change of a run that ended says
+ * `finished`, and a store's `list` reports that without reading the run back.
+ */
+export function stateOfChange(change: string): StoredRunInfo["state"] | undefined {
+  const state = runFields(change).state;
+  return state === "finished" || state === "running" ? state : undefined;
+}
+
 function runFields(text: string): { startedAt?: unknown; state?: unknown } {
   // The runner writes the slots last: the run's own fields parse without the 10,000 slots.
   const slots = text.indexOf(',"slots":[');

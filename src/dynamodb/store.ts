@@ -49,7 +49,7 @@ import {
   type RunKey,
   type StoredRunInfo,
 } from "../durable/store.js";
-import { infoOf } from "../durable/memory-store.js";
+import { infoOf, stateOfChange } from "../durable/memory-store.js";
 
 /**
  * The largest part of a checkpoint in one item. DynamoDB's limit is 400 KB of raw bytes; moto
@@ -312,18 +312,22 @@ export class DynamoDbJobStore implements JobStore {
       ":ttl": ttl,
     };
     if (renewal !== undefined) values[":expires"] = { N: String(expiresAt) };
+    // The run's last change says it finished: `list` reads that from the item.
+    const state = stateOfChange(change);
+    if (state !== undefined) values[":state"] = { S: state };
     try {
       await this.#send(
         "UpdateItem",
         new UpdateItemCommand({
           TableName: this.#table,
           Key: runKey(key),
-          UpdateExpression: `SET changes = :n, ${n === 1 ? "changeWrites" : "changeWrites.#n"} = :write, #ttl = :ttl${renewal === undefined ? "" : ", leaseExpiresAt = :expires"}`,
+          UpdateExpression: `SET changes = :n, ${n === 1 ? "changeWrites" : "changeWrites.#n"} = :write, #ttl = :ttl${renewal === undefined ? "" : ", leaseExpiresAt = :expires"}${state === undefined ? "" : ", #state = :state"}`,
           // The fencing, and the checkpoint the change follows.
           ConditionExpression: "leaseOwner = :owner AND fence = :fence AND gen = :gen",
           ExpressionAttributeNames: {
             ...(n === 1 ? {} : { "#n": String(n) }),
             "#ttl": TTL_ATTRIBUTE,
+            ...(state === undefined ? {} : { "#state": "state" }),
           },
           ExpressionAttributeValues: values,
         }),

@@ -84,6 +84,20 @@ export function storeContract(make: () => StorePair | Promise<StorePair>): void 
     expect(await a.load(key)).toBe('{"seq":4}\n{"seq":5}');
   });
 
+  it("lists a run finished once a change says so", async () => {
+    const { a, b } = await make();
+    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
+    await a.save(key, '{"startedAt":42,"state":"running"}', lease);
+    await append(a, '{"seq":2,"state":"running"}', lease);
+    expect(await b.list("job1")).toEqual([
+      { jobId: "job1", runId: "run1", startedAt: 42, state: "running" },
+    ]);
+    await append(a, '{"seq":3,"state":"finished","slots":[]}', lease);
+    expect(await b.list("job1")).toEqual([
+      { jobId: "job1", runId: "run1", startedAt: 42, state: "finished" },
+    ]);
+  });
+
   it("renews the lease with a change when asked, as renew would", async () => {
     const { a, b } = await make();
     const lease = await a.acquire(key, "worker-a", 15_000, 1000);
