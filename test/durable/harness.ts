@@ -5,6 +5,7 @@
  */
 import {
   EcsBatchRunner,
+  MemoryJobStore,
   type BatchJobInput,
   type EcsBatchRunnerEvents,
   type EcsBatchRunnerOptions,
@@ -100,3 +101,19 @@ export function durableJob(extra: Partial<BatchJobInput> = {}): BatchJobInput {
 }
 
 export type { JobStore };
+
+/**
+ * A world where a host with a `MemoryJobStore` ran `durableJob()` (three tasks of ten minutes)
+ * until every task started, then died: the start of every takeover test.
+ */
+export async function deadOwner(owner = "worker-a") {
+  const w = world();
+  w.aws.script({}, { runMs: 10 * 60_000 });
+  const store = new MemoryJobStore();
+  const first = w.host({ store, owner });
+  const handle = first.runner.submit(durableJob());
+  await w.until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
+  const killedAt = w.clock.now();
+  first.kill();
+  return { ...w, store, handle, killedAt };
+}

@@ -10,7 +10,7 @@ import {
   type Lease,
   type RunKey,
 } from "../../src/index.js";
-import { durableJob, world } from "./harness.js";
+import { deadOwner, durableJob, world } from "./harness.js";
 
 /** A store whose renewals fail while `down` is set, as over a network that is gone for a while. */
 class FlakyRenewals implements JobStore {
@@ -178,14 +178,7 @@ describe("what attaching costs", () => {
 
 describe("waiting for a lease", () => {
   it("an attach that may wait takes the run over once the dead owner's lease lapses", async () => {
-    const { aws, clock, host, until } = world();
-    aws.script({}, { runMs: 10 * 60_000 });
-    const store = new MemoryJobStore();
-    const first = host({ store, owner: "worker-a" });
-    first.runner.submit(durableJob());
-    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
-    const killedAt = clock.now();
-    first.kill();
+    const { aws, clock, host, store, killedAt } = await deadOwner();
     const impatient = host({ store, owner: "worker-b" });
     const refused = await clock.runUntil(
       impatient.runner.attach(durableJob(), { waitForLease: 2000 }).result.catch((e: unknown) => e),
@@ -221,13 +214,7 @@ describe("waiting for a lease", () => {
 
 describe("an attach or a start that fails after taking the lease", () => {
   it("gives the lease back: the next attach, from another process, takes the run at once", async () => {
-    const { aws, clock, host, until } = world();
-    aws.script({}, { runMs: 10 * 60_000 });
-    const store = new MemoryJobStore();
-    const first = host({ store, owner: "worker-a" });
-    first.runner.submit(durableJob());
-    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
-    first.kill();
+    const { aws, clock, host, store } = await deadOwner();
     await clock.runUntil(clock.sleep(20_000));
     // worker-b takes the lapsed lease, then cannot list the run's tasks.
     const healed = aws.inject({
