@@ -34,9 +34,9 @@ import {
   advanceSlots,
   findRunTasks,
   findSinceCheckpoint,
-  stopCauseIn,
   latestRunId,
   rebuildRun,
+  stopCauseIn,
   type RebuiltRun,
   type RunTask,
 } from "./durable/ecs-runs.js";

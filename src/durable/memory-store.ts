@@ -130,7 +130,6 @@ export function infoOf(key: RunKey, checkpoint: string): StoredRunInfo {
   };
 }
 
-/** A checkpoint's (or a change's) own fields; nothing when it does not parse. */
 /**
  * The run's state a change says, if it says one: the last change of a run that ended says
  * `finished`, and a store's `list` reports that without reading the run back.
@@ -140,6 +139,7 @@ export function stateOfChange(change: string): StoredRunInfo["state"] | undefine
   return state === "finished" || state === "running" ? state : undefined;
 }
 
+/** A checkpoint's (or a change's) own fields; nothing when it does not parse. */
 function runFields(text: string): { startedAt?: unknown; state?: unknown } {
   // The runner writes the slots last: the run's own fields parse without the 10,000 slots.
   const slots = text.indexOf(',"slots":[');

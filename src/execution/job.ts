@@ -28,7 +28,7 @@ import {
   type SlotEvent,
   type SlotState,
 } from "./slot.js";
-import { isStoppedByRunner, stopReason, type TaskStopper } from "./stopper.js";
+import { causeInReason, isStoppedByRunner, stopReason, type TaskStopper } from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "../result.js";
 import { trackTask, type TaskWatcher, type WatchListener, type WatchResult } from "./watcher.js";
 
@@ -873,8 +873,8 @@ export function causeInStopReason(
   jobId: string,
   reason: string | undefined,
 ): StopCause | undefined {
-  if (reason === undefined || !isStoppedByRunner(jobId, reason)) return undefined;
-  const text = reason.slice(`ecs-batch-runner: job ${jobId} `.length);
+  const text = causeInReason(jobId, reason);
+  if (text === undefined) return undefined;
   if (text === "was cancelled") return { kind: "cancel" };
   if (text.startsWith("was cancelled: "))
     return { kind: "cancel", reason: text.slice("was cancelled: ".length) };

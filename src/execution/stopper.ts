@@ -30,10 +30,24 @@ export function stopReason(jobId: string, cause: string): string {
     : `${text.slice(0, ECS_LIMITS.stopReasonMaxLength - 1)}…`;
 }
 
+/**
+ * The cause a task's `stoppedReason` gives after the marker of job `jobId` (`stopReason`), or
+ * `undefined` when the runner of that job did not write it.
+ */
+export function causeInReason(
+  jobId: string,
+  stoppedReason: string | undefined,
+): string | undefined {
+  const marker = `ecs-batch-runner: job ${jobId}`;
+  if (stoppedReason === marker) return "";
+  return stoppedReason?.startsWith(`${marker} `) === true
+    ? stoppedReason.slice(marker.length + 1)
+    : undefined;
+}
+
 /** Whether a task's `stoppedReason` says the runner of job `jobId` stopped it (`stopReason`). */
 export function isStoppedByRunner(jobId: string, stoppedReason: string | undefined): boolean {
-  const marker = `ecs-batch-runner: job ${jobId}`;
-  return stoppedReason === marker || stoppedReason?.startsWith(`${marker} `) === true;
+  return causeInReason(jobId, stoppedReason) !== undefined;
 }
 
 /** What the stopper needs from the runner. */
