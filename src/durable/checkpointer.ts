@@ -76,8 +76,13 @@ export class StoreCheckpoints implements JobCheckpoints {
   #dirty = false;
   #state: JobState | undefined;
   readonly #stopped = new AbortController();
-  /** The beat's store work in flight, which the run's last write waits for. */
+  /**
+   * The store work in flight (a beat's, or a write out of beat): each waits for the one before,
+   * so writes are numbered in order, and the run's last write waits for them all. False once
+   * the lease is lost.
+   */
   #beating: Promise<boolean> = Promise.resolve(true);
+  #onLost: (error: EcsBatchLeaseError) => void = () => undefined;
   /** Checkpoints written for this run. */
   writes = 0;
   /** The size of the last full checkpoint written, in characters. */
@@ -106,9 +111,10 @@ export class StoreCheckpoints implements JobCheckpoints {
 
   async started(state: JobState, onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
     this.#state = state;
+    this.#onLost = onLost;
     this.#isStepped = new Uint8Array(state.slots.length);
     await this.#write(state, undefined);
-    void this.#beat(onLost);
+    void this.#beat();
   }
 
   /** Numbers this process's writes after `seq`, the last write read back under the lease. */
@@ -119,6 +125,12 @@ export class StoreCheckpoints implements JobCheckpoints {
   changed(index: number): void {
     this.#dirty = true;
     this.#step(index);
+  }
+
+  stopping(): void {
+    if (this.#stopped.signal.aborted) return;
+    this.#dirty = true;
+    void this.#serially(true);
   }
 
   #step(index: number): void {
@@ -168,7 +180,7 @@ export class StoreCheckpoints implements JobCheckpoints {
    * What happens between two writes is read back from ECS on attach (ECS keeps stopped tasks
    * about an hour; the gap is at most a few minutes).
    */
-  async #beat(onLost: (error: EcsBatchLeaseError) => void): Promise<void> {
+  async #beat(): Promise<void> {
     const { intervalMs } = this.#ctx;
     let beats = 0;
     while (await sleepUnlessAborted(this.#ctx.clock, intervalMs, this.#stopped.signal)) {
@@ -177,13 +189,18 @@ export class StoreCheckpoints implements JobCheckpoints {
         this.#dirty &&
         (this.#ctx.store.append !== undefined || beats * BYTES_PER_BEAT >= this.#lastBytes);
       if (write) beats = 0;
-      this.#beating = this.#storeBeat(write, onLost);
-      if (!(await this.#beating)) return;
+      if (!(await this.#serially(write))) return;
     }
   }
 
+  /** Queues a beat's store work after the work in flight; resolves false once the lease is lost. */
+  #serially(write: boolean): Promise<boolean> {
+    this.#beating = this.#beating.then((held) => held && this.#storeBeat(write));
+    return this.#beating;
+  }
+
   /** One beat's store work: the write when due, and the renewal. False once the lease is lost. */
-  async #storeBeat(write: boolean, onLost: (error: EcsBatchLeaseError) => void): Promise<boolean> {
+  async #storeBeat(write: boolean): Promise<boolean> {
     const { clock, store, leaseTtlMs } = this.#ctx;
     let renewed = false;
     try {
@@ -195,12 +212,12 @@ export class StoreCheckpoints implements JobCheckpoints {
         });
       }
     } catch (error) {
-      if (!this.#failed(error, onLost)) return false;
+      if (!this.#failed(error)) return false;
     }
     try {
       if (!renewed) this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
     } catch (error) {
-      return this.#failed(error, onLost);
+      return this.#failed(error);
     }
     return true;
   }
@@ -210,11 +227,11 @@ export class StoreCheckpoints implements JobCheckpoints {
    * (a full disk, a network blip) is retried next beat, and the next write carries everything
    * since.
    */
-  #failed(error: unknown, onLost: (error: EcsBatchLeaseError) => void): boolean {
+  #failed(error: unknown): boolean {
     if (error instanceof EcsBatchLeaseError) {
       if (!this.#stopped.signal.aborted) {
         this.#stopped.abort();
-        onLost(error);
+        this.#onLost(error);
       }
       return false;
     }

@@ -89,6 +89,12 @@ export interface JobCheckpoints {
   started(state: JobState, onLost: (error: Error) => void): Promise<void>;
   /** The slot at `index` took a step that replaced it (its checkpointed fields may have changed). */
   changed(index: number): void;
+  /**
+   * The run began stopping (`state.stopCause` is set): written at once rather than on the next
+   * beat, so a process that attaches after this one dies stops the run too, even when no
+   * StopTask of it reached ECS (a cancel while every launch was still in flight).
+   */
+  stopping(): void;
   /** The run ended (with its result), or stopped being driven here (`undefined`). */
   finished(state: JobState, result: JobResult | undefined): Promise<void>;
 }
@@ -599,6 +605,7 @@ export class JobExecution {
       (s) => s.phase === "running" && s.taskArn !== undefined,
     );
     for (const slot of running) this.#step(slot.index, { kind: "jobStopping" });
+    this.#checkpoints?.stopping();
     this.#stopping.abort();
     // The stop watch starts now; the job's end cancels its timer.
     void sleepUnlessAborted(this.#services.clock, STOP_WATCH_MS, this.#done.signal).then(

@@ -85,3 +85,33 @@ describe("a cancel mid-launch, cut short by a crash", () => {
     aws.assert.noUnfinishedTasks();
   });
 });
+
+describe("a cancel while every launch is in flight, cut short by a crash", () => {
+  it("is on record at once: the attacher stops the tasks the dead host's RunTasks started", async () => {
+    const { aws, clock, host, until } = world({
+      aws: { latency: (_service, action) => (action === "RunTask" ? 20_000 : 0) },
+    });
+    aws.script({}, { runMs: 60 * 60_000 });
+    const store = new MemoryJobStore();
+    const job = durableJob({ taskCount: 3 });
+    const first = host({ store });
+    const handle = first.runner.submit(job);
+    await until(() => aws.count("RunTask") === 3);
+    // No answer has come back, so no task of the run is known to stop; the host dies a second
+    // after the cancel, well inside its poll interval.
+    handle.cancel("the operator called it off");
+    await clock.runUntil(clock.sleep(1_000));
+    first.kill();
+    expect(aws.count("StopTask")).toBe(0);
+    await clock.runUntil(clock.sleep(30_000));
+    const second = host({ store });
+    const result = await clock.runUntil(second.runner.attach(job, { runId: handle.runId }).result);
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.message).toContain("the operator called it off");
+    expect(aws.count("RunTask")).toBe(3);
+    expect(aws.count("StopTask")).toBe(3);
+    expect(result.tasks.map((t) => t.status)).toEqual(["stopped", "stopped", "stopped"]);
+    aws.assert.noDuplicateTasks();
+    aws.assert.noUnfinishedTasks();
+  });
+});

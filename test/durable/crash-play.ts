@@ -44,6 +44,8 @@ export interface CrashScenario {
   readonly scripts: readonly { taskIndex: number; attempt: number; script: TaskScript }[];
   /** When the first host cancels the job (ms after it submitted it), if it is still alive. */
   readonly cancelAtMs?: number;
+  /** How long RunTask takes to answer (ms); ECS acts on it when the answer leaves. */
+  readonly launchLatencyMs?: number;
 }
 
 /** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
@@ -56,9 +58,14 @@ export async function play(
   /** Hosts that attached, and those of them killed before the run ended. */
   attaches: number;
   attachersKilled: number;
+  /** When the first host took the drawn cancel (alive, its run not over), if it did. */
+  cancelledAt?: number;
   world: ReturnType<typeof world>;
 }> {
-  const w = world();
+  const latency = s.launchLatencyMs ?? 0;
+  const w = world({
+    aws: { latency: (_service, action) => (action === "RunTask" ? latency : 0) },
+  });
   const { aws, clock, host, until } = w;
   aws.script({}, { runMs: s.runMs });
   for (const { taskIndex, attempt, script } of s.scripts)
@@ -79,7 +86,7 @@ export async function play(
     retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
   });
   const options = store === undefined ? {} : { store };
-  const out: { result?: JobResult; error?: unknown } = {};
+  const out: { result?: JobResult; error?: unknown; cancelledAt?: number } = {};
   let attaches = 0;
   let attachersKilled = 0;
   let firstAlive = true;
@@ -103,7 +110,9 @@ export async function play(
     );
     if (life === 0 && s.cancelAtMs !== undefined) {
       void clock.sleep(s.cancelAtMs).then(() => {
-        if (firstAlive && !settled.done) handle.cancel("drawn cancel");
+        if (!firstAlive || settled.done) return;
+        out.cancelledAt = clock.now();
+        handle.cancel("drawn cancel");
       });
     }
     const lifetime = lives[life];
@@ -146,14 +155,24 @@ export function expectSettled(
     expect(t.attempts).toBeLessThanOrEqual(s.maxFailCount + s.maxLaunchRetries + 2);
   }
   expect(result.tasks).toHaveLength(s.taskCount);
-  // A cancel whose StopTask reached ECS is the run's cause, whichever host ends the run: after
-  // it, nothing is launched.
+  // A cancel whose StopTask stopped a task is the run's cause, whichever host ends the run:
+  // after it, nothing is launched. (One that only reached tasks already stopped left no mark in
+  // ECS: without a store, the run then ends as its tasks did.)
   const cancelStop = aws
     .callsTo("StopTask")
     .find((c) => c.error === undefined && String(c.input.reason).includes("was cancelled"));
-  if (cancelStop !== undefined) {
+  const cancelTookEffect = aws.tasks().some((t) => t.stoppedReason?.includes("was cancelled"));
+  if (cancelStop !== undefined && cancelTookEffect) {
     expect(result.status).toBe("cancelled");
     expect(aws.callsTo("RunTask").filter((c) => c.at > cancelStop.at)).toEqual([]);
+  }
+  // With a store, a cancel is on record as soon as the host takes it, whether or not any of its
+  // StopTasks went out: the run ends cancelled (or for a cause that came before it), and nothing
+  // is launched after it.
+  const { cancelledAt } = played;
+  if (s.store && cancelledAt !== undefined) {
+    expect(["CANCELLED", "TASK_FAILED"]).toContain(result.error?.code);
+    expect(aws.callsTo("RunTask").filter((c) => c.at > cancelledAt)).toEqual([]);
   }
   return result;
 }

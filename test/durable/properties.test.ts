@@ -1,8 +1,9 @@
 /**
  * Crash points drawn at random: a run with random outcomes (and, half the time, a cancel at a
- * random moment) is dropped (its host killed) at a random moment, a fresh host attaches once
- * the lease lapses, and the invariants hold: no task twice, none left running, every task ECS
- * started in the result, budgets respected, and a cancel that reached ECS is the run's end.
+ * random moment) is dropped (its host killed) at a random moment, or within a poll interval of
+ * the cancel, a fresh host attaches once the lease lapses, and the invariants hold: no task
+ * twice, none left running, every task ECS started in the result, budgets respected, and a
+ * cancel that reached ECS (or, with a store, that the host took) is the run's end.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -19,6 +20,9 @@ const scenario = fc.record({
   timeout: fc.constant("2h"),
   scripts: taskScripts(4),
   cancelAtMs: fc.option(fc.integer({ min: 0, max: 400_000 }), { nil: undefined }),
+  /** Half the cancels are followed by the crash within a poll interval (5 s). */
+  crashAfterCancelMs: fc.option(fc.integer({ min: 0, max: 5_000 })),
+  launchLatencyMs: fc.constantFrom(0, 0, 8_000),
 });
 
 describe("crash points, at random", () => {
@@ -27,7 +31,11 @@ describe("crash points, at random", () => {
     let attached = 0;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const played = await play(s, [s.crashAtMs]);
+        const crashAt =
+          s.cancelAtMs === undefined || s.crashAfterCancelMs === null
+            ? s.crashAtMs
+            : s.cancelAtMs + s.crashAfterCancelMs;
+        const played = await play(s, [crashAt]);
         if (played.attaches > 0 && expectSettled(played, s) !== undefined) attached++;
       }),
       { numRuns: runs, seed: Number(process.env.FC_SEED ?? 20261206) },
