@@ -65,6 +65,8 @@ export const PART_BYTES = 300_000;
 export const INLINE_BYTES = 100_000;
 /** How long items are kept after their last write unless told otherwise: 30 days. */
 const DEFAULT_RETAIN_MS = 30 * 24 * 3_600_000;
+/** DeleteItem calls in flight at once when a generation's items go (a table on demand takes them). */
+const DELETES_AT_ONCE = 16;
 /** Attempts at reading a checkpoint whose parts a concurrent save replaced. */
 const LOAD_ATTEMPTS = 3;
 
@@ -383,16 +385,25 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
+  /**
+   * Deletes items, `DELETES_AT_ONCE` at a time: a save that ends a long generation of changes
+   * (hundreds of items) runs on the poll's beat, before the lease is renewed, so it must not
+   * wait on each delete in turn.
+   */
   async #deleteKeys(jobId: string, sortKeys: readonly string[]): Promise<void> {
-    for (const sk of sortKeys) {
-      await this.#send(
-        "DeleteItem",
-        new DeleteItemCommand({
-          TableName: this.#table,
-          Key: { pk: { S: jobPk(jobId) }, sk: { S: sk } },
-        }),
-      );
-    }
+    let next = 0;
+    const deleter = async (): Promise<void> => {
+      for (let sk = sortKeys[next++]; sk !== undefined; sk = sortKeys[next++]) {
+        await this.#send(
+          "DeleteItem",
+          new DeleteItemCommand({
+            TableName: this.#table,
+            Key: { pk: { S: jobPk(jobId) }, sk: { S: sk } },
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETES_AT_ONCE, sortKeys.length) }, deleter));
   }
 
   async #deleteParts(key: RunKey, gen: string, count: number): Promise<void> {

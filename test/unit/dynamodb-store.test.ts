@@ -10,7 +10,9 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
+  type QueryCommandInput,
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
@@ -214,6 +216,33 @@ describe("DynamoDbJobStore requests", () => {
     await s.append(key, '{"seq":3}', lease);
     const last = db.commandCalls(UpdateItemCommand).at(-1)?.args[0].input as UpdateItemCommandInput;
     expect(last.ExpressionAttributeValues?.[":gen"]).toEqual({ S: "3.9" });
+  });
+
+  it("deletes a generation's items sixteen at a time, not one after another", async () => {
+    const { db, store: s } = store();
+    const changes = Array.from(
+      { length: 40 },
+      (_, i) => `change#run1#3.1#${String(i + 1).padStart(8, "0")}#3.2#0000`,
+    );
+    db.on(QueryCommand).callsFake((input: QueryCommandInput) => ({
+      Items: input.ExpressionAttributeValues?.[":prefix"]?.S?.startsWith("change#")
+        ? changes.map((sk) => ({ sk: { S: sk } }))
+        : [],
+    }));
+    let inFlight = 0;
+    let most = 0;
+    db.on(DeleteItemCommand).callsFake(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return {};
+    });
+    await s.delete(key);
+    const deleted = db.commandCalls(DeleteItemCommand).map((c) => c.args[0].input.Key?.sk?.S);
+    // Every change item, then the run's own item last.
+    expect(deleted.slice(0, -1).sort()).toEqual([...changes].sort());
+    expect(deleted.at(-1)).toBe("run#run1");
+    expect(most).toBe(16);
   });
 
   it("keeps the parts of a save whose answer was lost: the table may have taken it", async () => {
