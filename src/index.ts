@@ -4,16 +4,20 @@
  */
 export {
   defaultClients,
+  DEFAULT_OVERDUE_GRACE_MS,
   EcsBatchRunner,
   type AttachOptions,
   type EcsBatchRunnerOptions,
   type JobDescription,
   type JobHandle,
+  type OverdueQuery,
+  type OverdueTask,
   type RunOptions,
   type RunQuery,
   type RunTaskView,
   type RunView,
   type StopJobResult,
+  type StopOverdueResult,
 } from "./runner.js";
 export type * from "./events.js";
 export { EVENT_NAMES, SafeEventEmitter } from "./events.js";

@@ -32,6 +32,7 @@ import {
 import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
 import {
   advanceSlots,
+  findOverdueTasks,
   findRunTasks,
   findSinceCheckpoint,
   latestRunId,
@@ -66,6 +67,7 @@ import { CloudWatchLogFetcher, type LogFetcher } from "./logs/fetcher.js";
 import { LogFollower } from "./logs/follower.js";
 import { JobLogPolicy } from "./logs/job-logs.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
+import { formatDuration } from "./job/duration.js";
 import { EcsBatchSetupError, EcsBatchValidationError, validationError } from "./errors.js";
 import { generateRunId, RUN_ID_PATTERN, taskName } from "./request/naming.js";
 import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
@@ -182,6 +184,49 @@ export interface StopJobResult {
   /** Tasks StopTask could not stop (logged): still running. */
   readonly failedTaskArns: readonly string[];
 }
+
+/** Which tasks `stopOverdue` looks for. */
+export interface OverdueQuery {
+  /** The cluster to search. Default: `"default"`. */
+  readonly cluster?: string;
+  /** Narrows ListTasks to one task definition family; the whole cluster when absent. */
+  readonly family?: string;
+  /**
+   * How long past its run's deadline a task must be (ms) to count as overdue. A process that
+   * drives a run stops its tasks at the deadline (StopTask makes them desired STOPPED at once),
+   * so a task still meant to run this long after it has no process watching it. Default 5
+   * minutes.
+   */
+  readonly graceMs?: number;
+  /** Find the overdue tasks without stopping them. */
+  readonly dryRun?: boolean;
+}
+
+/** A task `stopOverdue` found running past its run's deadline. */
+export interface OverdueTask {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly taskIndex: number;
+  readonly attempt: number;
+  readonly taskArn: string;
+  /** The run's deadline, from the task's `ecs-batch:deadline` tag. */
+  readonly deadline: Date;
+  readonly lastStatus?: string;
+}
+
+/** What `stopOverdue` found and did. */
+export interface StopOverdueResult {
+  readonly cluster: string;
+  /** Every overdue task found, oldest deadline first. */
+  readonly overdue: readonly OverdueTask[];
+  /** Tasks StopTask was sent for (none with `dryRun`). */
+  readonly stoppedTaskArns: readonly string[];
+  /** Tasks StopTask could not stop (logged): still running. */
+  readonly failedTaskArns: readonly string[];
+}
+
+/** How far past its deadline `stopOverdue` lets a task run by default. */
+export const DEFAULT_OVERDUE_GRACE_MS = 5 * 60_000;
 
 /** One task of a run, as ECS shows it. */
 export interface RunTaskView {
@@ -893,6 +938,71 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       runIds: [...new Set(tasks.map((t) => t.runId))],
       stoppedTaskArns: live.filter((_, i) => outcomes[i] === true).map((t) => t.task.taskArn ?? ""),
       failedTaskArns: live.filter((_, i) => outcomes[i] !== true).map((t) => t.task.taskArn ?? ""),
+    };
+  }
+
+  /**
+   * Stops every task of a cluster that ecs-batch-runner started and that still runs past its
+   * run's deadline (the `ecs-batch:deadline` tag) by more than `graceMs`: the tasks of runs
+   * whose process died and that nobody attached to. Run it on a schedule (cron, a scheduled
+   * Lambda) to bound what an abandoned run can cost: no task outlives its deadline by more than
+   * the grace and the schedule's period. Needs no store and no job input; tasks without the
+   * runner's tags are never touched. Reasons name the job and the deadline
+   * (`ecs-batch-runner: job <jobId> passed its deadline ...`), so a process that attaches to the
+   * run later reads the tasks as stopped by the runner, and the run as timed out.
+   */
+  async stopOverdue(query: OverdueQuery = {}): Promise<StopOverdueResult> {
+    const graceMs = query.graceMs ?? DEFAULT_OVERDUE_GRACE_MS;
+    const issues = [
+      ...(Number.isFinite(graceMs) && graceMs >= 0
+        ? []
+        : [{ path: "graceMs", message: "must be a number of milliseconds ≥ 0, e.g. 300000" }]),
+      ...(query.cluster === undefined || (typeof query.cluster === "string" && query.cluster !== "")
+        ? []
+        : [{ path: "cluster", message: "must be the cluster's name or ARN" }]),
+      ...(query.family === undefined || (typeof query.family === "string" && query.family !== "")
+        ? []
+        : [{ path: "family", message: "must be a task definition family's name" }]),
+    ];
+    if (issues.length > 0) throw new EcsBatchValidationError(issues);
+    await importSdkModules();
+    const cluster = query.cluster ?? "default";
+    const now = this.clock.now();
+    const found = await findOverdueTasks(
+      { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+      { cluster, now, graceMs, ...(query.family === undefined ? {} : { family: query.family }) },
+    );
+    const overdue: OverdueTask[] = found.map((t) => ({
+      jobId: t.jobId,
+      runId: t.runId,
+      taskIndex: t.index,
+      attempt: t.attempt,
+      taskArn: t.task.taskArn ?? "",
+      deadline: new Date(t.deadline),
+      ...(t.task.lastStatus === undefined ? {} : { lastStatus: t.task.lastStatus }),
+    }));
+    if (query.dryRun === true) {
+      return { cluster, overdue, stoppedTaskArns: [], failedTaskArns: [] };
+    }
+    const outcomes = await Promise.all(
+      overdue.map((t) => {
+        this.logger.warn("stopping a task past its run's deadline", {
+          jobId: t.jobId,
+          runId: t.runId,
+          taskIndex: t.taskIndex,
+          taskArn: t.taskArn,
+          deadline: t.deadline.toISOString(),
+        });
+        const late = formatDuration(now - t.deadline.getTime());
+        const why = `passed its deadline ${t.deadline.toISOString()} by ${late} with no process stopping it; stopped by stopOverdue`;
+        return this.stopper.stop(cluster, t.taskArn, stopReason(t.jobId, why));
+      }),
+    );
+    return {
+      cluster,
+      overdue,
+      stoppedTaskArns: overdue.filter((_, i) => outcomes[i] === true).map((t) => t.taskArn),
+      failedTaskArns: overdue.filter((_, i) => outcomes[i] !== true).map((t) => t.taskArn),
     };
   }
 

@@ -9,6 +9,8 @@ import { CLI_EXIT_CODES } from "../exit-codes.js";
 
 declare const __VERSION__: string | undefined;
 
+const COMMANDS = '"run", "preview", "demo", "attach", "stop", "status" or "stop-overdue"';
+
 /** The options of every command, as `node:util` `parseArgs` takes them. */
 const OPTIONS = {
   local: { type: "boolean" },
@@ -28,6 +30,8 @@ const OPTIONS = {
   "wait-for-lease": { type: "string" },
   "run-id": { type: "string" },
   family: { type: "string" },
+  grace: { type: "string" },
+  "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
@@ -49,6 +53,7 @@ const SYNOPSIS = `Usage:
   ecs-batch attach <job file> [--run-id <id>] [--state-dir <dir> | --dynamodb-table <t>] [options]
   ecs-batch stop <jobId> [--cluster <name>] [--run-id <id>] [--family <family>]
   ecs-batch status <jobId> [--cluster <name>] [--run-id <id>] [--state-dir <dir>] [--dynamodb-table <t>] [--json]
+  ecs-batch stop-overdue [--cluster <name>] [--family <family>] [--grace <d>] [--dry-run] [--json]
 `;
 
 /** `ecs-batch --help`. */
@@ -57,7 +62,8 @@ Runs a batch job as ECS Fargate tasks, with retries, a timeout and stop semantic
 "demo" runs a small example job on this machine (no AWS account needed).
 "attach" carries on a run whose process died: from its checkpoint in --state-dir or
 --dynamodb-table, or from its tasks in ECS. "stop" stops every unfinished task of a job's runs (or of one run) in ECS;
-"status" reports them.
+"status" reports them. "stop-overdue" stops every task of any job still running past its run's
+deadline (plus --grace): runs nobody carries on; run it on a schedule.
 
 Options:
   --local                  run the tasks as local processes (no AWS account needed; images are not pulled)
@@ -75,8 +81,10 @@ Options:
   --wait-for-lease <d>     attach: wait up to this long for a run's lease that another
                            process holds to lapse (default: fail at once)
   --run-id <id>            run: the run's id (default: generated); attach, stop, status: which run
-  --cluster <name>         stop, status: the ECS cluster (default: "default")
-  --family <family>        stop, status: search only this task definition family
+  --cluster <name>         stop, status, stop-overdue: the ECS cluster (default: "default")
+  --family <family>        stop, status, stop-overdue: search only this task definition family
+  --grace <d>              stop-overdue: how long past its deadline a task must be (default 5m)
+  --dry-run                stop-overdue: list the overdue tasks, stop none
   -h, --help               show this help
   -v, --version            show the version
 
@@ -106,6 +114,12 @@ export interface JanitorCommandLine {
   readonly values: CliOptions;
 }
 
+/** `stop-overdue`: every task of any job past its run's deadline, found in ECS. */
+export interface OverdueCommandLine {
+  readonly kind: "overdue";
+  readonly values: CliOptions;
+}
+
 /** A command line answered without a job: help, version, or a mistake in it. */
 export interface AnsweredCommandLine {
   readonly kind: "answered";
@@ -120,7 +134,7 @@ export interface AnsweredCommandLine {
  */
 export function parseCommandLine(
   argv: readonly string[],
-): JobCommandLine | JanitorCommandLine | AnsweredCommandLine {
+): JobCommandLine | JanitorCommandLine | OverdueCommandLine | AnsweredCommandLine {
   const json = argv.includes("--json");
   let parsed;
   try {
@@ -138,7 +152,7 @@ export function parseCommandLine(
   const [command, file, ...extra] = positionals;
   if (command === undefined) {
     return json
-      ? mistake('give a command: "run", "preview", "demo", "attach", "stop" or "status"', json)
+      ? mistake(`give a command: ${COMMANDS}`, json)
       : { kind: "answered", code: CLI_EXIT_CODES.invalid, stderr: USAGE };
   }
   if (command === "stop" || command === "status") {
@@ -146,11 +160,17 @@ export function parseCommandLine(
     if (extra.length > 0) return mistake(`unexpected arguments: ${extra.join(" ")}`, json);
     return { kind: "janitor", command, jobId: file, values };
   }
+  if (command === "stop-overdue") {
+    if (file !== undefined) {
+      return mistake(
+        `"stop-overdue" looks at every job's tasks; to stop one job's, use "ecs-batch stop ${file}"`,
+        json,
+      );
+    }
+    return { kind: "overdue", values };
+  }
   if (command !== "run" && command !== "preview" && command !== "demo" && command !== "attach") {
-    return mistake(
-      `unknown command "${command}"; use "run", "preview", "demo", "attach", "stop" or "status"`,
-      json,
-    );
+    return mistake(`unknown command "${command}"; use ${COMMANDS}`, json);
   }
   if (command === "demo" && file !== undefined) {
     return mistake(`"demo" runs its own job; to run ${file}, use "ecs-batch run ${file}"`, json);

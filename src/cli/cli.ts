@@ -34,6 +34,7 @@ import {
   type CliOptions,
   type JanitorCommandLine,
   type JobCommandLine,
+  type OverdueCommandLine,
 } from "./args.js";
 import { CLI_EXIT_CODES, cliExitCode, signalExitCode, type CancelSignal } from "../exit-codes.js";
 import { parseJobText } from "./job-file.js";
@@ -72,10 +73,77 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
 
 /** Runs a command line `parseCommandLine` has read (not answered at once). */
 export async function runCommand(
-  parsed: JobCommandLine | JanitorCommandLine,
+  parsed: JobCommandLine | JanitorCommandLine | OverdueCommandLine,
   io: CliIo,
 ): Promise<number> {
-  return parsed.kind === "janitor" ? runJanitor(parsed, io) : runJobCommand(parsed, io);
+  switch (parsed.kind) {
+    case "janitor":
+      return runJanitor(parsed, io);
+    case "overdue":
+      return runOverdue(parsed, io);
+    case "job":
+      return runJobCommand(parsed, io);
+  }
+}
+
+/** `--local` with a command that finds tasks in ECS: they live only in the process that ran them. */
+function localRefused(command: string): EcsBatchValidationError {
+  return new EcsBatchValidationError(
+    [
+      {
+        path: "arguments",
+        message: `--local tasks live in the process that ran them; "${command}" finds tasks in ECS`,
+      },
+    ],
+    { intro: "Invalid command line" },
+  );
+}
+
+/**
+ * `stop-overdue`: every task of any job that still runs past its run's deadline (and the
+ * grace), stopped; with `--dry-run`, listed. Exit 1 when a task could not be stopped.
+ */
+async function runOverdue(parsed: OverdueCommandLine, io: CliIo): Promise<number> {
+  const { values } = parsed;
+  const json = values.json === true;
+  try {
+    if (values.local === true) throw localRefused("stop-overdue");
+    const grace = values.grace;
+    const graceMs = grace === undefined ? undefined : parseDuration(grace);
+    if (grace !== undefined && graceMs === undefined) {
+      throw new EcsBatchValidationError(
+        [{ path: "arguments", message: "--grace takes a duration, e.g. 5m or 1h" }],
+        { intro: "Invalid command line" },
+      );
+    }
+    const dryRun = values["dry-run"] === true;
+    const runner = new EcsBatchRunner({
+      ...awsRunnerOptions(values),
+      logger: stderrLogger(io, json),
+    });
+    const swept = await runner.stopOverdue({
+      ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
+      ...(values.family === undefined ? {} : { family: values.family }),
+      ...(graceMs === undefined ? {} : { graceMs }),
+      dryRun,
+    });
+    if (json) {
+      io.stdout(`${JSON.stringify({ event: dryRun ? "overdue" : "stoppedOverdue", ...swept })}\n`);
+    } else {
+      for (const t of swept.overdue) {
+        io.stdout(
+          `job ${t.jobId} run ${t.runId} task ${t.taskIndex} attempt ${t.attempt}  deadline ${t.deadline.toISOString()}  ${t.taskArn}\n`,
+        );
+      }
+      const failed = swept.failedTaskArns.length;
+      io.stderr(
+        `ecs-batch: ${swept.overdue.length} task(s) past their run's deadline in cluster ${swept.cluster}; ${dryRun ? "none stopped (--dry-run)" : `StopTask sent for ${swept.stoppedTaskArns.length}${failed === 0 ? "" : `, ${failed} could not be stopped`}`}\n`,
+      );
+    }
+    return swept.failedTaskArns.length === 0 ? CLI_EXIT_CODES.succeeded : CLI_EXIT_CODES.failed;
+  } catch (error) {
+    return reportError(error, io, json);
+  }
 }
 
 /**
@@ -85,21 +153,7 @@ export async function runCommand(
 async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number> {
   const { values, jobId } = parsed;
   const json = values.json === true;
-  if (values.local === true) {
-    return reportError(
-      new EcsBatchValidationError(
-        [
-          {
-            path: "arguments",
-            message: `--local tasks live in the process that ran them; "${parsed.command}" finds tasks in ECS`,
-          },
-        ],
-        { intro: "Invalid command line" },
-      ),
-      io,
-      json,
-    );
-  }
+  if (values.local === true) return reportError(localRefused(parsed.command), io, json);
   let store: Pick<EcsBatchRunnerOptions, "store">;
   try {
     store = await storeOption(values, io.cwd);

@@ -155,6 +155,60 @@ export async function describeRunTasks(
   return found;
 }
 
+/** A task of some job's run, past that run's deadline (`findOverdueTasks`). */
+export interface OverdueRunTask extends RunTask {
+  readonly jobId: string;
+}
+
+/**
+ * The tasks of a cluster (or of one family in it) that ecs-batch-runner started, that ECS still
+ * means to run (desired RUNNING), and whose run's deadline (the `ecs-batch:deadline` tag) passed
+ * more than `graceMs` before `now`: tasks no process is watching, since a process that drives a
+ * run stops its tasks at the deadline and StopTask makes a task desired STOPPED at once. Tasks
+ * without the runner's tags (a service's, another tool's) are never returned. Oldest deadline
+ * first. Costs about 2⌈N/100⌉ calls for N running tasks.
+ */
+export async function findOverdueTasks(
+  ctx: EcsRunsContext,
+  options: {
+    readonly cluster: string;
+    readonly family?: string;
+    readonly now: number;
+    readonly graceMs: number;
+  },
+): Promise<OverdueRunTask[]> {
+  const search = { attempts: 6 };
+  const listed = await listTaskArns(
+    ctx,
+    {
+      cluster: options.cluster,
+      stopped: false,
+      ...(options.family === undefined ? {} : { family: options.family }),
+    },
+    search,
+  );
+  if (!listed.ok) throw listed.error;
+  const described = await describeWithTags(ctx, options.cluster, listed.value.arns, search);
+  if (!described.ok) throw described.error;
+  const overdue: OverdueRunTask[] = [];
+  for (const task of described.value) {
+    const tagged = runTaskOf(task);
+    const jobId = tag(task, RUNNER_TAG_KEYS.jobId);
+    if (tagged === undefined || jobId === undefined || Number.isNaN(tagged.deadline)) continue;
+    if (task.desiredStatus !== "RUNNING" || task.lastStatus === "STOPPED") continue;
+    if (tagged.deadline + options.graceMs > options.now) continue;
+    overdue.push({ ...tagged, jobId });
+  }
+  return overdue.sort(
+    (a, b) =>
+      a.deadline - b.deadline ||
+      (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0) ||
+      (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0) ||
+      a.index - b.index ||
+      a.attempt - b.attempt,
+  );
+}
+
 function tag(task: Task, key: string): string | undefined {
   return task.tags?.find((t) => t.key === key)?.value;
 }

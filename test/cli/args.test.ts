@@ -13,7 +13,7 @@ import {
 
 function answered(argv: string[]) {
   const parsed = parseCommandLine(argv);
-  if (parsed.kind !== "answered") throw new Error(`expected an answer, got ${parsed.command}`);
+  if (parsed.kind !== "answered") throw new Error(`expected an answer, got ${parsed.kind}`);
   return parsed;
 }
 
@@ -57,7 +57,7 @@ describe("the command line", () => {
     expect(answered(["--help"])).toEqual({ kind: "answered", code: 0, stdout: USAGE });
     expect(answered([])).toEqual({ kind: "answered", code: 2, stderr: USAGE });
     expect(answered(["frobnicate"]).stderr).toMatch(
-      /^ecs-batch: unknown command "frobnicate"; use "run", "preview", "demo", "attach", "stop" or "status"\nUsage:/,
+      /^ecs-batch: unknown command "frobnicate"; use "run", "preview", "demo", "attach", "stop", "status" or "stop-overdue"\nUsage:/,
     );
   });
 
@@ -147,7 +147,31 @@ describe("the durable commands", () => {
     expect(r.stderr).toContain(`"stop" needs the job's id`);
   });
 
+  it("stop-overdue takes the cluster, a family, a grace and --dry-run, and no job id", () => {
+    expect(
+      parseCommandLine([
+        "stop-overdue",
+        "--cluster",
+        "batch",
+        "--family",
+        "export",
+        "--grace",
+        "10m",
+        "--dry-run",
+      ]),
+    ).toMatchObject({
+      kind: "overdue",
+      values: { cluster: "batch", family: "export", grace: "10m", "dry-run": true },
+    });
+    const r = answered(["stop-overdue", "nightly"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `"stop-overdue" looks at every job's tasks; to stop one job's, use "ecs-batch stop nightly"`,
+    );
+  });
+
   it("the usage lists them", () => {
+    expect(USAGE).toContain("ecs-batch stop-overdue [--cluster <name>]");
     expect(USAGE).toContain("ecs-batch attach <job file>");
     expect(USAGE).toContain("ecs-batch stop <jobId>");
     expect(USAGE).toContain("ecs-batch status <jobId>");

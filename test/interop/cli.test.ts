@@ -238,3 +238,49 @@ describeInterop("a run that outlives its process, with the CLI", () => {
     expect(seen.runs[0]).toMatchObject({ runId, checkpoint: { state: "finished" } });
   });
 });
+
+describeInterop("stop-overdue, the sweep for runs nobody carries on", () => {
+  it("stops the tasks of a SIGKILLed run once its deadline passed, and lists them first with --dry-run", async () => {
+    await motoTasks.hold();
+    const { path, cluster } = await newJob("overdue-cli", { timeout: "2s" });
+    let runId = "";
+    let started = 0;
+    const killed = await ecsBatch(["run", path, "--json"], (event, child) => {
+      if (event.event === "jobStarted") runId = String(event.runId);
+      if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
+    });
+    expect(killed.code).toBeNull();
+    // Past the run's deadline (2 s after it started), with nobody to stop its tasks.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const sweep = ["stop-overdue", "--cluster", cluster, "--grace", "0s", "--json"];
+
+    const listed = await ecsBatch([...sweep, "--dry-run"]);
+    expect(listed.code).toBe(0);
+    const seen = JSON.parse(listed.stdout) as {
+      event: string;
+      overdue: { jobId: string; runId: string; taskIndex: number; taskArn: string }[];
+      stoppedTaskArns: string[];
+    };
+    expect(seen.event).toBe("overdue");
+    expect(seen.overdue.map((t) => [t.jobId, t.runId, t.taskIndex])).toEqual([
+      ["overdue-cli", runId, 0],
+      ["overdue-cli", runId, 1],
+      ["overdue-cli", runId, 2],
+    ]);
+    expect(seen.stoppedTaskArns).toEqual([]);
+
+    const swept = await ecsBatch(sweep);
+    expect(swept.code).toBe(0);
+    const stopped = JSON.parse(swept.stdout) as { event: string; stoppedTaskArns: string[] };
+    expect(stopped.event).toBe("stoppedOverdue");
+    expect([...stopped.stoppedTaskArns].sort()).toEqual(seen.overdue.map((t) => t.taskArn).sort());
+    const tasks = await describeInMoto(aws.ecs, cluster, stopped.stoppedTaskArns);
+    for (const task of tasks) {
+      expect(task.desiredStatus).toBe("STOPPED");
+      expect(task.stoppedReason).toMatch(/^ecs-batch-runner: job overdue-cli passed its deadline /);
+    }
+    // Nothing is left to sweep.
+    const again = await ecsBatch(sweep);
+    expect(JSON.parse(again.stdout)).toMatchObject({ overdue: [] });
+  });
+});
