@@ -196,8 +196,11 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Whether this process has file or network requests in flight (not timers, not idle handles). */
-function ioPending(): boolean {
+/**
+ * Whether this process has file or network requests in flight (not timers, not idle handles):
+ * a test that moves a `ManualClock` itself waits for them before time jumps, as `runUntil` does.
+ */
+export function ioPending(): boolean {
   return process.getActiveResourcesInfo().some((r) => /Req|Zlib|ConnectWrap|WriteWrap/.test(r));
 }
 

@@ -3,6 +3,7 @@
  */
 import type { AwsClient, AwsClients } from "../aws.js";
 import type { Clock } from "../clock.js";
+import type { JobStore } from "../durable/store.js";
 
 /** What a killed host waits on: nothing ever settles it. */
 const NEVER = new Promise<never>(() => undefined);
@@ -21,6 +22,13 @@ export interface KillableHost {
   kill(): void;
   /** Whether `kill()` was called. */
   readonly killed: boolean;
+  /**
+   * A store (shared by the hosts of a test: one `MemoryJobStore`, or a `FileJobStore` each on
+   * one directory) as this host sees it: once killed, the host's calls into it never start,
+   * and those in flight never settle for it. Without it, a killed host whose attach was still
+   * reading the store would go on to take the lease and write, as no dead process can.
+   */
+  killableStore(store: JobStore): JobStore;
 }
 
 /**
@@ -50,6 +58,24 @@ export function killableHost(clock: Clock, clients: AwsClients): KillableHost {
     clients: { ecs: wrap(clients.ecs), logs: wrap(clients.logs), ec2: wrap(clients.ec2) },
     kill: () => {
       killed = true;
+    },
+    killableStore: (store) => {
+      return {
+        load: (key) => untilKilled(() => store.load(key)),
+        save: (key, checkpoint, lease) => untilKilled(() => store.save(key, checkpoint, lease)),
+        ...(store.append === undefined
+          ? {}
+          : {
+              append: (key, change, lease, renewal) =>
+                untilKilled(() => store.append?.(key, change, lease, renewal) ?? NEVER),
+            }),
+        list: (jobId) => untilKilled(() => store.list(jobId)),
+        delete: (key) => untilKilled(() => store.delete(key)),
+        acquire: (key, owner, ttlMs, now) =>
+          untilKilled(() => store.acquire(key, owner, ttlMs, now)),
+        renew: (lease, ttlMs, now) => untilKilled(() => store.renew(lease, ttlMs, now)),
+        release: (lease) => untilKilled(() => store.release(lease)),
+      };
     },
     get killed() {
       return killed;

@@ -19,6 +19,7 @@ const scenario = fc.record({
   lives: fc.array(fc.integer({ min: 0, max: 60_000 }), { minLength: 2, maxLength: 3 }),
   lostAnswers: fc.constantFrom(0, 0, 0.3),
   store: fc.boolean(),
+  fileStore: fc.boolean(),
   timeout: fc.constantFrom("1h", "6m"),
   scripts: taskScripts(5),
 });
@@ -27,6 +28,7 @@ const scenario = fc.record({
 const fewTasks = fc.record({
   maxFailCount: fc.integer({ min: 0, max: 2 }),
   maxLaunchRetries: fc.integer({ min: 0, max: 2 }),
+  fileStore: fc.boolean(),
   runMs: fc.integer({ min: 5_000, max: 60_000 }),
   lives: fc.array(fc.integer({ min: 0, max: 90_000 }), { minLength: 1, maxLength: 3 }),
   outcomes: fc.array(fc.array(outcome, { minLength: 5, maxLength: 5 }), {

@@ -2,9 +2,12 @@
  * Crash scenarios drawn at random, for the property tests of durable runs: what a task's attempt
  * may do, and `play`, which runs a job through hosts that die one after another.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { expect } from "vitest";
-import { MemoryJobStore, type JobResult } from "../../src/index.js";
+import { FileJobStore, MemoryJobStore, type JobResult, type JobStore } from "../../src/index.js";
 import type { TaskScript } from "../../src/testing/index.js";
 import { durableJob, world } from "./harness.js";
 
@@ -46,6 +49,11 @@ export interface CrashScenario {
   readonly cancelAtMs?: number;
   /** How long RunTask takes to answer (ms); ECS acts on it when the answer leaves. */
   readonly launchLatencyMs?: number;
+  /**
+   * With `store`, a `FileJobStore` on a fresh directory, one instance per host (as separate
+   * processes on one host have), instead of one `MemoryJobStore` they all share.
+   */
+  readonly fileStore?: boolean;
 }
 
 /** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
@@ -78,20 +86,24 @@ export async function play(
       probability: s.lostAnswers,
     });
   }
-  const store = s.store ? new MemoryJobStore() : undefined;
+  const dir =
+    s.store && s.fileStore === true ? mkdtempSync(join(tmpdir(), "crash-play-")) : undefined;
+  const memory = s.store && dir === undefined ? new MemoryJobStore() : undefined;
+  /** The store of one host: the shared memory store, or a file store of its own on the directory. */
+  const storeOf = (): JobStore | undefined => (dir === undefined ? memory : new FileJobStore(dir));
   const job = durableJob({
     taskCount: s.taskCount,
     maxFailCount: s.maxFailCount,
     timeout: s.timeout,
     retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
   });
-  const options = store === undefined ? {} : { store };
   const out: { result?: JobResult; error?: unknown; cancelledAt?: number } = {};
   let attaches = 0;
   let attachersKilled = 0;
   let firstAlive = true;
   for (let life = 0; life <= lives.length; life++) {
-    const current = host(options);
+    const store = storeOf();
+    const current = host(store === undefined ? {} : { store });
     if (life > 0) attaches++;
     const handle =
       life === 0
@@ -128,6 +140,7 @@ export async function play(
     // The next host comes a little later; it waits for the dead one's lease to lapse.
     await clock.runUntil(clock.sleep(5_000));
   }
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   return { ...out, attaches, attachersKilled, world: w };
 }
 

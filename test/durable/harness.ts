@@ -19,6 +19,8 @@ import {
   type SimulatedAws,
   type SimulatedAwsOptions,
 } from "../../src/testing/index.js";
+import { setTimeout as realSleep } from "node:timers/promises";
+import { ioPending } from "../../src/simulator/clock.js";
 import { memoryLogger, template } from "../helpers/sim.js";
 
 /** A host: a runner, its recorded events, and `kill()`. */
@@ -46,6 +48,10 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
       },
       logger: memoryLogger(),
       ...runnerOptions,
+      // The store as this host sees it: a killed host stops using it, as a dead process would.
+      ...(runnerOptions.store === undefined
+        ? {}
+        : { store: mortal.killableStore(runnerOptions.store) }),
     });
     const events: Host["events"] = [];
     for (const name of [
@@ -68,12 +74,23 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
       kill: () => mortal.kill(),
     };
   };
-  /** Runs the clock until `condition` holds (checked after every timer), or `maxMs` passes. */
+  /**
+   * Runs the clock until `condition` holds (checked after every timer), or `maxMs` passes. File
+   * calls in flight (a `FileJobStore`'s) finish before time moves on, as with `runUntil`: else a
+   * lease would lapse in clock time while its renewal is still being written.
+   */
   const until = async (condition: () => boolean, maxMs = 3_600_000): Promise<void> => {
     const end = clock.now() + maxMs;
     let idle = 0;
+    let waitedForIo = 0;
     while (!condition() && clock.now() < end) {
       await flushMicrotasks();
+      if (ioPending() && waitedForIo < 5_000) {
+        await realSleep(1);
+        waitedForIo++;
+        continue;
+      }
+      waitedForIo = 0;
       const next = clock.nextTimerAt();
       if (next === undefined) {
         // Nothing scheduled yet (a job still being prepared): let its promises run first.

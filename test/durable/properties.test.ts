@@ -17,6 +17,7 @@ const scenario = fc.record({
   crashAtMs: fc.integer({ min: 0, max: 400_000 }),
   lostAnswers: fc.constantFrom(0, 0, 0.3),
   store: fc.boolean(),
+  fileStore: fc.boolean(),
   timeout: fc.constant("2h"),
   scripts: taskScripts(4),
   cancelAtMs: fc.option(fc.integer({ min: 0, max: 400_000 }), { nil: undefined }),

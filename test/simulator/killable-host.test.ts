@@ -58,6 +58,28 @@ describe("killableHost", () => {
     expect(await settled(other)).toBe(true);
   });
 
+  it("after kill() the host's calls into a store never start, and those in flight never settle for it", async () => {
+    const clock = new ManualClock({ start: 0 });
+    const host = killableHost(clock, createSimulatedAws({ clock }));
+    const shared = new MemoryJobStore();
+    const store = host.killableStore(shared);
+    const key = { jobId: "j", runId: "r" };
+    const lease = await store.acquire(key, "host-a", 15_000, 0);
+    const inFlight = store.renew(lease, 15_000, 1);
+    host.kill();
+    expect(await settled(inFlight)).toBe(false);
+    const later = store.acquire({ jobId: "j", runId: "other" }, "host-a", 15_000, 2);
+    expect(await settled(later)).toBe(false);
+    // The renewal in flight reached the store; the acquire made after the kill never did.
+    await expect(shared.acquire(key, "host-b", 15_000, 10_000)).rejects.toMatchObject({
+      code: "LEASE_HELD",
+      expiresAt: 15_001,
+    });
+    await expect(
+      shared.acquire({ jobId: "j", runId: "other" }, "host-b", 15_000, 3),
+    ).resolves.toMatchObject({ owner: "host-b" });
+  });
+
   it("lets a crash test kill a host mid-job and attach from another", async () => {
     const clock = new ManualClock({ start: 0 });
     const aws = createSimulatedAws({ clock });
