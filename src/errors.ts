@@ -26,6 +26,7 @@ export type EcsBatchErrorCode =
   | "LEASE_LOST"
   | "RUN_NOT_FOUND"
   | "RUNNER_CLOSED"
+  | "DETACHED"
   | "STORE_ERROR"
   | "DEPENDENCY_MISSING";
 
@@ -104,4 +105,25 @@ export function validationError(
     [{ path, message }],
     cause === undefined ? undefined : { cause },
   );
+}
+
+/**
+ * The run was handed over (`handle.detach()`, `runner.close({ jobs: "detach" })`): this process
+ * stopped driving it and left its tasks running, for a process that attaches to carry it on.
+ * The handle's `result` rejects with it.
+ */
+export class EcsBatchDetachedError extends EcsBatchError {
+  readonly jobId: string;
+  readonly runId: string;
+
+  constructor(jobId: string, runId: string, launched: boolean) {
+    super(
+      "DETACHED",
+      launched
+        ? `run ${runId} of job ${jobId} was handed over: this process stopped driving it and left its tasks running; attach to it (runId ${runId}) to carry it on`
+        : `run ${runId} of job ${jobId} was handed over before its first launch: attach to it (runId ${runId}) with the same store to carry it on; without a store nothing of it is in ECS, so submit the job again`,
+    );
+    this.jobId = jobId;
+    this.runId = runId;
+  }
 }

@@ -7,6 +7,7 @@ export {
   DEFAULT_OVERDUE_GRACE_MS,
   EcsBatchRunner,
   type AttachOptions,
+  type CloseOptions,
   type EcsBatchRunnerOptions,
   type JobDescription,
   type JobHandle,
@@ -25,6 +26,7 @@ export {
   EcsBatchError,
   EcsBatchValidationError,
   EcsBatchSetupError,
+  EcsBatchDetachedError,
   type EcsBatchErrorCode,
   type ValidationIssue,
 } from "./errors.js";

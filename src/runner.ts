@@ -153,10 +153,23 @@ export interface JobHandle {
   readonly jobId: string;
   /** This run of the job: in the result, every event and the tag `ecs-batch:run-id`. */
   readonly runId: string;
-  /** Resolves with the result; rejects only with `EcsBatchValidationError` or `EcsBatchSetupError`. */
+  /**
+   * Resolves with the result. Rejects with `EcsBatchValidationError` or `EcsBatchSetupError`
+   * when nothing was launched, and, once this process stops driving the run, with
+   * `EcsBatchLeaseError` (another process took it over) or `EcsBatchDetachedError` (`detach`).
+   */
   readonly result: Promise<JobResult>;
   /** Stops the job: unfinished tasks are stopped and the result's status is `cancelled`. */
   cancel(reason?: string): void;
+  /**
+   * Hands the run over to another process, as a worker that is being replaced (a deploy, a
+   * drained node) does: this process stops driving it (nothing more launched, no StopTask,
+   * no task watched), writes where the run was to the store and gives the lease back, so
+   * another process attaches at once; the tasks run on. Resolves once this process has let go;
+   * `result` then rejects with `EcsBatchDetachedError`. Without a store the run is left to an
+   * attach from ECS alone. A job that already ended is left as it is.
+   */
+  detach(): Promise<void>;
   /** Cancels the job (if still running) and waits for its end, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -183,6 +196,15 @@ export interface StopJobResult {
   readonly stoppedTaskArns: readonly string[];
   /** Tasks StopTask could not stop (logged): still running. */
   readonly failedTaskArns: readonly string[];
+}
+
+/** How `close()` ends the jobs the runner is running. */
+export interface CloseOptions {
+  /**
+   * `"cancel"` (default): each job is cancelled, its tasks stopped. `"detach"`: each run is
+   * handed over (`JobHandle.detach()`): its tasks run on, for another process to attach to.
+   */
+  readonly jobs?: "cancel" | "detach";
 }
 
 /** Which tasks `stopOverdue` looks for. */
@@ -536,9 +558,15 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const done = new AbortController();
     let execution: JobExecution | undefined;
     let pending: StopCause | undefined;
+    /** A detach asked for while the job was being prepared: carried out once it starts. */
+    const detach = { requested: false };
     const requestStop = (cause: StopCause): void => {
       if (execution !== undefined) execution.requestStop(cause);
       else pending ??= cause;
+    };
+    const requestDetach = (): void => {
+      if (execution !== undefined) execution.detach();
+      else detach.requested = true;
     };
     const cancel = (reason?: string): void =>
       requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
@@ -585,6 +613,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           begun.options,
         );
         if (pending !== undefined) execution.requestStop(pending);
+        if (detach.requested) execution.detach();
         return await execution.run();
       } catch (error) {
         this.emit("jobRejected", {
@@ -606,6 +635,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       },
       result,
       cancel,
+      detach: async () => {
+        requestDetach();
+        await result.then(
+          () => undefined,
+          () => undefined,
+        );
+      },
       [Symbol.asyncDispose]: async () => {
         cancel("disposed");
         await result.then(
@@ -624,17 +660,27 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
 
   /**
    * Closes the runner: every job it is running is cancelled (reason `runner closed`: their
-   * tasks are stopped, as for `cancel()`), and the promise resolves once they have all ended,
-   * when the runner has no timer or watch left. Jobs submitted after it are rejected with an
-   * `EcsBatchSetupError` (`RUNNER_CLOSED`). Calling it again waits for the same end. With a
-   * store, a run that should outlive this process is left alone by not closing the runner (or
-   * by letting the process end): another process then attaches.
+   * tasks are stopped, as for `cancel()`), or with `{ jobs: "detach" }` handed over to another
+   * process (`JobHandle.detach()`: the tasks run on, the lease is given back), and the promise
+   * resolves once they have all ended here, when the runner has no timer or watch left. Jobs
+   * submitted after it are rejected with an `EcsBatchSetupError` (`RUNNER_CLOSED`). Calling it
+   * again waits for the same end. A worker being replaced closes with `"detach"`; its successor
+   * attaches to the runs at once.
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
+    // Checked at run time too: a caller in JavaScript may pass anything.
+    const jobs: string = options.jobs ?? "cancel";
+    if (jobs !== "cancel" && jobs !== "detach") {
+      throw new EcsBatchValidationError(
+        [{ path: "jobs", message: 'must be "cancel" (the default) or "detach"' }],
+        { intro: "Invalid close options" },
+      );
+    }
     this.#closed = true;
-    const jobs = [...this.#running];
-    for (const job of jobs) job.cancel("runner closed");
-    await Promise.allSettled(jobs.map((job) => job.result));
+    const running = [...this.#running];
+    if (jobs === "detach") await Promise.allSettled(running.map((job) => job.detach()));
+    else for (const job of running) job.cancel("runner closed");
+    await Promise.allSettled(running.map((job) => job.result));
   }
 
   /** `close()`, for `await using runner = new EcsBatchRunner(...)`. */

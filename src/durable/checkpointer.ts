@@ -154,6 +154,20 @@ export class StoreCheckpoints implements JobCheckpoints {
     await this.release();
   }
 
+  async handOver(state: JobState): Promise<void> {
+    this.#stopped.abort();
+    await this.#beating.catch(() => false);
+    try {
+      await this.#write(state, undefined);
+    } catch (error) {
+      this.#ctx.logger.warn(
+        "the run's checkpoint could not be saved before it was handed over; the process that attaches finds what happened since the last one in ECS",
+        { jobId: this.#run.jobId, runId: this.#run.runId, error: textOf(error) },
+      );
+    }
+    await this.release();
+  }
+
   /**
    * Gives the lease back without writing, when the run does not go on under it (an attach that
    * failed after taking it): the next process then attaches at once rather than after the

@@ -9,7 +9,7 @@ import { setMaxListeners } from "node:events";
 import type { Task } from "@aws-sdk/client-ecs";
 import { awsErrorMessage, awsErrorName, commonSetupError, classifyAwsError } from "../aws.js";
 import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
-import { EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
+import { EcsBatchDetachedError, EcsBatchSetupError, type EcsBatchErrorCode } from "../errors.js";
 import type { EcsBatchRunnerEvents } from "../events.js";
 import { formatDuration } from "../job/duration.js";
 import type { JobLogPort } from "../logs/job-logs.js";
@@ -97,6 +97,11 @@ export interface JobCheckpoints {
   stopping(): void;
   /** The run ended (with its result), or stopped being driven here (`undefined`). */
   finished(state: JobState, result: JobResult | undefined): Promise<void>;
+  /**
+   * The run is handed over (`detach`): `state` (as it was when this process let go) is written
+   * and the lease given back, so another process attaches at once and carries it on.
+   */
+  handOver(state: JobState): Promise<void>;
 }
 
 /** A run carried on from a checkpoint (or from what ECS knows): where it was. */
@@ -168,6 +173,10 @@ export class JobExecution {
   readonly #finishedAt: number | undefined;
   /** Set when another process took the run over: this one stops driving it, its tasks alone. */
   #detached: Error | undefined;
+  /** Asked to hand the run over before it started: done as soon as it has. */
+  #detachRequested = false;
+  /** The run as this process let go of it, when it handed the run over (`detach`). */
+  #handedOver: Pick<JobState, "slots" | "failedTaskArns" | "stopCause"> | undefined;
 
   constructor(
     prepared: PreparedJob,
@@ -217,6 +226,30 @@ export class JobExecution {
     };
   }
 
+  /**
+   * Hands the run over to another process: this one stops driving it (nothing more is
+   * launched, no StopTask sent, no task watched), writes where the run was and gives its lease
+   * back; its tasks run on. `run()` then rejects with `EcsBatchDetachedError`. A job that is
+   * ending already ends as it would have.
+   */
+  detach(): void {
+    if (this.#started) this.#letGo();
+    else this.#detachRequested = true;
+  }
+
+  #letGo(): void {
+    if (this.#detached !== undefined || this.#done.signal.aborted) return;
+    // Taken before anything reacts to the detach: a backoff cut short, say, must not be
+    // written as a slot that stopped.
+    this.#handedOver = {
+      slots: this.state.slots.map((slot) => ({ ...slot })),
+      failedTaskArns: [...this.state.failedTaskArns],
+      ...(this.state.stopCause === undefined ? {} : { stopCause: this.state.stopCause }),
+    };
+    const launched = this.state.slots.some((s) => s.attempts > 0 || s.phase !== "pending");
+    this.#detach(new EcsBatchDetachedError(this.state.jobId, this.state.runId, launched));
+  }
+
   /** Requests the job to stop (timeout, cancel). The first cause wins. */
   requestStop(cause: StopCause): void {
     if (this.#started) this.#stop(cause);
@@ -244,9 +277,10 @@ export class JobExecution {
       ...(this.#resume === undefined ? {} : { attached: true }),
     });
     this.#started = true;
+    if (this.#detachRequested) this.#letGo();
     const resumedCause = this.#resume?.stopCause;
     try {
-      const slotsOver = this.#runSlots();
+      const slotsOver = this.#detached === undefined ? this.#runSlots() : Promise.resolve();
       // A run that was stopping when its process went stops again here: its cause is kept.
       if (resumedCause !== undefined) this.#stop(resumedCause);
       // A timeout or cancel that came while the job was being prepared: nothing gets launched.
@@ -262,7 +296,8 @@ export class JobExecution {
       this.#done.abort();
     }
     if (this.#detached !== undefined) {
-      await this.#checkpoints?.finished(this.state, undefined);
+      if (this.#handedOver === undefined) await this.#checkpoints?.finished(this.state, undefined);
+      else await this.#checkpoints?.handOver({ ...this.state, ...this.#handedOver });
       throw this.#detached;
     }
     const cause = this.state.stopCause;
@@ -599,6 +634,8 @@ export class JobExecution {
 
   #stop(cause: StopCause): void {
     if (this.state.stopCause !== undefined || this.#done.signal.aborted) return;
+    // A run this process no longer drives is its new owner's to stop.
+    if (this.#detached !== undefined) return;
     this.state.stopCause = cause;
     // Stopping comes first: the tasks, then the waits, then telling anyone about it.
     const running = this.state.slots.filter(

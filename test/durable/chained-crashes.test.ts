@@ -3,6 +3,8 @@
  * dropped in turn, up to three times, before a last host attaches and finishes the run. Each
  * attach takes over from a host that died mid-attach or mid-run, so what one host left half
  * done (a launch in flight, a stop sent, a checkpoint behind) is the next one's to settle.
+ * Stores are a shared memory store or a file store per host; in the comparison with the run
+ * never interrupted, the first host sometimes hands the run over instead of dying.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -29,6 +31,7 @@ const fewTasks = fc.record({
   maxFailCount: fc.integer({ min: 0, max: 2 }),
   maxLaunchRetries: fc.integer({ min: 0, max: 2 }),
   fileStore: fc.boolean(),
+  handOver: fc.boolean(),
   runMs: fc.integer({ min: 5_000, max: 60_000 }),
   lives: fc.array(fc.integer({ min: 0, max: 90_000 }), { minLength: 1, maxLength: 3 }),
   outcomes: fc.array(fc.array(outcome, { minLength: 5, maxLength: 5 }), {

@@ -54,6 +54,8 @@ export interface CrashScenario {
    * processes on one host have), instead of one `MemoryJobStore` they all share.
    */
   readonly fileStore?: boolean;
+  /** The first host hands the run over (`detach`) when its life ends, instead of dying. */
+  readonly handOver?: boolean;
 }
 
 /** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
@@ -68,6 +70,8 @@ export async function play(
   attachersKilled: number;
   /** When the first host took the drawn cancel (alive, its run not over), if it did. */
   cancelledAt?: number;
+  /** Whether the first host handed the run over (its result rejected with `DETACHED`). */
+  handedOver?: boolean;
   world: ReturnType<typeof world>;
 }> {
   const latency = s.launchLatencyMs ?? 0;
@@ -97,7 +101,8 @@ export async function play(
     timeout: s.timeout,
     retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
   });
-  const out: { result?: JobResult; error?: unknown; cancelledAt?: number } = {};
+  const out: { result?: JobResult; error?: unknown; cancelledAt?: number; handedOver?: boolean } =
+    {};
   let attaches = 0;
   let attachersKilled = 0;
   let firstAlive = true;
@@ -116,6 +121,8 @@ export async function play(
         settled.done = true;
       },
       (error: unknown) => {
+        // A run handed over goes on in the next host.
+        if ((error as { code?: unknown } | null)?.code === "DETACHED") return;
         out.error = error;
         settled.done = true;
       },
@@ -133,6 +140,10 @@ export async function play(
       break;
     }
     await until(() => settled.done, lifetime + 1);
+    if (life === 0 && s.handOver === true && !settled.done) {
+      await clock.runUntil(handle.detach());
+      out.handedOver = true;
+    }
     current.kill();
     if (life === 0) firstAlive = false;
     if (settled.done) break;

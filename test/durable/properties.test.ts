@@ -1,9 +1,11 @@
 /**
  * Crash points drawn at random: a run with random outcomes (and, half the time, a cancel at a
- * random moment) is dropped (its host killed) at a random moment, or within a poll interval of
- * the cancel, a fresh host attaches once the lease lapses, and the invariants hold: no task
- * twice, none left running, every task ECS started in the result, budgets respected, and a
- * cancel that reached ECS (or, with a store, that the host took) is the run's end.
+ * random moment) is dropped (its host killed, or half the time handed over) at a random
+ * moment, or within a poll interval of the cancel; a fresh host attaches (once the lease lapses,
+ * or at once after a hand-over), with a memory store, a file store per host, or none, and the
+ * invariants hold: no task twice, none left running, every task ECS started in the result,
+ * budgets respected, and a cancel that reached ECS (or, with a store, that the host took) is
+ * the run's end.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -18,6 +20,7 @@ const scenario = fc.record({
   lostAnswers: fc.constantFrom(0, 0, 0.3),
   store: fc.boolean(),
   fileStore: fc.boolean(),
+  handOver: fc.boolean(),
   timeout: fc.constant("2h"),
   scripts: taskScripts(4),
   cancelAtMs: fc.option(fc.integer({ min: 0, max: 400_000 }), { nil: undefined }),
