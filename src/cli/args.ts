@@ -28,6 +28,7 @@ const OPTIONS = {
   "state-dir": { type: "string" },
   "dynamodb-table": { type: "string" },
   "wait-for-lease": { type: "string" },
+  "detach-on-sigterm": { type: "boolean" },
   "run-id": { type: "string" },
   family: { type: "string" },
   grace: { type: "string" },
@@ -80,6 +81,8 @@ Options:
                            @aws-sdk/client-dynamodb installed; --region and --endpoint apply)
   --wait-for-lease <d>     attach: wait up to this long for a run's lease that another
                            process holds to lapse (default: fail at once)
+  --detach-on-sigterm      run, attach: on SIGTERM, hand the run over instead of cancelling it
+                           (its tasks run on, the lease is given back for "attach"); exit 143
   --run-id <id>            run: the run's id (default: generated); attach, stop, status: which run
   --cluster <name>         stop, status, stop-overdue: the ECS cluster (default: "default")
   --family <family>        stop, status, stop-overdue: search only this task definition family

@@ -12,7 +12,12 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AwsClient } from "../aws.js";
-import { EcsBatchError, EcsBatchSetupError, EcsBatchValidationError } from "../errors.js";
+import {
+  EcsBatchDetachedError,
+  EcsBatchError,
+  EcsBatchSetupError,
+  EcsBatchValidationError,
+} from "../errors.js";
 import { EVENT_NAMES, type EcsBatchRunnerEvents } from "../events.js";
 import type { JobResult } from "../result.js";
 import { fromHeimdall, loadHeimdallFiles } from "../adapters/heimdall.js";
@@ -327,6 +332,19 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
       return CLI_EXIT_CODES.succeeded;
     }
     const output: Output = json ? "json" : quiet ? "quiet" : "normal";
+    const detachOnSigterm = values["detach-on-sigterm"] === true;
+    if (detachOnSigterm && local !== undefined) {
+      throw new EcsBatchValidationError(
+        [
+          {
+            path: "arguments",
+            message:
+              "--detach-on-sigterm hands a run over to another process; --local tasks are this process's children and end with it",
+          },
+        ],
+        { intro: "Invalid command line" },
+      );
+    }
     const runId = values["run-id"];
     const options = runId === undefined ? {} : { runId };
     let handle: JobHandle;
@@ -346,7 +364,7 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
     } else {
       handle = runner.submit(input, options);
     }
-    return await runJob(runner, handle, io, output, () => local?.close());
+    return await runJob(runner, handle, io, { output, detachOnSigterm }, () => local?.close());
   } catch (error) {
     return reportError(error, io, json);
   } finally {
@@ -403,7 +421,7 @@ async function runJob(
   runner: EcsBatchRunner,
   handle: JobHandle,
   io: CliIo,
-  output: Output,
+  { output, detachOnSigterm }: { output: Output; detachOnSigterm: boolean },
   killLocalTasks: () => void,
 ): Promise<number> {
   const json = output === "json";
@@ -453,6 +471,13 @@ async function runJob(
     if (signals === 1) {
       cancelledBy = signal;
       if (!json) io.stderr("\n");
+      if (signal === "SIGTERM" && detachOnSigterm) {
+        say(
+          `${signal}: handing run ${handle.runId} of job ${handle.jobId} over; its tasks keep running (again to quit at once)`,
+        );
+        void handle.detach();
+        return;
+      }
       say(
         `${signal}: cancelling job ${handle.jobId} and stopping its tasks (again to quit at once)`,
       );
@@ -465,8 +490,20 @@ async function runJob(
     }
   });
   try {
-    const result = await handle.result;
+    const result = await handle.result.catch((error: unknown) => {
+      if (!(error instanceof EcsBatchDetachedError)) throw error;
+      return error;
+    });
     draw();
+    if (result instanceof EcsBatchDetachedError) {
+      // Not an error: the run goes on, in whichever process attaches to it.
+      if (json) {
+        io.stdout(
+          `${JSON.stringify({ event: "detached", jobId: result.jobId, runId: result.runId, message: result.message })}\n`,
+        );
+      } else io.stderr(`ecs-batch: ${result.message}\n`);
+      return signalExitCode(cancelledBy ?? "SIGTERM");
+    }
     printResult(result, io, json);
     return cliExitCode(result.status, cancelledBy);
   } finally {

@@ -366,6 +366,17 @@ describe("ecs-batch", () => {
     expect(r.stderr).toContain("SIGTERM: cancelling job sigterm-");
   });
 
+  it("refuses --detach-on-sigterm with --local: local tasks cannot outlive the process", async () => {
+    const r = await ecsBatch([
+      "run",
+      jobFile("handover-local", "true"),
+      "--local",
+      "--detach-on-sigterm",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--detach-on-sigterm hands a run over to another process");
+  });
+
   it("runs the packaged demo with `ecs-batch demo`", async () => {
     const r = await ecsBatch(["demo", "--quiet"]);
     expect(r.code).toBe(0);

@@ -239,6 +239,34 @@ describeInterop("a run that outlives its process, with the CLI", () => {
   });
 });
 
+describeInterop("a run handed over by the CLI on SIGTERM", () => {
+  it("run --detach-on-sigterm lets go without stopping anything; attach takes the run up at once", async () => {
+    await motoTasks.hold();
+    const stateDir = join(dir, unique("state"));
+    // A 2 s poll: the lease lasts 6 s, so an attach that is not refused was given the lease.
+    const { path, cluster } = await newJob("handover-cli", { pollInterval: "2s" });
+    let started = 0;
+    const first = await ecsBatch(
+      ["run", path, "--json", "--state-dir", stateDir, "--detach-on-sigterm"],
+      (event, child) => {
+        if (event.event === "taskStarted" && ++started === 3) child.kill("SIGTERM");
+      },
+    );
+    expect(first.code).toBe(143);
+    const handedOver = lastEvent(first);
+    expect(handedOver).toMatchObject({ event: "detached", jobId: "handover-cli" });
+    expect(received("StopTask").filter((q) => q.body.cluster === cluster)).toEqual([]);
+
+    await motoTasks.progress();
+    const attached = await ecsBatch(["attach", path, "--json", "--state-dir", stateDir]);
+    expect(attached.code).toBe(0);
+    const done = lastEvent(attached);
+    expect(done).toMatchObject({ event: "jobCompleted", runId: handedOver.runId });
+    expect((done.result as { status: string }).status).toBe("succeeded");
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toHaveLength(3);
+  });
+});
+
 describeInterop("stop-overdue, the sweep for runs nobody carries on", () => {
   it("stops the tasks of a SIGKILLed run once its deadline passed, and lists them first with --dry-run", async () => {
     await motoTasks.hold();
