@@ -60,14 +60,15 @@ export function killableHost(clock: Clock, clients: AwsClients): KillableHost {
       killed = true;
     },
     killableStore: (store) => {
+      const append = store.append?.bind(store);
       return {
         load: (key) => untilKilled(() => store.load(key)),
         save: (key, checkpoint, lease) => untilKilled(() => store.save(key, checkpoint, lease)),
-        ...(store.append === undefined
+        ...(append === undefined
           ? {}
           : {
               append: (key, change, lease, renewal) =>
-                untilKilled(() => store.append?.(key, change, lease, renewal) ?? NEVER),
+                untilKilled(() => append(key, change, lease, renewal)),
             }),
         list: (jobId) => untilKilled(() => store.list(jobId)),
         delete: (key) => untilKilled(() => store.delete(key)),
