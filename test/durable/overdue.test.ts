@@ -3,6 +3,7 @@
  * process attached to, keeps its tasks running (and billing) past the deadline its tasks carry
  * in a tag; a scheduled `stopOverdue` stops them, and only them.
  */
+import { RunTaskCommand, StopTaskCommand } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_OVERDUE_GRACE_MS, EcsBatchValidationError } from "../../src/index.js";
 import { durableJob, world } from "./harness.js";
@@ -87,6 +88,37 @@ describe("stopOverdue", () => {
     expect(result.tasks.map((t) => t.status)).toEqual(["stopped", "stopped", "stopped"]);
     expect(result.failedTaskArns).toEqual([]);
     expect(aws.count("RunTask")).toBe(launched);
+  });
+
+  it("leaves alone a task already being stopped, and one without a deadline tag", async () => {
+    const { aws, clock, host, abandoned } = await abandonedBesideLive();
+    await clock.runUntil(clock.sleep(20 * 60_000));
+    const [first] = running(aws, "abandoned");
+    // Someone else stops one (desired STOPPED at once, STOPPED a little later)...
+    await aws.clients.ecs.send(
+      new StopTaskCommand({ cluster: "default", task: first?.taskArn, reason: "by hand" }),
+    );
+    // ...and another tool started a task with the runner's tags but no deadline.
+    await aws.clients.ecs.send(
+      new RunTaskCommand({
+        cluster: "default",
+        taskDefinition: first?.taskDefinitionArn,
+        launchType: "FARGATE",
+        networkConfiguration: { awsvpcConfiguration: { subnets: ["subnet-1"] } },
+        tags: [
+          { key: "ecs-batch:job-id", value: "abandoned" },
+          { key: "ecs-batch:run-id", value: "by-hand" },
+          { key: "ecs-batch:task-index", value: "0" },
+          { key: "ecs-batch:attempt", value: "1" },
+        ],
+      }),
+    );
+    const seen = await clock.runUntil(host().runner.stopOverdue({ dryRun: true }));
+    expect(seen.overdue.map((t) => [t.runId, t.taskIndex])).toEqual([
+      [abandoned.runId, 1],
+      [abandoned.runId, 2],
+    ]);
+    expect(running(aws, "abandoned")).toHaveLength(3);
   });
 
   it("a run whose owner is alive is stopped by its owner at the deadline: the sweep finds nothing", async () => {
