@@ -202,8 +202,8 @@ export async function findOverdueTasks(
   return overdue.sort(
     (a, b) =>
       a.deadline - b.deadline ||
-      (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0) ||
-      (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0) ||
+      a.jobId.localeCompare(b.jobId) ||
+      a.runId.localeCompare(b.runId) ||
       a.index - b.index ||
       a.attempt - b.attempt,
   );
