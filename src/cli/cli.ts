@@ -91,16 +91,17 @@ export async function runCommand(
   }
 }
 
+/** A mistake in the command line found after it was read: exit 2, like the others. */
+function commandLineError(message: string): EcsBatchValidationError {
+  return new EcsBatchValidationError([{ path: "arguments", message }], {
+    intro: "Invalid command line",
+  });
+}
+
 /** `--local` with a command that finds tasks in ECS: they live only in the process that ran them. */
 function localRefused(command: string): EcsBatchValidationError {
-  return new EcsBatchValidationError(
-    [
-      {
-        path: "arguments",
-        message: `--local tasks live in the process that ran them; "${command}" finds tasks in ECS`,
-      },
-    ],
-    { intro: "Invalid command line" },
+  return commandLineError(
+    `--local tasks live in the process that ran them; "${command}" finds tasks in ECS`,
   );
 }
 
@@ -116,10 +117,7 @@ async function runOverdue(parsed: OverdueCommandLine, io: CliIo): Promise<number
     const grace = values.grace;
     const graceMs = grace === undefined ? undefined : parseDuration(grace);
     if (grace !== undefined && graceMs === undefined) {
-      throw new EcsBatchValidationError(
-        [{ path: "arguments", message: "--grace takes a duration, e.g. 5m or 1h" }],
-        { intro: "Invalid command line" },
-      );
+      throw commandLineError("--grace takes a duration, e.g. 5m or 1h");
     }
     const dryRun = values["dry-run"] === true;
     const runner = new EcsBatchRunner({
@@ -230,10 +228,7 @@ async function storeOption(
   const dir = values["state-dir"];
   const table = values["dynamodb-table"];
   if (dir !== undefined && table !== undefined) {
-    throw new EcsBatchValidationError(
-      [{ path: "arguments", message: "give --state-dir or --dynamodb-table, not both" }],
-      { intro: "Invalid command line" },
-    );
+    throw commandLineError("give --state-dir or --dynamodb-table, not both");
   }
   if (dir !== undefined) return { store: new FileJobStore(resolve(cwd, dir)) };
   if (table === undefined) return {};
@@ -288,15 +283,8 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
       (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0))
     ) {
       return reportError(
-        new EcsBatchValidationError(
-          [
-            {
-              path: "arguments",
-              message:
-                "--launch-failure-rate takes 0..1 and --max-concurrent-tasks a positive whole number",
-            },
-          ],
-          { intro: "Invalid command line" },
+        commandLineError(
+          "--launch-failure-rate takes 0..1 and --max-concurrent-tasks a positive whole number",
         ),
         io,
         json,
@@ -334,15 +322,8 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
     const output: Output = json ? "json" : quiet ? "quiet" : "normal";
     const detachOnSigterm = values["detach-on-sigterm"] === true;
     if (detachOnSigterm && local !== undefined) {
-      throw new EcsBatchValidationError(
-        [
-          {
-            path: "arguments",
-            message:
-              "--detach-on-sigterm hands a run over to another process; --local tasks are this process's children and end with it",
-          },
-        ],
-        { intro: "Invalid command line" },
+      throw commandLineError(
+        "--detach-on-sigterm hands a run over to another process; --local tasks are this process's children and end with it",
       );
     }
     const runId = values["run-id"];
@@ -352,10 +333,7 @@ async function runJobCommand(parsed: JobCommandLine, io: CliIo): Promise<number>
       const wait = values["wait-for-lease"];
       const waitForLease = wait === undefined ? undefined : parseDuration(wait);
       if (wait !== undefined && waitForLease === undefined) {
-        throw new EcsBatchValidationError(
-          [{ path: "arguments", message: "--wait-for-lease takes a duration, e.g. 45s or 2m" }],
-          { intro: "Invalid command line" },
-        );
+        throw commandLineError("--wait-for-lease takes a duration, e.g. 45s or 2m");
       }
       handle = runner.attach(input, {
         ...options,
@@ -582,14 +560,8 @@ async function readJob(
   const heimdall = [values.command, values.cluster, values.job];
   if (heimdall.some((v) => v !== undefined)) {
     if (file !== undefined || heimdall.some((v) => v === undefined)) {
-      throw new EcsBatchValidationError(
-        [
-          {
-            path: "arguments",
-            message: "give either a job file, or all three of --command, --cluster and --job",
-          },
-        ],
-        { intro: "Invalid command line" },
+      throw commandLineError(
+        "give either a job file, or all three of --command, --cluster and --job",
       );
     }
     const loaded = await loadHeimdallFiles({
@@ -601,12 +573,7 @@ async function readJob(
     return { input: fromHeimdall({ ...loaded, jobId }), baseDir: loaded.baseDir };
   }
   if (file === undefined) {
-    throw new EcsBatchValidationError(
-      [{ path: "arguments", message: "give a job file (JSON or YAML)" }],
-      {
-        intro: "Invalid command line",
-      },
-    );
+    throw commandLineError("give a job file (JSON or YAML)");
   }
   const path = resolve(cwd, file);
   let text: string;
