@@ -116,14 +116,28 @@ export class EcsBatchDetachedError extends EcsBatchError {
   readonly jobId: string;
   readonly runId: string;
 
-  constructor(jobId: string, runId: string, launched: boolean) {
-    super(
-      "DETACHED",
-      launched
-        ? `run ${runId} of job ${jobId} was handed over: this process stopped driving it and left its tasks running; attach to it (runId ${runId}) to carry it on`
-        : `run ${runId} of job ${jobId} was handed over before its first launch: attach to it (runId ${runId}) with the same store to carry it on; without a store nothing of it is in ECS, so submit the job again`,
-    );
+  /**
+   * @param stage where the run was: `running` (launched), `unlaunched` (before its first
+   * launch), or `waiting` (an attach still waiting for another process's lease)
+   */
+  constructor(jobId: string, runId: string, stage: "running" | "unlaunched" | "waiting") {
+    super("DETACHED", detachedMessage(`run ${runId} of job ${jobId}`, runId, stage));
     this.jobId = jobId;
     this.runId = runId;
+  }
+}
+
+function detachedMessage(
+  run: string,
+  runId: string,
+  stage: "running" | "unlaunched" | "waiting",
+): string {
+  switch (stage) {
+    case "running":
+      return `${run} was handed over: this process stopped driving it and left its tasks running; attach to it (runId ${runId}) to carry it on`;
+    case "unlaunched":
+      return `${run} was handed over before its first launch: attach to it (runId ${runId}) with the same store to carry it on; without a store nothing of it is in ECS, so submit the job again`;
+    case "waiting":
+      return `${run} was handed over while this process waited for its lease: this process never drove it, and it goes on in the process that holds the lease`;
   }
 }

@@ -68,7 +68,12 @@ import { LogFollower } from "./logs/follower.js";
 import { JobLogPolicy } from "./logs/job-logs.js";
 import { generateJobId, parseJob, type BatchJob, type BatchJobInput } from "./job/schema.js";
 import { formatDuration } from "./job/duration.js";
-import { EcsBatchSetupError, EcsBatchValidationError, validationError } from "./errors.js";
+import {
+  EcsBatchDetachedError,
+  EcsBatchSetupError,
+  EcsBatchValidationError,
+  validationError,
+} from "./errors.js";
 import { generateRunId, RUN_ID_PATTERN, taskName } from "./request/naming.js";
 import { safeLogger, silentLogger, textOf, type Logger } from "./logger.js";
 import { NetworkResolver } from "./request/network.js";
@@ -196,6 +201,14 @@ export interface StopJobResult {
   readonly stoppedTaskArns: readonly string[];
   /** Tasks StopTask could not stop (logged): still running. */
   readonly failedTaskArns: readonly string[];
+}
+
+/** How an attach waits for a lease another process holds. */
+interface LeaseWait {
+  /** For how long at most (ms). */
+  readonly waitForLease: number;
+  /** Aborted when the run is handed over meanwhile: the wait ends at once. */
+  readonly detaching?: AbortSignal;
 }
 
 /** How `close()` ends the jobs the runner is running. */
@@ -536,7 +549,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(job === undefined
         ? { invalid }
-        : { begin: () => this.#resume(job, options.runId, options.waitForLease ?? 0) }),
+        : {
+            begin: (detaching) =>
+              this.#resume(job, options.runId, {
+                waitForLease: options.waitForLease ?? 0,
+                detaching,
+              }),
+          }),
     });
   }
 
@@ -551,22 +570,29 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     readonly signal?: AbortSignal;
     readonly invalid?: unknown;
     readonly deadline?: { readonly at: number; readonly timeoutMs: number };
-    readonly begin?: () => Promise<Begun>;
+    /** Prepares the run, or finds it again; `detaching` aborts a wait for another's lease. */
+    readonly begin?: (detaching: AbortSignal) => Promise<Begun>;
   }): JobHandle {
     const { jobId, signal } = start;
     let runId = start.runId;
     const done = new AbortController();
     let execution: JobExecution | undefined;
     let pending: StopCause | undefined;
-    /** A detach asked for while the job was being prepared: carried out once it starts. */
-    const detach = { requested: false };
+    /**
+     * A detach asked for while the job was being prepared: carried out once it starts. An
+     * attach still waiting for another process's lease stops waiting at once.
+     */
+    const detach = { requested: false, waiting: new AbortController() };
     const requestStop = (cause: StopCause): void => {
       if (execution !== undefined) execution.requestStop(cause);
       else pending ??= cause;
     };
     const requestDetach = (): void => {
       if (execution !== undefined) execution.detach();
-      else detach.requested = true;
+      else {
+        detach.requested = true;
+        detach.waiting.abort();
+      }
     };
     const cancel = (reason?: string): void =>
       requestStop({ kind: "cancel", ...(reason === undefined ? {} : { reason }) });
@@ -603,7 +629,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         }
         if (start.begin === undefined) throw start.invalid;
         await importSdkModules();
-        const begun = await start.begin();
+        const begun = await start.begin(detach.waiting.signal);
         runId = begun.prepared.plan.runId ?? runId;
         if (start.deadline === undefined) armDeadline(begun.deadline);
         execution = new JobExecution(
@@ -723,13 +749,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       deadline: number;
       seq?: number;
     },
-    waitForLease = 0,
+    wait: LeaseWait = { waitForLease: 0 },
   ): Promise<StoreCheckpoints> {
     const job = prepared.job;
     const key = { jobId: job.jobId, runId: prepared.plan.runId ?? "" };
     const intervalMs = job.pollInterval;
     const leaseTtlMs = Math.max(this.#options.leaseTtlMs ?? 3 * intervalMs, intervalMs * 2);
-    const lease = await this.#acquire(store, key, leaseTtlMs, waitForLease);
+    const lease = await this.#acquire(store, key, leaseTtlMs, wait);
     return new StoreCheckpoints(
       { store, clock: this.clock, logger: this.logger, lease, leaseTtlMs, intervalMs },
       {
@@ -747,8 +773,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * when it is due to (plus a moment for clocks), or every second at most, as a live holder
    * keeps renewing it.
    */
-  async #acquire(store: JobStore, key: RunKey, ttlMs: number, waitMs: number): Promise<Lease> {
-    const giveUpAt = this.clock.now() + waitMs;
+  async #acquire(store: JobStore, key: RunKey, ttlMs: number, wait: LeaseWait): Promise<Lease> {
+    const giveUpAt = this.clock.now() + wait.waitForLease;
     for (;;) {
       try {
         return await store.acquire(key, this.#owner, ttlMs, this.clock.now());
@@ -761,13 +787,16 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         )
           throw error;
         const lapses = Math.max(error.expiresAt - now + 50, 50);
-        await this.clock.sleep(Math.min(lapses, 1000, giveUpAt - now));
+        const ms = Math.min(lapses, 1000, giveUpAt - now);
+        if (!(await sleepUnlessAborted(this.clock, ms, wait.detaching))) {
+          throw new EcsBatchDetachedError(key.jobId, key.runId, "waiting");
+        }
       }
     }
   }
 
   /** A run carried on: from its checkpoint, or rebuilt from its tasks in ECS. */
-  async #resume(job: BatchJob, runId: string | undefined, waitForLease: number): Promise<Begun> {
+  async #resume(job: BatchJob, runId: string | undefined, wait: LeaseWait): Promise<Begun> {
     const store = this.#options.store;
     const fingerprint = jobFingerprint(job);
     const checkpoint =
@@ -807,7 +836,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         store,
         prepared,
         { fingerprint, startedAt: checkpoint.startedAt, deadline: checkpoint.deadline },
-        waitForLease,
+        wait,
       );
       try {
         // Read again under the lease: a previous owner may have written until it lost it.
@@ -860,7 +889,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         throw error;
       }
     }
-    return this.#rebuild(job, runId, fingerprint, waitForLease);
+    return this.#rebuild(job, runId, fingerprint, wait);
   }
 
   /** Stops earlier attempts of a run found still running: given up on, they are nobody's. */
@@ -879,7 +908,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     job: BatchJob,
     runId: string | undefined,
     fingerprint: Record<string, string>,
-    waitForLease: number,
+    wait: LeaseWait,
   ): Promise<Begun> {
     const family = await familyOf(job, this.prepareContext);
     const tasks = await findRunTasks(
@@ -920,12 +949,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const checkpoints =
       store === undefined
         ? undefined
-        : await this.#checkpoints(
-            store,
-            prepared,
-            { fingerprint, startedAt, deadline },
-            waitForLease,
-          );
+        : await this.#checkpoints(store, prepared, { fingerprint, startedAt, deadline }, wait);
     return {
       prepared,
       startedAt,

@@ -247,7 +247,13 @@ export class JobExecution {
       ...(this.state.stopCause === undefined ? {} : { stopCause: this.state.stopCause }),
     };
     const launched = this.state.slots.some((s) => s.attempts > 0 || s.phase !== "pending");
-    this.#detach(new EcsBatchDetachedError(this.state.jobId, this.state.runId, launched));
+    this.#detach(
+      new EcsBatchDetachedError(
+        this.state.jobId,
+        this.state.runId,
+        launched ? "running" : "unlaunched",
+      ),
+    );
   }
 
   /** Requests the job to stop (timeout, cancel). The first cause wins. */

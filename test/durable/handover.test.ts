@@ -145,6 +145,28 @@ describe("handing a run over", () => {
     aws.assert.noUnfinishedTasks();
   });
 
+  it("an attach still waiting for another process's lease stops waiting at once; that process drives on", async () => {
+    const { aws, clock, host, until, runnerOptions, job } = scenario();
+    const owner = host(runnerOptions);
+    const driven = owner.runner.submit(job);
+    await until(() => owner.events.filter((e) => e.name === "taskStarted").length === 3);
+    const waiting = host(runnerOptions).runner.attach(job, {
+      runId: driven.runId,
+      waitForLease: 3_600_000,
+    });
+    await clock.runUntil(clock.sleep(10_000));
+    const startedAt = clock.now();
+    await clock.runUntil(waiting.detach());
+    // Within the second the wait sleeps at most, not after the hour it could have waited.
+    expect(clock.now() - startedAt).toBeLessThanOrEqual(1_000);
+    const error = await waiting.result.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EcsBatchDetachedError);
+    expect((error as Error).message).toContain("while this process waited for its lease");
+    const result = await clock.runUntil(driven.result);
+    expect(result.status).toBe("succeeded");
+    aws.assert.noDuplicateTasks();
+  });
+
   it("a job that already ended is left as it was", async () => {
     const { clock, host, runnerOptions, job } = scenario();
     const handle = host(runnerOptions).runner.submit(job);
