@@ -937,7 +937,6 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       job,
       essentialContainers(prepared.taskDefinition.definition),
     ) as RebuiltRun;
-    this.#stopStrays(job, rebuilt.strays);
     const startedAt = deadline - job.timeout;
     const store = this.#options.store;
     const stopCause = stopCauseIn(runTasks, job.jobId);
@@ -950,6 +949,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       store === undefined
         ? undefined
         : await this.#checkpoints(store, prepared, { fingerprint, startedAt, deadline }, wait);
+    // After the lease, as with a checkpoint: only the process that will drive the run acts on it.
+    this.#stopStrays(job, rebuilt.strays);
     return {
       prepared,
       startedAt,
