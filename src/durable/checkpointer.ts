@@ -140,30 +140,41 @@ export class StoreCheckpoints implements JobCheckpoints {
   }
 
   async finished(state: JobState, result: JobResult | undefined): Promise<void> {
-    this.#stopped.abort();
-    await this.#beating.catch(() => false);
-    try {
-      if (result !== undefined) await this.#write(state, result);
-    } catch (error) {
+    if (result === undefined) return this.release();
+    await this.#writeLast(state, result, (error) => {
       this.#ctx.logger.error("the run's last checkpoint could not be saved", {
         jobId: this.#run.jobId,
         runId: this.#run.runId,
         error: `${awsErrorName(error)}: ${awsErrorMessage(error)}`,
       });
-    }
-    await this.release();
+    });
   }
 
   async handOver(state: JobState): Promise<void> {
-    this.#stopped.abort();
-    await this.#beating.catch(() => false);
-    try {
-      await this.#write(state, undefined);
-    } catch (error) {
+    await this.#writeLast(state, undefined, (error) => {
       this.#ctx.logger.warn(
         "the run's checkpoint could not be saved before it was handed over; the process that attaches finds what happened since the last one in ECS",
         { jobId: this.#run.jobId, runId: this.#run.runId, error: textOf(error) },
       );
+    });
+  }
+
+  /**
+   * The run's last write from this process, after the beats' work in flight, then the lease
+   * given back. A write that fails is reported through `failed` and the lease goes back all
+   * the same: what the write missed is found in ECS by the process that attaches.
+   */
+  async #writeLast(
+    state: JobState,
+    result: JobResult | undefined,
+    failed: (error: unknown) => void,
+  ): Promise<void> {
+    this.#stopped.abort();
+    await this.#beating.catch(() => false);
+    try {
+      await this.#write(state, result);
+    } catch (error) {
+      failed(error);
     }
     await this.release();
   }
