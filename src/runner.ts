@@ -654,6 +654,11 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         signal?.removeEventListener("abort", onAbort);
       }
     })();
+    /** The job's end here, whether its result resolved or rejected. */
+    const ended = result.then(
+      () => undefined,
+      () => undefined,
+    );
     const handle: JobHandle = {
       jobId,
       get runId() {
@@ -663,17 +668,11 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       cancel,
       detach: async () => {
         requestDetach();
-        await result.then(
-          () => undefined,
-          () => undefined,
-        );
+        await ended;
       },
       [Symbol.asyncDispose]: async () => {
         cancel("disposed");
-        await result.then(
-          () => undefined,
-          () => undefined,
-        );
+        await ended;
       },
     };
     this.#running.add(handle);
