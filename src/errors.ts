@@ -25,6 +25,7 @@ export type EcsBatchErrorCode =
   | "LEASE_HELD"
   | "LEASE_LOST"
   | "RUN_NOT_FOUND"
+  | "RUN_EXISTS"
   | "RUNNER_CLOSED"
   | "DETACHED"
   | "STORE_ERROR"

@@ -30,6 +30,7 @@ import {
   type Checkpoint,
 } from "./durable/checkpoint.js";
 import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
+import { infoOf } from "./durable/memory-store.js";
 import {
   advanceSlots,
   findOverdueTasks,
@@ -730,6 +731,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       startedAt,
       deadline,
     });
+    await refuseTakenRunId(store, checkpoints, { jobId: job.jobId, runId });
     return {
       prepared,
       startedAt,
@@ -1232,6 +1234,33 @@ async function findCheckpoint(
   }
   const text = await store.load({ jobId, runId: id });
   return text === undefined ? undefined : parseCheckpoint(text, `of run ${id} of job ${jobId}`);
+}
+
+/**
+ * A run id names one run. A new run under the id of one the store holds would write over that
+ * run's checkpoint and start its slots afresh: its budgets and history lost, and, were its
+ * tasks still running, a second driver for them. Read under the new run's lease, so two
+ * processes starting one id cannot both find it free; refused, the lease goes back.
+ */
+async function refuseTakenRunId(
+  store: JobStore,
+  checkpoints: StoreCheckpoints,
+  key: RunKey,
+): Promise<void> {
+  let text: string | undefined;
+  try {
+    text = await store.load(key);
+  } catch (error) {
+    await checkpoints.release();
+    throw error;
+  }
+  if (text === undefined) return;
+  await checkpoints.release();
+  const state = infoOf(key, text).state;
+  throw new EcsBatchSetupError(
+    "RUN_EXISTS",
+    `run ${key.runId} of job ${key.jobId} already exists (${state}); a run id names one run: attach to it to ${state === "finished" ? "read its result" : "carry it on"} (attach(job, { runId: "${key.runId}" }), ecs-batch attach --run-id ${key.runId}), or start a new run with another run id`,
+  );
 }
 
 /** The job given to attach is not the one the run was started with. */

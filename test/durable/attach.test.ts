@@ -337,3 +337,59 @@ describe("the checkpoint lags the run", () => {
     aws.assert.noDuplicateTasks();
   });
 });
+
+describe("a run id names one run", () => {
+  it("a run submitted again under the id of one that finished is refused: its checkpoint and result stay", async () => {
+    const { aws, clock, host } = world();
+    aws.script({}, { runMs: 60_000 });
+    const store = new MemoryJobStore();
+    const first = host({ store });
+    const done = await clock.runUntil(first.runner.submit(durableJob(), { runId: "r1" }).result);
+    expect(done.status).toBe("succeeded");
+    const saved = await store.load({ jobId: "durable1", runId: "r1" });
+
+    const again = host({ store }).runner.submit(durableJob(), { runId: "r1" });
+    const error = await clock.runUntil(again.result.catch((e: unknown) => e));
+    expect(error).toBeInstanceOf(EcsBatchSetupError);
+    expect(error).toMatchObject({ code: "RUN_EXISTS" });
+    expect((error as Error).message).toContain("run r1 of job durable1 already exists");
+    expect((error as Error).message).toContain("finished");
+    expect((error as Error).message).toContain("attach");
+    expect(aws.count("RunTask")).toBe(3);
+    expect(await store.load({ jobId: "durable1", runId: "r1" })).toBe(saved);
+    // The run is still there to attach to: its result, nothing launched.
+    const result = await clock.runUntil(
+      host({ store }).runner.attach(durableJob(), { runId: "r1" }).result,
+    );
+    expect(result).toMatchObject({ status: "succeeded", runId: "r1" });
+    expect(aws.count("RunTask")).toBe(3);
+  });
+
+  it("a run whose host died is not started afresh under its id: attach carries it on", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 10 * 60_000 });
+    const store = new MemoryJobStore();
+    const first = host({ store });
+    first.runner.submit(durableJob(), { runId: "r2" });
+    await until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
+    first.kill();
+    // The dead host's lease lapses: a fresh start would have taken it and written over the run.
+    await clock.runUntil(clock.sleep(30_000));
+
+    const again = host({ store }).runner.submit(durableJob(), { runId: "r2" });
+    const error = await clock.runUntil(again.result.catch((e: unknown) => e));
+    expect(error).toMatchObject({ code: "RUN_EXISTS" });
+    expect((error as Error).message).toContain("running");
+    expect(aws.count("RunTask")).toBe(3);
+
+    // Refused, it gave the lease back: an attach takes the run at once.
+    const result = await clock.runUntil(
+      host({ store }).runner.attach(durableJob(), { runId: "r2" }).result,
+    );
+    expect(result.status).toBe("succeeded");
+    expect(result.tasks.map((t) => t.attempts)).toEqual([1, 1, 1]);
+    expect(aws.count("RunTask")).toBe(3);
+    aws.assert.noDuplicateTasks();
+    aws.assert.noUnfinishedTasks();
+  });
+});
