@@ -25,6 +25,7 @@ import { setTimeout as realSleep } from "node:timers/promises";
 import { infoOf } from "./memory-store.js";
 import {
   EcsBatchLeaseError,
+  NO_OWNER,
   EcsBatchStoreError,
   isCurrent,
   nextLease,
@@ -222,7 +223,7 @@ export class FileJobStore implements JobStore {
       throw new EcsBatchLeaseError(
         "LEASE_LOST",
         lease.key,
-        file?.record ?? { owner: "nobody", expiresAt: 0 },
+        file?.record ?? { owner: NO_OWNER, expiresAt: 0 },
       );
     }
     return file;

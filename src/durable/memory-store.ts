@@ -4,6 +4,7 @@
  */
 import {
   EcsBatchLeaseError,
+  NO_OWNER,
   isCurrent,
   nextLease,
   renewed,
@@ -110,7 +111,7 @@ function lost(key: RunKey, entry: Entry): EcsBatchLeaseError {
   return new EcsBatchLeaseError(
     "LEASE_LOST",
     key,
-    entry.lease ?? { owner: "nobody", expiresAt: 0 },
+    entry.lease ?? { owner: NO_OWNER, expiresAt: 0 },
   );
 }
 

@@ -85,16 +85,34 @@ export class EcsBatchLeaseError extends EcsBatchError {
     key: RunKey,
     holder: { readonly owner: string; readonly expiresAt: number },
   ) {
-    super(
-      code,
-      code === "LEASE_HELD"
-        ? `run ${key.runId} of job ${key.jobId} is driven by ${holder.owner} (lease until ${new Date(holder.expiresAt).toISOString()}); attach after that, or from that process`
-        : `run ${key.runId} of job ${key.jobId} was taken over by ${holder.owner} (lease until ${new Date(holder.expiresAt).toISOString()}); this process no longer drives it and leaves its tasks alone`,
-    );
+    super(code, leaseMessage(code, key, holder));
     this.owner = holder.owner;
     this.expiresAt = holder.expiresAt;
   }
 }
+
+function leaseMessage(
+  code: "LEASE_HELD" | "LEASE_LOST",
+  key: RunKey,
+  holder: { readonly owner: string; readonly expiresAt: number },
+): string {
+  const run = `run ${key.runId} of job ${key.jobId}`;
+  const until = `lease until ${new Date(holder.expiresAt).toISOString()}`;
+  if (code === "LEASE_HELD") {
+    return `${run} is driven by ${holder.owner} (${until}); attach after that, or from that process`;
+  }
+  const after = "this process no longer drives it and leaves its tasks alone";
+  // A lease given back (the run ended or was handed over) or removed with the run's records
+  // has no expiry to tell.
+  if (holder.owner === NO_OWNER) return `${run} has no lease in the store any more; ${after}`;
+  if (holder.expiresAt === 0) {
+    return `${run} was taken over by ${holder.owner}, which has since given it back (the run ended, or was handed over); ${after}`;
+  }
+  return `${run} was taken over by ${holder.owner} (${until}); ${after}`;
+}
+
+/** The holder a store names when a run has no lease record at all (its records deleted). */
+export const NO_OWNER = "nobody";
 
 /** A store's own failure (a file that cannot be written, say). */
 export class EcsBatchStoreError extends EcsBatchError {}

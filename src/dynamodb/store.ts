@@ -39,6 +39,7 @@ import {
 import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
 import {
   EcsBatchLeaseError,
+  NO_OWNER,
   EcsBatchStoreError,
   isCurrent,
   renewed,
@@ -535,7 +536,7 @@ export class DynamoDbJobStore implements JobStore {
     return new EcsBatchLeaseError(
       "LEASE_LOST",
       key,
-      holder ?? { owner: "nobody", expiresAt: 0, fence: 0 },
+      holder ?? { owner: NO_OWNER, expiresAt: 0, fence: 0 },
     );
   }
 

@@ -42,6 +42,14 @@ export function storeContract(make: () => StorePair | Promise<StorePair>): void 
     expect(await b.load(key)).toBe('{"startedAt":1,"state":"running"}');
     await b.save(key, '{"startedAt":1,"state":"finished"}', taken);
     expect(await a.load(key)).toBe('{"startedAt":1,"state":"finished"}');
+    expect((late as Error).message).toContain("was taken over by worker-b (lease until");
+    // Given back by its new owner: the old one is told so, not shown an expiry of 1970.
+    await b.release(taken);
+    const after = await a.renew(old, 15_000, 20_002).catch((e: unknown) => e);
+    expect(after).toMatchObject({ code: "LEASE_LOST", owner: "worker-b" });
+    expect((after as Error).message).toContain(
+      "was taken over by worker-b, which has since given it back",
+    );
   });
 
   it("renews a lease it holds, and lists a job's runs", async () => {
