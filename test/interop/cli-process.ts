@@ -24,11 +24,12 @@ export type JsonEvent = { event: string; [key: string]: unknown };
 
 /**
  * Runs `ecs-batch <args> --endpoint <moto> --region us-west-2` with dummy credentials in the
- * environment; `onEvent` sees each `--json` event as it is printed.
+ * environment; `onEvent` sees each `--json` event as it is printed, `onSpawn` the process at once.
  */
 export function ecsBatch(
   args: string[],
   onEvent?: (event: JsonEvent, child: ChildProcess) => void,
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<Run> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -45,6 +46,7 @@ export function ecsBatch(
       [bin, ...args, "--endpoint", endpoint(), "--region", REGION],
       { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] },
     );
+    onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     let pending = "";

@@ -116,8 +116,11 @@ async function setTaskTransition(transition: Record<string, unknown>): Promise<v
  * to the server: the interop files run one at a time).
  */
 export const motoTasks = {
-  /** moto's default: a task is STOPPED, exit 0, on the fourth DescribeTasks that names it. */
-  progress: () => setTaskTransition({ progression: "manual", times: 1 }),
+  /**
+   * moto's default: a task is STOPPED, exit 0, on the fourth DescribeTasks that names it; with
+   * `times`, each status lasts that many DescribeTasks.
+   */
+  progress: (times = 1) => setTaskTransition({ progression: "manual", times }),
   /** Tasks stay RUNNING until someone calls StopTask (or `progress()` lets them finish). */
   hold: () => setTaskTransition({ progression: "manual", times: 1_000_000_000 }),
 };
