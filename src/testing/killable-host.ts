@@ -23,6 +23,15 @@ export interface KillableHost {
   /** Whether `kill()` was called. */
   readonly killed: boolean;
   /**
+   * Freezes the host as SIGSTOP would (a VM paused, a process swapped out): its calls are not
+   * sent, and what it waits for (a timer, an AWS answer, a store call) is held, while the clock,
+   * the account and the other hosts go on. `resume()` delivers what was held, in the order it
+   * came: the host wakes late, to a clock that moved on and a run perhaps in other hands.
+   */
+  pause(): void;
+  /** Wakes a paused host (see `pause`). */
+  resume(): void;
+  /**
    * A store (shared by the hosts of a test: one `MemoryJobStore`, or a `FileJobStore` each on
    * one directory) as this host sees it: once killed, the host's calls into it never start,
    * and those in flight never settle for it. Without it, a killed host whose attach was still
@@ -39,14 +48,25 @@ export interface KillableHost {
  */
 export function killableHost(clock: Clock, clients: AwsClients): KillableHost {
   let killed = false;
-  /** What a host's pending work sees: the answer while it lives, nothing once killed. */
-  const untilKilled = <T>(work: () => Promise<T>): Promise<T> =>
-    killed
-      ? NEVER
-      : work().then(
-          (value) => (killed ? NEVER : value),
-          (error: unknown) => (killed ? NEVER : Promise.reject(error as Error)),
-        );
+  /** While paused: what waits for `resume()`, in order. */
+  let frozen: (() => void)[] | undefined;
+  const thawed = (): Promise<void> =>
+    new Promise((resolve) => (frozen === undefined ? resolve() : frozen.push(resolve)));
+  /** The outcome of a host's pending work as the host sees it: held while it is paused. */
+  const delivered = <T>(outcome: () => T | Promise<T>): T | Promise<T> =>
+    frozen === undefined ? outcome() : thawed().then(outcome);
+  /**
+   * What a host's pending work sees: the answer while it lives (once it is awake), nothing once
+   * killed. A paused host sends nothing: its work starts when it wakes.
+   */
+  const untilKilled = <T>(work: () => Promise<T>): Promise<T> => {
+    if (killed) return NEVER;
+    const started = frozen === undefined ? work() : thawed().then(work);
+    return started.then(
+      (value) => delivered(() => (killed ? NEVER : value)),
+      (error: unknown) => delivered(() => (killed ? NEVER : Promise.reject(error as Error))),
+    );
+  };
   const wrap = (client: AwsClient): AwsClient => ({
     send: (command, options) => untilKilled(() => client.send(command, options)),
   });
@@ -58,6 +78,14 @@ export function killableHost(clock: Clock, clients: AwsClients): KillableHost {
     clients: { ecs: wrap(clients.ecs), logs: wrap(clients.logs), ec2: wrap(clients.ec2) },
     kill: () => {
       killed = true;
+    },
+    pause: () => {
+      frozen ??= [];
+    },
+    resume: () => {
+      const held = frozen ?? [];
+      frozen = undefined;
+      for (const release of held) release();
     },
     killableStore: (store) => {
       const append = store.append?.bind(store);

@@ -28,6 +28,9 @@ export interface Host {
   readonly runner: EcsBatchRunner;
   readonly events: { name: keyof EcsBatchRunnerEvents; payload: Record<string, unknown> }[];
   kill(): void;
+  /** Freezes the host (SIGSTOP): see `KillableHost.pause`. */
+  pause(): void;
+  resume(): void;
 }
 
 /** A simulated account and a shared clock, and hosts that run on them. */
@@ -72,6 +75,8 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
       runner,
       events,
       kill: () => mortal.kill(),
+      pause: () => mortal.pause(),
+      resume: () => mortal.resume(),
     };
   };
   /**

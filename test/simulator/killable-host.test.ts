@@ -35,6 +35,32 @@ describe("killableHost", () => {
     expect(host.killed).toBe(false);
   });
 
+  it("pause() holds what the host waits for and sends nothing; resume() delivers it in order", async () => {
+    const clock = new ManualClock({ start: 0 });
+    const aws = createSimulatedAws({ clock, latency: 10 });
+    const host = killableHost(clock, aws);
+    const order: string[] = [];
+    const timer = host.clock.sleep(100).then(() => order.push("timer"));
+    const inFlight = host.clients.ecs
+      .send(new ListTasksCommand({ cluster: "default" }))
+      .then(() => order.push("answer"));
+    host.pause();
+    const later = host.clients.ecs.send(new ListTasksCommand({ cluster: "default" }));
+    await clock.advance(1000);
+    expect(await settled(timer)).toBe(false);
+    expect(await settled(inFlight)).toBe(false);
+    // A frozen process sends nothing: only the call made before the pause reached the account.
+    expect(aws.count("ListTasks")).toBe(1);
+
+    host.resume();
+    await flushMicrotasks();
+    expect(order).toEqual(["answer", "timer"]);
+    await clock.advance(10);
+    await expect(later).resolves.toMatchObject({ taskArns: [] });
+    expect(aws.count("ListTasks")).toBe(2);
+    expect(host.clock.now()).toBe(1010);
+  });
+
   it("after kill() no timer fires and no call settles, even one already answered", async () => {
     const clock = new ManualClock({ start: 0 });
     const aws = createSimulatedAws({ clock, latency: 10 });
