@@ -41,6 +41,9 @@ const BYTES_PER_BEAT = 1_000_000;
 const CHANGES_PER_CHECKPOINT = 4;
 const CHANGES_FLOOR_BYTES = 16_000_000;
 
+const HELD = Promise.resolve(true);
+const NOT_HELD = Promise.resolve(false);
+
 /** What a run's checkpoints say besides its state. */
 export interface RunRecord {
   readonly jobId: string;
@@ -131,6 +134,14 @@ export class StoreCheckpoints implements JobCheckpoints {
     if (this.#stopped.signal.aborted) return;
     this.#dirty = true;
     void this.#serially(true);
+  }
+
+  leaseHeld(): Promise<boolean> {
+    if (this.#stopped.signal.aborted) return NOT_HELD;
+    // Renewed every beat, a lease keeps a beat or more left; less than half of one means this
+    // process slept, or could not renew for a while: it may have passed to another.
+    const left = this.#lease.expiresAt - this.#ctx.clock.now();
+    return left > this.#ctx.intervalMs / 2 ? HELD : this.#serially(false);
   }
 
   #step(index: number): void {

@@ -95,6 +95,14 @@ export interface JobCheckpoints {
    * StopTask of it reached ECS (a cancel while every launch was still in flight).
    */
   stopping(): void;
+  /**
+   * Whether this process still holds the run's lease, asked before each RunTask: at once while
+   * the lease has time left by this process's clock; otherwise (the process slept past it, or
+   * renewals failed for a while) once it is renewed. False once the lease is lost, after
+   * `onLost` was called: a process woken from a pause launches nothing for a run another
+   * process carried on (and perhaps cancelled) meanwhile.
+   */
+  leaseHeld(): Promise<boolean>;
   /** The run ended (with its result), or stopped being driven here (`undefined`). */
   finished(state: JobState, result: JobResult | undefined): Promise<void>;
   /**
@@ -169,6 +177,8 @@ export class JobExecution {
   #pendingStop: StopCause | undefined;
   #completed = false;
   readonly #checkpoints: JobCheckpoints | undefined;
+  readonly #leaseHeld = (): Promise<boolean> =>
+    this.#checkpoints?.leaseHeld() ?? Promise.resolve(true);
   readonly #resume: ResumedState | undefined;
   readonly #finishedAt: number | undefined;
   /** Set when another process took the run over: this one stops driving it, its tasks alone. */
@@ -561,7 +571,10 @@ export class JobExecution {
     const plan = this.#prepared.plan;
     const launcher = this.#services.launcher;
     const request = () => buildRunTaskInput(plan, index, attempt);
-    const options = { settleSignal: this.#stopWatchDeadline.signal };
+    const options = {
+      settleSignal: this.#stopWatchDeadline.signal,
+      ...(this.#checkpoints === undefined ? {} : { beforeSend: this.#leaseHeld }),
+    };
     (reserved
       ? launchReservations.launch(launcher, request, this.#stopping.signal, options)
       : launcher.launch(request, this.#stopping.signal, options)

@@ -99,6 +99,12 @@ export type LaunchRequest = RunTaskCommandInput | (() => RunTaskCommandInput);
 export interface LaunchOptions {
   /** Ends the lookup made when `signal` aborted while a send may have started the task. */
   readonly settleSignal?: AbortSignal;
+  /**
+   * Asked before each send, once the rate limiter granted it: false ends the launch as if
+   * `signal` had aborted, nothing more sent. A durable run asks whether it still holds its
+   * lease, for a process woken from a pause must not launch for a run in other hands.
+   */
+  readonly beforeSend?: () => Promise<boolean>;
 }
 
 /**
@@ -227,6 +233,9 @@ export class Launcher {
       let sends = 0;
       for (;;) {
         if (sends > 0 && !(await this.#ctx.limiter.acquire(signal))) {
+          return await this.#settleAborted(input, ambiguous, options.settleSignal);
+        }
+        if (options.beforeSend !== undefined && !(await options.beforeSend())) {
           return await this.#settleAborted(input, ambiguous, options.settleSignal);
         }
         this.calls++;

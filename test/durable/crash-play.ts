@@ -56,6 +56,12 @@ export interface CrashScenario {
   readonly fileStore?: boolean;
   /** The first host hands the run over (`detach`) when its life ends, instead of dying. */
   readonly handOver?: boolean;
+  /**
+   * With `store` and no `handOver`: the first host is frozen (SIGSTOP) when its life ends,
+   * instead of dying, and woken this long after (ms), while or after another host carries the
+   * run on.
+   */
+  readonly freezeForMs?: number;
 }
 
 /** Plays `s` with hosts that live `lives` ms each (none: one host runs the job to its end). */
@@ -72,6 +78,8 @@ export async function play(
   cancelledAt?: number;
   /** Whether the first host handed the run over (its result rejected with `DETACHED`). */
   handedOver?: boolean;
+  /** How the first host's run ended for it, if it was frozen: after it woke. */
+  woken?: { result?: JobResult; error?: unknown };
   world: ReturnType<typeof world>;
 }> {
   const latency = s.launchLatencyMs ?? 0;
@@ -101,8 +109,14 @@ export async function play(
     timeout: s.timeout,
     retry: { maxLaunchRetries: s.maxLaunchRetries, backoff: { initial: "2s", max: "20s" } },
   });
-  const out: { result?: JobResult; error?: unknown; cancelledAt?: number; handedOver?: boolean } =
-    {};
+  const out: {
+    result?: JobResult;
+    error?: unknown;
+    cancelledAt?: number;
+    handedOver?: boolean;
+    woken?: { result?: JobResult; error?: unknown };
+  } = {};
+  let frozen = false;
   let attaches = 0;
   let attachersKilled = 0;
   let firstAlive = true;
@@ -114,13 +128,18 @@ export async function play(
       life === 0
         ? current.runner.submit(job)
         : current.runner.attach(job, { waitForLease: 600_000 });
-    const settled = { done: false };
+    const settled = { done: false, asleep: false };
     void handle.result.then(
       (value) => {
-        out.result = value;
+        if (settled.asleep) out.woken = { result: value };
+        else out.result = value;
         settled.done = true;
       },
       (error: unknown) => {
+        if (settled.asleep) {
+          out.woken = { error };
+          return;
+        }
         // A run handed over goes on in the next host.
         if ((error as { code?: unknown } | null)?.code === "DETACHED") return;
         out.error = error;
@@ -144,13 +163,22 @@ export async function play(
       await clock.runUntil(handle.detach());
       out.handedOver = true;
     }
-    current.kill();
+    if (life === 0 && s.freezeForMs !== undefined && s.store && s.handOver !== true) {
+      if (!settled.done) {
+        frozen = true;
+        settled.asleep = true;
+        current.pause();
+        void clock.sleep(s.freezeForMs).then(() => current.resume());
+      }
+    } else current.kill();
     if (life === 0) firstAlive = false;
     if (settled.done) break;
     if (life > 0) attachersKilled++;
     // The next host comes a little later; it waits for the dead one's lease to lapse.
     await clock.runUntil(clock.sleep(5_000));
   }
+  // The frozen host wakes, if it has not yet, and ends its part: the run's end, or letting go.
+  if (frozen) await until(() => out.woken !== undefined, 3_600_000);
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   return { ...out, attaches, attachersKilled, world: w };
 }
@@ -167,6 +195,9 @@ export function expectSettled(
 ): JobResult | undefined {
   const { aws } = played.world;
   const result = played.result;
+  // A host woken from a freeze finished the run before another took it over, or let it go.
+  const woken = played.woken;
+  if (woken?.error !== undefined) expect(woken.error).toMatchObject({ code: "LEASE_LOST" });
   if (result === undefined) {
     if (aws.taskHistory.length > 0) expect(played.error).toMatchObject({ code: "RUN_NOT_FOUND" });
     return undefined;

@@ -1,8 +1,9 @@
 /**
  * Crash points drawn at random: a run with random outcomes (and, half the time, a cancel at a
  * random moment) is dropped (its host killed, or half the time handed over) at a random
- * moment, or within a poll interval of the cancel; a fresh host attaches (once the lease lapses,
- * or at once after a hand-over), with a memory store, a file store per host, or none, and the
+ * moment, or within a poll interval of the cancel, or, with a store, frozen and woken later; a
+ * fresh host attaches (once the lease lapses, or at once after a hand-over), with a memory
+ * store, a file store per host, or none, and the
  * invariants hold: no task twice, none left running, every task ECS started in the result,
  * budgets respected, and a cancel that reached ECS (or, with a store, that the host took) is
  * the run's end.
@@ -27,6 +28,8 @@ const scenario = fc.record({
   /** Half the cancels are followed by the crash within a poll interval (5 s). */
   crashAfterCancelMs: fc.option(fc.integer({ min: 0, max: 5_000 })),
   launchLatencyMs: fc.constantFrom(0, 0, 8_000),
+  /** With a store and no hand-over, half the first hosts are frozen, not killed, and woken. */
+  freezeForMs: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: undefined }),
 });
 
 describe("crash points, at random", () => {
