@@ -5,7 +5,7 @@
  * and answers that came due while it slept run first.
  */
 import { describe, expect, it } from "vitest";
-import { MemoryJobStore } from "../../src/index.js";
+import { MemoryJobStore, type JobStore } from "../../src/index.js";
 import { durableJob, world } from "./harness.js";
 
 /** A host frozen mid-launch: ten RunTasks in flight (10 s each), twenty more queued. */
@@ -58,5 +58,37 @@ describe("a host woken after its lease lapsed", () => {
     expect(aws.count("RunTask")).toBe(launched);
     aws.assert.noDuplicateTasks();
     aws.assert.noUnfinishedTasks();
+  });
+});
+
+describe("a store that keeps failing while launches go on", () => {
+  it("launches every task, asking the store to renew at most twice per poll interval", async () => {
+    const { aws, clock, host } = world();
+    aws.script({}, { runMs: 60_000 });
+    // Launches of 20 s, ten at a time: a hundred tasks take over three minutes to launch, most of
+    // them once the lease (15 s) has lapsed by the runner's clock.
+    aws.setLatency((_service, action) => (action === "RunTask" ? 20_000 : 0));
+    const memory = new MemoryJobStore();
+    let renewals = 0;
+    const failing: JobStore = {
+      load: (key) => memory.load(key),
+      save: (key, checkpoint, lease) => memory.save(key, checkpoint, lease),
+      list: (jobId) => memory.list(jobId),
+      delete: (key) => memory.delete(key),
+      acquire: (key, owner, ttlMs, now) => memory.acquire(key, owner, ttlMs, now),
+      release: (lease) => memory.release(lease),
+      // The disk is full, the network down: every renewal fails, but not for a lost lease.
+      renew: () => {
+        renewals++;
+        return Promise.reject(new Error("ENOSPC: no space left on device"));
+      },
+    };
+    const first = host({ store: failing });
+    const started = clock.now();
+    const result = await clock.runUntil(first.runner.submit(durableJob({ taskCount: 100 })).result);
+    expect(result.status).toBe("succeeded");
+    expect(aws.count("RunTask")).toBe(100);
+    const intervals = (clock.now() - started) / 5_000;
+    expect(renewals).toBeLessThanOrEqual(2 * intervals + 2);
   });
 });
