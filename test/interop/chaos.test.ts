@@ -22,6 +22,7 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListTasksCommand } from "@aws-sdk/client-ecs";
 import { afterAll, expect, it } from "vitest";
+import { seededRandom } from "ecs-batch-runner/testing";
 import { dir, ecsBatch, jobFile, lastEvent, type JsonEvent, type Run } from "./cli-process.js";
 import {
   createCluster,
@@ -45,18 +46,6 @@ const JOBS = Number(process.env.CHAOS_JOBS ?? "3");
 const TASKS = 6;
 /** Processes killed per job at most; the one after them finishes the run. */
 const KILLS = 4;
-
-/** A small seeded generator (mulberry32): the draws of a seed are the same on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * How one process is to end: after a time from its start (start-up, launches, watching, the
@@ -220,7 +209,7 @@ describeInterop("processes killed at random moments, each replaced by an attach"
   it(`leaves one task per slot, every one stopped, and the run's own result (seed ${SEED})`, async () => {
     // Each status lasts three polls: a run takes a few seconds, for kills to land all over it.
     await motoTasks.progress(3);
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     for (let job = 0; job < JOBS; job++) {
       const store = (["file", "dynamodb", "none"] as const)[job % 3] ?? "file";
       const label = `seed ${SEED}, job ${job} (store: ${store})`;
