@@ -239,6 +239,26 @@ describeInterop("a run that outlives its process, with the CLI", () => {
   });
 });
 
+describeInterop("a run id names one run", () => {
+  it("run --run-id of a run the state dir holds exits 2 (RUN_EXISTS), launching nothing", async () => {
+    const stateDir = join(dir, unique("state"));
+    const { path, cluster } = await newJob("named-run");
+    const args = ["run", path, "--json", "--state-dir", stateDir, "--run-id", "nightly-1"];
+    const first = await ecsBatch(args);
+    expect(first.code).toBe(0);
+
+    const again = await ecsBatch(args);
+    expect(again.code).toBe(2);
+    const error = JSON.parse(again.stderr.trim().split("\n").at(-1) ?? "{}") as {
+      code?: string;
+      message?: string;
+    };
+    expect(error.code).toBe("RUN_EXISTS");
+    expect(error.message).toContain("run nightly-1 of job named-run already exists (finished)");
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toHaveLength(3);
+  });
+});
+
 describeInterop("a run handed over by the CLI on SIGTERM", () => {
   it("run --detach-on-sigterm lets go without stopping anything; attach takes the run up at once", async () => {
     await motoTasks.hold();
