@@ -25,10 +25,10 @@ import { setTimeout as realSleep } from "node:timers/promises";
 import { infoOf } from "./memory-store.js";
 import {
   EcsBatchLeaseError,
-  NO_OWNER,
   EcsBatchStoreError,
   isCurrent,
   nextLease,
+  NO_OWNER,
   renewed,
   type JobStore,
   type Lease,

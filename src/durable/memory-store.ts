@@ -4,9 +4,9 @@
  */
 import {
   EcsBatchLeaseError,
-  NO_OWNER,
   isCurrent,
   nextLease,
+  NO_OWNER,
   renewed,
   type JobStore,
   type Lease,

@@ -39,9 +39,9 @@ import {
 import { awsErrorMessage, awsErrorName, type AwsClient } from "../aws.js";
 import {
   EcsBatchLeaseError,
-  NO_OWNER,
   EcsBatchStoreError,
   isCurrent,
+  NO_OWNER,
   renewed,
   type JobStore,
   type Lease,

@@ -16,7 +16,7 @@ import type { JobLogPort } from "../logs/job-logs.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
-import { launchReservations, type Launcher } from "./launcher.js";
+import { launchReservations, type Launcher, type LaunchOptions } from "./launcher.js";
 import { essentialContainers } from "./outcome.js";
 import type { PreparedJob } from "../prepare/prepare.js";
 import type { RetryContext, RetryPolicy } from "./retry.js";
@@ -177,8 +177,8 @@ export class JobExecution {
   #pendingStop: StopCause | undefined;
   #completed = false;
   readonly #checkpoints: JobCheckpoints | undefined;
-  readonly #leaseHeld = (): Promise<boolean> =>
-    this.#checkpoints?.leaseHeld() ?? Promise.resolve(true);
+  /** How every launch of the job is sent: with a store, each send asks for the lease first. */
+  readonly #launchOptions: LaunchOptions;
   readonly #resume: ResumedState | undefined;
   readonly #finishedAt: number | undefined;
   /** Set when another process took the run over: this one stops driving it, its tasks alone. */
@@ -196,7 +196,12 @@ export class JobExecution {
   ) {
     this.#prepared = prepared;
     this.#services = services;
-    this.#checkpoints = options.checkpoints;
+    const checkpoints = options.checkpoints;
+    this.#checkpoints = checkpoints;
+    this.#launchOptions = {
+      settleSignal: this.#stopWatchDeadline.signal,
+      ...(checkpoints === undefined ? {} : { beforeSend: () => checkpoints.leaseHeld() }),
+    };
     this.#resume = options.resume;
     this.#finishedAt = options.finishedAt;
     this.#log = safeLogger(services.logger);
@@ -571,10 +576,7 @@ export class JobExecution {
     const plan = this.#prepared.plan;
     const launcher = this.#services.launcher;
     const request = () => buildRunTaskInput(plan, index, attempt);
-    const options = {
-      settleSignal: this.#stopWatchDeadline.signal,
-      ...(this.#checkpoints === undefined ? {} : { beforeSend: this.#leaseHeld }),
-    };
+    const options = this.#launchOptions;
     (reserved
       ? launchReservations.launch(launcher, request, this.#stopping.signal, options)
       : launcher.launch(request, this.#stopping.signal, options)
