@@ -50,8 +50,8 @@ const KILLS = 4;
 /**
  * How one process is to end: after a time from its start (start-up, launches, watching, the
  * end), or just after its n-th event and a delay (the moments around a launch or a stop).
- * SIGSTOP pauses it (a VM frozen, a process swapped out) until its successor has started: it
- * wakes to find the run taken over.
+ * SIGSTOP pauses it (a VM frozen, a process swapped out) until a random moment of its
+ * successor's run, or that run's end: it wakes to find the run in other hands.
  */
 type Fate = (
   { readonly afterMs: number } | { readonly afterEvents: number; readonly delayMs: number }
