@@ -505,7 +505,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         ? { invalid }
         : {
             deadline: { at: startedAt + job.timeout, timeoutMs: job.timeout },
-            begin: () => this.#begin(job, runId, startedAt),
+            begin: () => this.#begin(job, runId, startedAt, options.runId !== undefined),
           }),
     });
   }
@@ -714,11 +714,19 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     return this.close();
   }
 
-  /** A new run: prepared, and with a store, on record under this process's lease. */
-  async #begin(job: BatchJob, runId: string, startedAt: number): Promise<Begun> {
+  /**
+   * A new run: prepared, and with a store, on record under this process's lease. `named`: the
+   * caller chose the run id, which may name a run the store holds: refused before any AWS call.
+   */
+  async #begin(job: BatchJob, runId: string, startedAt: number, named: boolean): Promise<Begun> {
+    const store = this.#options.store;
+    const key = { jobId: job.jobId, runId };
+    if (store !== undefined && named) {
+      const text = await store.load(key);
+      if (text !== undefined) throw runExists(key, text);
+    }
     const deadline = startedAt + job.timeout;
     const prepared = await prepareJob(job, this.prepareContext, { runId, deadline });
-    const store = this.#options.store;
     if (store === undefined)
       return {
         prepared,
@@ -731,7 +739,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       startedAt,
       deadline,
     });
-    await refuseTakenRunId(store, checkpoints, { jobId: job.jobId, runId });
+    await refuseTakenRunId(store, checkpoints, key);
     return {
       prepared,
       startedAt,
@@ -1256,8 +1264,12 @@ async function refuseTakenRunId(
   }
   if (text === undefined) return;
   await checkpoints.release();
-  const state = infoOf(key, text).state;
-  throw new EcsBatchSetupError(
+  throw runExists(key, text);
+}
+
+function runExists(key: RunKey, checkpoint: string): EcsBatchSetupError {
+  const state = infoOf(key, checkpoint).state;
+  return new EcsBatchSetupError(
     "RUN_EXISTS",
     `run ${key.runId} of job ${key.jobId} already exists (${state}); a run id names one run: attach to it to ${state === "finished" ? "read its result" : "carry it on"} (attach(job, { runId: "${key.runId}" }), ecs-batch attach --run-id ${key.runId}), or start a new run with another run id`,
   );

@@ -347,9 +347,12 @@ describe("a run id names one run", () => {
     const done = await clock.runUntil(first.runner.submit(durableJob(), { runId: "r1" }).result);
     expect(done.status).toBe("succeeded");
     const saved = await store.load({ jobId: "durable1", runId: "r1" });
+    const calls = aws.calls.length;
 
     const again = host({ store }).runner.submit(durableJob(), { runId: "r1" });
     const error = await clock.runUntil(again.result.catch((e: unknown) => e));
+    // Refused before any AWS call: the run id the caller chose is looked up first.
+    expect(aws.calls).toHaveLength(calls);
     expect(error).toBeInstanceOf(EcsBatchSetupError);
     expect(error).toMatchObject({ code: "RUN_EXISTS" });
     expect((error as Error).message).toContain("run r1 of job durable1 already exists");
