@@ -2,7 +2,14 @@
 import { EcsBatchRunner, type JobResult, type JobStore } from "../src/index.js";
 import type { Env } from "./env.js";
 import { TaskTimes, type JobOutcome, type RunRecord } from "./metrics.js";
-import { jobIds, jobInput, seededRandom, WORKLOAD, type Scenario } from "./workload.js";
+import {
+  jobIds,
+  jobInput,
+  seededRandom,
+  WORKLOAD,
+  type NetworkChoice,
+  type Scenario,
+} from "./workload.js";
 
 function outcome(result: JobResult): JobOutcome {
   return {
@@ -15,8 +22,16 @@ function outcome(result: JobResult): JobOutcome {
   };
 }
 
-/** @param store checkpoints the runs into it (DESIGN 3.11); none by default, as the peers have none */
-export async function runOurs(env: Env, scenario: Scenario, store?: JobStore): Promise<RunRecord> {
+/**
+ * @param store checkpoints the runs into it (DESIGN 3.11); none by default, as the peers have none
+ * @param network how the jobs get their network (`jobInput`)
+ */
+export async function runOurs(
+  env: Env,
+  scenario: Scenario,
+  store?: JobStore,
+  network: NetworkChoice = "infer",
+): Promise<RunRecord> {
   const { clock } = env;
   const times = new TaskTimes();
   const runner = new EcsBatchRunner({
@@ -37,7 +52,7 @@ export async function runOurs(env: Env, scenario: Scenario, store?: JobStore): P
     return o;
   };
   const results = jobIds(scenario).map((jobId) =>
-    runner.submit(jobInput(jobId, scenario)).result.then(
+    runner.submit(jobInput(jobId, scenario, network)).result.then(
       (r) => done(outcome(r)),
       (error: unknown) => done({ jobId, status: "rejected", attempts: 0, error: String(error) }),
     ),

@@ -46,6 +46,12 @@ const { values } = parseArgs({
      */
     "preload-sdk": { type: "boolean", default: false },
     /**
+     * Real-time runs: `infer` (the default VPC, through EC2) or `named` (the job names that
+     * network, as a production job names its own: no EC2 call, and `--preload-sdk` leaves the EC2
+     * client out).
+     */
+    network: { type: "string", default: "infer" },
+    /**
      * Our runner checkpoints its runs into a `FileJobStore` in a new directory under this one
      * (DESIGN 3.11), in every mode; the peers keep no checkpoints. `npm run bench:durable`
      * measures what the store costs in virtual time; this measures it at a real pace.
@@ -182,6 +188,8 @@ async function realtimeScenario(scenario: string): Promise<void> {
     return measure({ scenario, strategy: "ours", mode: "realtime" }, [
       ...(withReplay ? ["--record", transcript(k)] : []),
       ...(values["preload-sdk"] ? ["--preload-sdk"] : []),
+      "--network",
+      values.network,
     ]);
   };
   const replay = async (k: number): Promise<ReplayResult> => {

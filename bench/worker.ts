@@ -31,6 +31,7 @@ import {
   virtualAccount,
   taskDefinition,
   WORKLOAD,
+  type NetworkChoice,
   type Scenario,
 } from "./workload.js";
 
@@ -55,6 +56,11 @@ const { values } = parseArgs({
     store: { type: "string" },
     /** Real-time runs: load the SDK client modules before the measured job (see bench/run.ts). */
     "preload-sdk": { type: "boolean", default: false },
+    /**
+     * Real-time runs: `infer` (the default VPC, as every other run) or `named` (the job names
+     * that network itself: no EC2 call, and `--preload-sdk` leaves out `@aws-sdk/client-ec2`).
+     */
+    network: { type: "string", default: "infer" },
   },
 });
 const scenario = scenarioByName(values.scenario);
@@ -64,6 +70,13 @@ const mode = values.mode as Mode | "replay";
 /** The mode of a measurement (a replay sends no `MeasurementResult`). */
 const measured: Mode = mode === "realtime" ? "realtime" : "virtual";
 const EPOCH = Date.UTC(2026, 0, 1);
+if (values.network !== "infer" && values.network !== "named") {
+  throw new Error("--network is infer or named");
+}
+const network: NetworkChoice = values.network;
+if (network === "named" && mode !== "realtime") {
+  throw new Error("--network named is for real-time runs");
+}
 
 /** The store of `--store`, if given. */
 async function fileStore(): Promise<JobStore | undefined> {
@@ -129,12 +142,10 @@ async function realtimeRun(): Promise<MeasurementResult> {
     // loaded after the fork, the job's process promotes about three times as many young
     // objects to the old generation (bench/README.md, "What the SDK's loading moment costs").
     const require = createRequire(import.meta.url);
-    for (const name of [
-      "@aws-sdk/client-ecs",
-      "@aws-sdk/client-cloudwatch-logs",
-      "@aws-sdk/client-ec2",
-    ])
-      require(name);
+    const modules = ["@aws-sdk/client-ecs", "@aws-sdk/client-cloudwatch-logs"];
+    // A host whose jobs name their network has no use for the EC2 client.
+    if (network === "infer") modules.push("@aws-sdk/client-ec2");
+    for (const name of modules) require(name);
   }
   const realStart = realNow();
   const remote = await RemoteSimulator.start(
@@ -153,7 +164,7 @@ async function realtimeRun(): Promise<MeasurementResult> {
   const stopProfile = values.profile ? await startProfile(import.meta.url, 1000) : undefined;
   const monitor = new ProcessMonitor();
   monitor.start();
-  const run = await runOurs(env, scenario, store);
+  const run = await runOurs(env, scenario, store, network);
   const proc = monitor.stop(run.tasks);
   const cpu = await stopProfile?.();
   const sim = await remote.summary();

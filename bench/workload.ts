@@ -14,6 +14,7 @@ import {
   type SimulatedAws,
   type SimulatedAwsOptions,
 } from "../src/testing/index.js";
+import { defaultVpc } from "../src/simulator/ec2.js";
 import type { Env } from "./env.js";
 
 /** The simulator's seeded PRNG (mulberry32), for latency and jitter. */
@@ -126,8 +127,19 @@ export function taskDefinition(): RegisterTaskDefinitionCommandInput {
   };
 }
 
+/**
+ * How a job gets its network: `infer` (the default VPC, through three EC2 calls, so the runner
+ * loads `@aws-sdk/client-ec2`) or `named` (the same subnets, security group and public IP given
+ * in the job, as a production job names its own: no EC2 call, no EC2 module).
+ */
+export type NetworkChoice = "infer" | "named";
+
 /** The job our runner is given: a template to register-or-reuse, the default VPC inferred. */
-export function jobInput(jobId: string, scenario: Scenario): BatchJobInput {
+export function jobInput(
+  jobId: string,
+  scenario: Scenario,
+  network: NetworkChoice = "infer",
+): BatchJobInput {
   return {
     jobId,
     taskDefinition: { definition: taskDefinition() },
@@ -135,6 +147,17 @@ export function jobInput(jobId: string, scenario: Scenario): BatchJobInput {
     pollInterval: WORKLOAD.pollIntervalMs,
     maxFailCount: WORKLOAD.maxFailCount,
     timeout: WORKLOAD.timeout,
+    ...(network === "named" ? { network: defaultVpcNetwork() } : {}),
+  };
+}
+
+/** What inference finds in the simulated account's default VPC, written out. */
+function defaultVpcNetwork(): NonNullable<BatchJobInput["network"]> {
+  const vpc = defaultVpc(WORKLOAD.region);
+  return {
+    subnets: vpc.subnets.map((s) => s.subnetId),
+    securityGroups: vpc.securityGroups.map((g) => g.groupId),
+    assignPublicIp: "ENABLED",
   };
 }
 
