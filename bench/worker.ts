@@ -57,8 +57,8 @@ const { values } = parseArgs({
     /** Real-time runs: load the SDK client modules before the measured job (see bench/run.ts). */
     "preload-sdk": { type: "boolean", default: false },
     /**
-     * Real-time runs: `infer` (the default VPC, as every other run) or `named` (the job names
-     * that network itself: no EC2 call, and `--preload-sdk` leaves out `@aws-sdk/client-ec2`).
+     * Our runner: `infer` (the default VPC, as the peers have it) or `named` (the job names that
+     * network itself: no EC2 call, and `--preload-sdk` leaves out `@aws-sdk/client-ec2`).
      */
     network: { type: "string", default: "infer" },
   },
@@ -74,9 +74,6 @@ if (values.network !== "infer" && values.network !== "named") {
   throw new Error("--network is infer or named");
 }
 const network: NetworkChoice = values.network;
-if (network === "named" && mode !== "realtime") {
-  throw new Error("--network named is for real-time runs");
-}
 
 /** The store of `--store`, if given. */
 async function fileStore(): Promise<JobStore | undefined> {
@@ -121,9 +118,10 @@ function runStrategy(
   store: JobStore | undefined,
 ): Promise<RunRecord> {
   if (which !== "ours" && store !== undefined) throw new Error("--store is for our runner only");
+  if (which !== "ours" && network !== "infer") throw new Error("--network is for our runner only");
   switch (which) {
     case "ours":
-      return runOurs(env, s, store);
+      return runOurs(env, s, store, network);
     case "naive-per-task-poll":
       return runNaivePerTaskPoll(env, s, naive);
     case "naive-sequential":

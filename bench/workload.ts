@@ -134,7 +134,7 @@ export function taskDefinition(): RegisterTaskDefinitionCommandInput {
  */
 export type NetworkChoice = "infer" | "named";
 
-/** The job our runner is given: a template to register-or-reuse, the default VPC inferred. */
+/** The job our runner is given: a template to register-or-reuse, the default VPC's network. */
 export function jobInput(
   jobId: string,
   scenario: Scenario,
