@@ -235,7 +235,11 @@ export class Launcher {
         if (sends > 0 && !(await this.#ctx.limiter.acquire(signal))) {
           return await this.#settleAborted(input, ambiguous, options.settleSignal);
         }
-        if (options.beforeSend !== undefined && !(await options.beforeSend())) {
+        // The check may wait on a store call: an abort meanwhile still stops the send.
+        if (
+          options.beforeSend !== undefined &&
+          (!(await options.beforeSend()) || isAborted(signal))
+        ) {
           return await this.#settleAborted(input, ambiguous, options.settleSignal);
         }
         this.calls++;

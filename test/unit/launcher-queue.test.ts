@@ -153,3 +153,30 @@ describe("the launcher's reservations", () => {
     expect(done).toHaveLength(1);
   });
 });
+
+describe("the launcher's check before each send", () => {
+  it("sends nothing when the launch is aborted while the check is answered", async () => {
+    const { clock, launcher, sent } = setup(1);
+    const abort = new AbortController();
+    // The check takes a store round trip; the job stops meanwhile.
+    const beforeSend = async () => {
+      await clock.sleep(50);
+      abort.abort();
+      return true;
+    };
+    const result = await clock.runUntil(
+      launcher.launch(request("a0"), abort.signal, { beforeSend }),
+    );
+    expect(result.kind).toBe("aborted");
+    expect(sent).toEqual([]);
+  });
+
+  it("sends nothing when the check says no", async () => {
+    const { clock, launcher, sent } = setup(1);
+    const result = await clock.runUntil(
+      launcher.launch(request("a0"), undefined, { beforeSend: () => Promise.resolve(false) }),
+    );
+    expect(result.kind).toBe("aborted");
+    expect(sent).toEqual([]);
+  });
+});
