@@ -19,6 +19,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { shortSlotRecords } from "../src/durable/checkpoint.js";
 import { StoreCheckpoints } from "../src/durable/checkpointer.js";
 import { FileJobStore } from "../src/durable/file-store.js";
 import type { JobState } from "../src/execution/job.js";
@@ -62,13 +63,15 @@ async function record(): Promise<Beat[]> {
         taskArnPrefix?: string;
         failedTaskArnsAdded?: string[];
         slots?: (Partial<SlotState> & { index: number })[];
+        started?: unknown;
+        exited0?: unknown;
       };
       // As the job holds them: task ARNs in full.
       const full = (arn: string): string =>
         arn.startsWith("arn:") ? arn : `${change.taskArnPrefix ?? ""}${arn}`;
       beats.push({
         failed: (change.failedTaskArnsAdded ?? []).map(full),
-        slots: (change.slots ?? []).map((slot) => ({
+        slots: [...(change.slots ?? []), ...shortSlotRecords(change, changes)].map((slot) => ({
           ...slot,
           ...(slot.taskArn === undefined ? {} : { taskArn: full(slot.taskArn) }),
           failedTaskArns: (slot.failedTaskArns ?? []).map(full),

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { EcsBatchError } from "../errors.js";
+import type { SlotState } from "../execution/slot.js";
 import type { BatchJob } from "../job/schema.js";
 import type { JobStatus, TaskFailure } from "../result.js";
 
@@ -161,7 +162,7 @@ export function parseCheckpoint(text: string, where: string): Checkpoint {
       `the checkpoint ${where} was written in format ${version} by a newer ecs-batch-runner; this version reads format ${CHECKPOINT_VERSION}. Attach with the newer version`,
     );
   }
-  if (newline >= 0) value = withChanges(value, text.slice(newline + 1).split("\n"));
+  if (newline >= 0) value = withChanges(value, text.slice(newline + 1).split("\n"), where);
   const parsed = CheckpointSchema.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -251,18 +252,118 @@ function initialSlot(index: number): CheckpointSlot {
   };
 }
 
+/** What ECS says of a task whose essential container exited (the end of most tasks). */
+const CONTAINER_EXITED = {
+  stopCode: "EssentialContainerExited",
+  stoppedReason: "Essential container in task exited",
+} as const;
+
+/**
+ * A change's slots in short form. Nearly every record a run appends is a task's first attempt
+ * starting, or that attempt exiting 0: a change writes those as entries of flat lists, a
+ * fifth of the object's bytes to build, serialise and write. Each entry stands for the whole
+ * record, so a reader needs nothing before it to expand one.
+ * - `started`: `index, task` per slot: `{ index, phase: "running", attempts: 1, taskArn }`;
+ * - `exited0`: `index, task, stoppedAt` per slot: the same task `succeeded`, exit code 0, and
+ *   ECS's stop code and reason for an essential container that exited.
+ */
+export interface ShortSlots {
+  readonly started: (number | string)[];
+  readonly exited0: (number | string)[];
+}
+
+/**
+ * Adds `slot` to `short` when one of the short forms says all of it, and says whether it did
+ * (else it is written as a record).
+ */
+export function addShortSlot(short: ShortSlots, slot: SlotState, arns: TaskArns): boolean {
+  const firstAttemptAlone =
+    slot.attempts === 1 &&
+    slot.taskArn !== undefined &&
+    slot.applicationFailures === 0 &&
+    slot.launchFailures === 0 &&
+    slot.failedTaskArns.length === 0 &&
+    slot.lastFailure === undefined &&
+    slot.failedAt === undefined &&
+    !slot.stopRequested &&
+    slot.retryAt === undefined &&
+    slot.report === undefined;
+  if (!firstAttemptAlone) return false;
+  if (
+    slot.phase === "running" &&
+    slot.exitCode === undefined &&
+    slot.stopCode === undefined &&
+    slot.stoppedReason === undefined &&
+    slot.stoppedAt === undefined
+  ) {
+    short.started.push(slot.index, arns.short(slot.taskArn));
+    return true;
+  }
+  if (
+    slot.phase === "succeeded" &&
+    slot.exitCode === 0 &&
+    slot.stopCode === CONTAINER_EXITED.stopCode &&
+    slot.stoppedReason === CONTAINER_EXITED.stoppedReason &&
+    slot.stoppedAt !== undefined
+  ) {
+    short.exited0.push(slot.index, arns.short(slot.taskArn), slot.stoppedAt);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The records a change's short forms stand for. An entry of the wrong kind gives a record the
+ * schema refuses; a list that is not one, or cut short, is refused here.
+ * @param where the checkpoint, for the error
+ */
+export function shortSlotRecords(
+  change: { readonly started?: unknown; readonly exited0?: unknown },
+  where: string,
+): StoredSlot[] {
+  const entries = (list: unknown, width: number, name: string): readonly unknown[] => {
+    if (list === undefined) return [];
+    if (Array.isArray(list) && list.length % width === 0) return list;
+    throw invalidShape(where, `${name}: not a list of ${String(width)} values per slot`);
+  };
+  const records: StoredSlot[] = [];
+  const started = entries(change.started, 2, "started");
+  for (let i = 0; i < started.length; i += 2) {
+    records.push({
+      index: started[i] as number,
+      phase: "running",
+      attempts: 1,
+      taskArn: started[i + 1] as string,
+    });
+  }
+  const exited = entries(change.exited0, 3, "exited0");
+  for (let i = 0; i < exited.length; i += 3) {
+    records.push({
+      index: exited[i] as number,
+      phase: "succeeded",
+      attempts: 1,
+      taskArn: exited[i + 1] as string,
+      exitCode: 0,
+      ...CONTAINER_EXITED,
+      stoppedAt: exited[i + 2] as number,
+    });
+  }
+  return records;
+}
+
 /** A change appended to a checkpoint (`JobStore.append`): one line of JSON. */
-type Change = Partial<Checkpoint> & { readonly failedTaskArnsAdded?: readonly string[] };
+type Change = Partial<Checkpoint> &
+  Partial<ShortSlots> & { readonly failedTaskArnsAdded?: readonly string[] };
 
 /**
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
- * fields it carries and the slots it lists (by `index`), and adds the failed tasks it lists to
+ * fields it carries and the slots it lists (by `index`, as records or in short forms), and adds the failed tasks it lists to
  * the run's. Changes older than the checkpoint (a save that replaced the checkpoint before the
  * changes could be cleared) are skipped, and so is a line cut short by a crash; a change that
  * does not follow on from the one before (read across a newer save) ends the merge. What they
  * held is found again in ECS on attach.
  */
-function withChanges(base: unknown, lines: readonly string[]): unknown {
+function withChanges(base: unknown, lines: readonly string[], where: string): unknown {
   if (base === null || typeof base !== "object" || !Array.isArray((base as Checkpoint).slots)) {
     return base;
   }
@@ -286,12 +387,13 @@ function withChanges(base: unknown, lines: readonly string[]): unknown {
     if (typeof change.seq !== "number" || change.seq <= (merged.seq ?? 0)) continue;
     // A gap: the changes were read across a newer save. What is merged so far is whole.
     if (change.seq !== (merged.seq ?? 0) + 1) break;
-    const { slots: changed = [], failedTaskArnsAdded = [], ...fields } = change;
+    const { slots: changed = [], failedTaskArnsAdded = [], started, exited0, ...fields } = change;
     Object.assign(merged, fields);
     if (failedTaskArnsAdded.length > 0 && Array.isArray(merged.failedTaskArns)) {
       merged.failedTaskArns = [...merged.failedTaskArns, ...failedTaskArnsAdded];
     }
     for (const slot of changed) slots.set(slot.index, slot);
+    for (const slot of shortSlotRecords({ started, exited0 }, where)) slots.set(slot.index, slot);
   }
   merged.slots = [...slots.values()] as Checkpoint["slots"];
   return merged;

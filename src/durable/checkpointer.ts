@@ -14,12 +14,14 @@ import { initialSlot, type SlotState } from "../execution/slot.js";
 import { textOf, type Logger } from "../logger.js";
 import type { JobResult, TaskFailure } from "../result.js";
 import {
+  addShortSlot,
   CHECKPOINT_VERSION,
   storedFailure,
   TaskArns,
   type Checkpoint,
   type CheckpointSlot,
   type CheckpointStopCause,
+  type ShortSlots,
   type StoredCheckpoint,
   type StoredSlot,
 } from "./checkpoint.js";
@@ -380,8 +382,8 @@ export function checkpointText(
 
 /**
  * A change to append (one line of JSON): the run's fields that move, the tasks that failed
- * since the last write (`failedTaskArns` grows only), and the slots that moved on. A reader
- * applies it over what it read before, so the run's identity, which never changes, is left out.
+ * since the last write (`failedTaskArns` grows only), and the slots that moved on (the
+ * commonest records in short form, `ShortSlots`). A reader applies it over what it read before, so the run's identity, which never changes, is left out.
  */
 function changeText(
   state: JobState,
@@ -391,8 +393,17 @@ function changeText(
   options: { readonly seq: number; readonly failedBefore: number; readonly arns: TaskArns },
 ): string {
   const { arns } = options;
+  const records: StoredSlot[] = [];
+  const short: ShortSlots = { started: [], exited0: [] };
+  for (const slot of changed) {
+    if (!addShortSlot(short, slot, arns)) {
+      records.push(storedSlot(slot, arns));
+    }
+  }
   // Before the head: the first task ARN written sets the prefix the head then carries.
-  const slots = JSON.stringify(changed.map((slot) => storedSlot(slot, arns)));
+  const slots = JSON.stringify(records);
+  const started = JSON.stringify(short.started);
+  const exited0 = JSON.stringify(short.exited0);
   const failed = state.failedTaskArns.slice(options.failedBefore).map((arn) => arns.short(arn));
   const head = JSON.stringify({
     seq: options.seq,
@@ -403,7 +414,7 @@ function changeText(
     ...(arns.prefix === undefined ? {} : { taskArnPrefix: arns.prefix }),
     savedAt: now,
   });
-  return `${head.slice(0, -1)},"slots":${slots}}`;
+  return `${head.slice(0, -1)},"slots":${slots},"started":${started},"exited0":${exited0}}`;
 }
 
 /** The checkpoint of a run's state (and, once it finished, its outcome). */
@@ -457,16 +468,16 @@ function networkOf(network: AwsVpcConfiguration): NonNullable<Checkpoint["networ
 }
 
 /**
- * The slots a whole checkpoint holds: those that moved from their initial value. A run's first
- * checkpoint, written before its first launch, then holds none.
+ * The slots a whole checkpoint holds: those ever launched. A run's first checkpoint, written
+ * before its first launch, then holds none.
  */
 function storedSlots(slots: readonly SlotState[], arns: TaskArns): StoredSlot[] {
   const stored: StoredSlot[] = [];
   for (const slot of slots) {
-    const record = storedSlot(slot, arns);
-    const initial =
-      record.phase === "pending" && record.attempts === 0 && Object.keys(record).length === 3;
-    if (!initial) stored.push(record);
+    // Every other field of a slot follows from a launch: one never launched is at its initial
+    // value, which a reader puts back (`parseCheckpoint`).
+    if (slot.phase === "pending" && slot.attempts === 0) continue;
+    stored.push(storedSlot(slot, arns));
   }
   return stored;
 }

@@ -1,10 +1,12 @@
 /**
  * What a checkpoint holds, written by `StoreCheckpoints` and read back by `parseCheckpoint`:
- * slots still at their initial value left out, task ARNs written as ids after the run's prefix.
+ * slots still at their initial value left out, task ARNs written as ids after the run's prefix,
+ * the commonest records of a change in short form.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseCheckpoint } from "../../src/durable/checkpoint.js";
-import { StoreCheckpoints } from "../../src/durable/checkpointer.js";
+import { checkpointText, StoreCheckpoints } from "../../src/durable/checkpointer.js";
 import { MemoryJobStore } from "../../src/durable/memory-store.js";
 import type { JobState } from "../../src/execution/job.js";
 import { initialSlot, type SlotState } from "../../src/execution/slot.js";
@@ -14,6 +16,15 @@ import { ManualClock } from "../../src/simulator/clock.js";
 const PREFIX = "arn:aws:ecs:us-west-2:123456789012:task/default/";
 const key = { jobId: "job1", runId: "run1" };
 const taskDefinitionArn = "arn:aws:ecs:us-west-2:123456789012:task-definition/f:1";
+
+const run1 = {
+  ...key,
+  cluster: "default",
+  taskDefinitionArn,
+  fingerprint: {},
+  startedAt: 1_000_000,
+  deadline: 4_600_000,
+};
 
 /** A run of `tasks` slots checkpointed into a memory store, one write per `beat()`. */
 async function checkpointedRun(tasks: number) {
@@ -30,19 +41,14 @@ async function checkpointedRun(tasks: number) {
   };
   const checkpoints = new StoreCheckpoints(
     { store, clock, logger: silentLogger, lease, leaseTtlMs: 45_000, intervalMs: 15_000 },
-    {
-      ...key,
-      cluster: "default",
-      taskDefinitionArn,
-      fingerprint: {},
-      startedAt: clock.now(),
-      deadline: clock.now() + 3_600_000,
-    },
+    run1,
   );
   await checkpoints.started(state, () => undefined);
   return {
     state,
     text: async () => (await store.load(key)) ?? "",
+    /** The last change appended (the last line of the stored text). */
+    lastChange: async () => ((await store.load(key)) ?? "").split("\n").at(-1) ?? "",
     /** Replaces slot `index` (as the job does, in place) and tells the checkpoints. */
     step(index: number, fields: Partial<SlotState>) {
       Object.assign(state.slots[index] as SlotState, fields);
@@ -130,3 +136,171 @@ describe("a run's checkpoint", () => {
     );
   });
 });
+
+/** What ECS says of a task whose essential container exited. */
+const EXITED = {
+  stopCode: "EssentialContainerExited",
+  stoppedReason: "Essential container in task exited",
+};
+
+describe("a change's short forms", () => {
+  it("write a first attempt's start and its exit 0 as list entries, read back as the records", async () => {
+    const run = await checkpointedRun(3);
+    run.step(1, { phase: "running", attempts: 1, taskArn: `${PREFIX}aaa`, lastStatus: "RUNNING" });
+    await run.beat();
+    expect(JSON.parse(await run.lastChange())).toMatchObject({ slots: [], started: [1, "aaa"] });
+    expect(parseCheckpoint(await run.text(), "in the test").slots[1]).toEqual({
+      index: 1,
+      phase: "running",
+      attempts: 1,
+      applicationFailures: 0,
+      launchFailures: 0,
+      taskArn: `${PREFIX}aaa`,
+      failedTaskArns: [],
+      stopRequested: false,
+    });
+
+    run.step(1, { phase: "succeeded", exitCode: 0, ...EXITED, stoppedAt: 1_200_000 });
+    await run.beat();
+    expect(JSON.parse(await run.lastChange())).toMatchObject({
+      slots: [],
+      started: [],
+      exited0: [1, "aaa", 1_200_000],
+    });
+    expect(parseCheckpoint(await run.text(), "in the test").slots[1]).toMatchObject({
+      phase: "succeeded",
+      attempts: 1,
+      taskArn: `${PREFIX}aaa`,
+      exitCode: 0,
+      ...EXITED,
+      stoppedAt: 1_200_000,
+    });
+  });
+
+  it("leave out what they cannot say: such a slot is written as a record", async () => {
+    const run = await checkpointedRun(3);
+    // A second attempt, and a stop other than the container's exit.
+    run.step(0, { phase: "running", attempts: 2, launchFailures: 1, taskArn: `${PREFIX}aaa` });
+    run.step(1, {
+      phase: "succeeded",
+      attempts: 1,
+      taskArn: `${PREFIX}bbb`,
+      exitCode: 0,
+      stopCode: "UserInitiated",
+      stoppedReason: "stopped by hand",
+      stoppedAt: 1_100_000,
+    });
+    await run.beat();
+    const change = JSON.parse(await run.lastChange()) as { slots: { index: number }[] };
+    expect(change).toMatchObject({ started: [], exited0: [] });
+    expect(change.slots.map((s) => s.index).sort()).toEqual([0, 1]);
+    expect(parseCheckpoint(await run.text(), "in the test").slots[1]).toMatchObject({
+      stopCode: "UserInitiated",
+      stoppedReason: "stopped by hand",
+    });
+  });
+
+  it("are read back as the slot a whole checkpoint would give, whatever the slot", async () => {
+    const failure = fc.record({
+      kind: fc.constantFrom("launch", "exit"),
+      reason: fc.constant("it failed"),
+    });
+    const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined });
+    const fieldsOfSlot = {
+      phase: fc.constantFrom(
+        "launching",
+        "running",
+        "reporting",
+        "backoff",
+        "succeeded",
+        "failed",
+        "stopped",
+      ),
+      attempts: fc.integer({ min: 1, max: 2 }),
+      applicationFailures: fc.integer({ min: 0, max: 1 }),
+      launchFailures: fc.integer({ min: 0, max: 1 }),
+      taskArn: optional(fc.constantFrom(`${PREFIX}aaa`, "arn:aws:ecs:us-west-2:1:task/other/b")),
+      failedTaskArns: fc.constantFrom([], [`${PREFIX}zzz`]),
+      exitCode: optional(fc.constantFrom(0, 1, null)),
+      stopCode: optional(fc.constantFrom(EXITED.stopCode, "TaskFailedToStart")),
+      stoppedReason: optional(fc.constantFrom(EXITED.stoppedReason, "other")),
+      lastFailure: optional(failure),
+      failedAt: optional(fc.constant(1_050_000)),
+      stoppedAt: optional(fc.constantFrom(1_100_000, 1_100_000.5)),
+      stopRequested: fc.boolean(),
+      retryAt: optional(fc.constant(1_300_000)),
+      report: optional(fc.record({ failure, willRetry: fc.boolean() })),
+    };
+    const anySlot = fc.record(fieldsOfSlot);
+    // Mostly a slot a short form says, or one that differs from it in a field or two: a slot
+    // drawn at random almost never is one.
+    const short = fc.constantFrom(
+      { phase: "running", attempts: 1, taskArn: `${PREFIX}aaa` },
+      {
+        phase: "succeeded",
+        attempts: 1,
+        taskArn: `${PREFIX}aaa`,
+        exitCode: 0,
+        ...EXITED,
+        stoppedAt: 1_100_000,
+      },
+    );
+    const nearShort = fc
+      .tuple(short, anySlot, fc.subarray(Object.keys(fieldsOfSlot), { maxLength: 2 }))
+      .map(([base, other, fields]) => ({
+        ...base,
+        ...Object.fromEntries(fields.map((f) => [f, other[f as keyof typeof other]])),
+      }));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(short, nearShort, anySlot), async (fields) => {
+        const run = await checkpointedRun(1);
+        run.step(0, fields);
+        await run.beat();
+        const whole = checkpointText(run1, run.state, undefined, 2_000_000);
+        const fromChange = parseCheckpoint(await run.text(), "in the test").slots[0];
+        const fromWhole = parseCheckpoint(whole, "in the test").slots[0];
+        expect(fromChange).toEqual(fromWhole);
+        expect(fromChange).toMatchObject(definedOf(fields));
+      }),
+      {
+        numRuns: Number(process.env.FC_RUNS ?? 300),
+        seed: Number(process.env.FC_SEED ?? 20261207),
+      },
+    );
+  });
+
+  it("are refused when a list is cut short", () => {
+    const base = checkpointText(
+      run1,
+      {
+        ...key,
+        cluster: "default",
+        taskDefinitionArn,
+        startedAt: 1,
+        slots: [initialSlot(0, "t-0")],
+        failedTaskArns: [],
+      },
+      undefined,
+      2,
+      { seq: 1 },
+    );
+    const change = JSON.stringify({
+      seq: 2,
+      state: "running",
+      savedAt: 3,
+      slots: [],
+      started: [0],
+    });
+    expect(() => parseCheckpoint(`${base}\n${change}`, "in the test")).toThrow(
+      expect.objectContaining({
+        code: "CHECKPOINT_INVALID",
+        message: expect.stringContaining("started: not a list of 2 values per slot") as unknown,
+      }),
+    );
+  });
+});
+
+/** The fields of `value` that are set (a checkpoint holds no field set to undefined). */
+function definedOf(value: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
