@@ -261,7 +261,7 @@ const CONTAINER_EXITED = {
 /**
  * A change's slots in short form. Nearly every record a run appends is a task's first attempt
  * starting, or that attempt exiting 0: a change writes those as entries of flat lists, a
- * fifth of the object's bytes to build, serialise and write. Each entry stands for the whole
+ * quarter to a half of the object's bytes, and no object to build. Each entry stands for the whole
  * record, so a reader needs nothing before it to expand one.
  * - `started`: `index, task` per slot: `{ index, phase: "running", attempts: 1, taskArn }`;
  * - `exited0`: `index, task, stoppedAt` per slot: the same task `succeeded`, exit code 0, and
