@@ -27,6 +27,7 @@ import {
 } from "./checkpoint.js";
 import {
   EcsBatchLeaseError,
+  NO_OWNER,
   renewed,
   type JobStore,
   type Lease,
@@ -260,13 +261,46 @@ export class StoreCheckpoints implements JobCheckpoints {
         });
       }
     } catch (error) {
+      if (isVanished(error)) return this.#retake(error);
       if (!this.#failed(error)) return false;
     }
     try {
       if (!renewed) this.#lease = await store.renew(this.#lease, leaseTtlMs, clock.now());
     } catch (error) {
+      return isVanished(error) ? this.#retake(error) : this.#failed(error);
+    }
+    return true;
+  }
+
+  /**
+   * The run's lease record is gone from the store (a state directory cleaned up, an item
+   * deleted by hand). While this process's lease is still good by its clock, nobody can have
+   * taken the run over (a successor's record would be there instead), so rather than leave the
+   * run's tasks unwatched it takes the lease again and writes the run whole on the next beat.
+   * A lease that had lapsed is lost as any other: another process may have carried the run on
+   * (and ended it) before the records went.
+   */
+  async #retake(vanished: EcsBatchLeaseError): Promise<boolean> {
+    const { clock, store, leaseTtlMs, logger } = this.#ctx;
+    if (this.#stopped.signal.aborted || this.#lease.expiresAt <= clock.now()) {
+      return this.#failed(vanished);
+    }
+    try {
+      this.#lease = await store.acquire(
+        this.#lease.key,
+        this.#lease.owner,
+        leaseTtlMs,
+        clock.now(),
+      );
+    } catch (error) {
       return this.#failed(error);
     }
+    this.#wholeWritten = false;
+    this.#dirty = true;
+    logger.warn(
+      "the run's lease and checkpoint were removed from the store while this process drove it; it took the lease again and writes the checkpoint anew",
+      { jobId: this.#run.jobId, runId: this.#run.runId },
+    );
     return true;
   }
 
@@ -359,6 +393,11 @@ export class StoreCheckpoints implements JobCheckpoints {
       last.stopCause !== state.stopCause
     );
   }
+}
+
+/** A lease error saying the run has no lease record in the store at all. */
+function isVanished(error: unknown): error is EcsBatchLeaseError {
+  return error instanceof EcsBatchLeaseError && error.owner === NO_OWNER;
 }
 
 /**

@@ -106,6 +106,27 @@ export function storeContract(make: () => StorePair | Promise<StorePair>): void 
     ]);
   });
 
+  it("a run deleted under its owner: its lease is lost to nobody, and can be taken afresh", async () => {
+    const { a, b } = await make();
+    const lease = await a.acquire(key, "worker-a", 15_000, 1000);
+    await a.save(key, '{"seq":1}', lease);
+    await append(a, '{"seq":2}', lease);
+    await b.delete(key);
+    await expect(a.renew(lease, 15_000, 2000)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+      owner: "nobody",
+    });
+    await expect(append(a, '{"seq":3}', lease)).rejects.toMatchObject({
+      code: "LEASE_LOST",
+      owner: "nobody",
+    });
+    expect(await b.load(key)).toBeUndefined();
+    const again = await a.acquire(key, "worker-a", 15_000, 3000);
+    await a.save(key, '{"seq":3}', again);
+    await append(a, '{"seq":4}', again);
+    expect(await b.load(key)).toBe('{"seq":3}\n{"seq":4}');
+  });
+
   it("renews the lease with a change when asked, as renew would", async () => {
     const { a, b } = await make();
     const lease = await a.acquire(key, "worker-a", 15_000, 1000);
