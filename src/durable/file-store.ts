@@ -19,7 +19,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, write, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as realSleep } from "node:timers/promises";
 import { infoOf } from "./memory-store.js";
@@ -122,6 +122,7 @@ export class FileJobStore implements JobStore {
       // Changes left behind by a crash here are older than the checkpoint: reading skips them.
       this.#closeChanges(key);
       await rm(paths.changes, { force: true });
+      await removeTemporaries(paths);
     });
     this.saves++;
   }
@@ -181,6 +182,7 @@ export class FileJobStore implements JobStore {
     await rm(paths.checkpoint, { force: true });
     await rm(paths.changes, { force: true });
     await rm(paths.lease, { force: true });
+    await removeTemporaries(paths);
   }
 
   async acquire(key: RunKey, owner: string, ttlMs: number, now: number): Promise<Lease> {
@@ -416,6 +418,27 @@ async function writeAtomically(dir: string, path: string, text: string): Promise
   } catch (error) {
     await rm(temporary, { force: true });
     throw storeError(`cannot write ${path}`, error);
+  }
+}
+
+/**
+ * Removes the temporary files of the run's checkpoint that a process killed mid-save left
+ * (`writeAtomically`'s, each as large as a checkpoint). Called under the run's lock, or for a
+ * run being forgotten: no save of the run is under way.
+ */
+async function removeTemporaries(paths: RunPaths): Promise<void> {
+  const prefix = `${basename(paths.checkpoint)}.`;
+  let names: string[];
+  try {
+    names = await readdir(paths.dir);
+  } catch (error) {
+    if (isMissing(error)) return;
+    throw storeError(`cannot read ${paths.dir}`, error);
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith(".tmp")) {
+      await rm(join(paths.dir, name), { force: true });
+    }
   }
 }
 

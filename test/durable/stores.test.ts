@@ -61,6 +61,28 @@ describe("FileJobStore", () => {
   });
 });
 
+describe("FileJobStore: the temporary file of a save killed midway", () => {
+  it("is removed by the run's next save, or when the run is deleted; another run's stays", async () => {
+    const dir = tempDir();
+    const store = new FileJobStore(dir);
+    const lease = await store.acquire(key, "w", 15_000, 0);
+    await store.save(key, '{"seq":1}', lease);
+    const left = join(dir, "job1", "run1.json.4242.k3j5.tmp");
+    const otherRun = join(dir, "job1", "run10.json.4242.k3j5.tmp");
+    writeFileSync(left, '{"seq":2,"cut sh');
+    writeFileSync(otherRun, "{}");
+    await store.save(key, '{"seq":3}', lease);
+    expect(readdirSync(join(dir, "job1")).sort()).toEqual([
+      "run1.json",
+      "run1.lease.json",
+      "run10.json.4242.k3j5.tmp",
+    ]);
+    writeFileSync(left, '{"seq":4,"cut sh');
+    await store.delete(key);
+    expect(readdirSync(join(dir, "job1"))).toEqual(["run10.json.4242.k3j5.tmp"]);
+  });
+});
+
 describe("FileJobStore: a lock left by a process killed while holding it", () => {
   it.each([
     ["a lock directory", (path: string) => mkdirSync(path)],
