@@ -422,7 +422,8 @@ export function checkpointText(
 /**
  * A change to append (one line of JSON): the run's fields that move, the tasks that failed
  * since the last write (`failedTaskArns` grows only), and the slots that moved on (the
- * commonest records in short form, `ShortSlots`). A reader applies it over what it read before, so the run's identity, which never changes, is left out.
+ * commonest records in short form, `ShortSlots`). A reader applies it over what it read
+ * before, so the run's identity, which never changes, is left out.
  */
 function changeText(
   state: JobState,
