@@ -415,30 +415,53 @@ export class JobExecution {
         this.#run(index, { kind: "sleep", ms: wait });
         return;
       }
-      case "launching": {
-        const attempt = slot.attempts + 1;
-        const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
-        this.#services.launcher.lookup(request, this.#stopWatchDeadline.signal).then(
-          (found) => {
-            const task = found.ok
-              ? (found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0])
-              : undefined;
-            if (task !== undefined) {
-              this.#step(index, {
-                kind: "launched",
-                attempt,
-                result: { kind: "started", task },
-              });
-            } else {
-              this.#launch(index, attempt, false);
-            }
-          },
-          (error: unknown) => this.#fail(error, index),
+      case "launching":
+        this.#settleInherited(index, slot.attempts + 1).catch((error: unknown) =>
+          this.#fail(error, index),
         );
         return;
-      }
       default:
         return;
+    }
+  }
+
+  /**
+   * Settles a RunTask a previous process sent and never saw answered: its task, if ECS
+   * started it, is looked up; if none is found the request is sent again with the same token
+   * (ECS then starts at most one task for the two). A stopping run sends nothing, yet ECS may
+   * still start the task of the request in flight, after this process took the run: so it
+   * looks again every few seconds until the stop watch is over, and stops the task when it
+   * appears. Given up then, the attempt gets the job's last lookup (`#settleUnsettled`).
+   */
+  async #settleInherited(index: number, attempt: number): Promise<void> {
+    const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
+    const launcher = this.#services.launcher;
+    const deadline = this.#stopWatchDeadline.signal;
+    let sent = false;
+    for (;;) {
+      const found = await launcher.lookup(request, deadline);
+      const task = found.ok
+        ? (found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0])
+        : undefined;
+      if (task !== undefined) {
+        this.#step(index, { kind: "launched", attempt, result: { kind: "started", task } });
+        return;
+      }
+      if (!sent && !this.#stopping.signal.aborted) {
+        sent = true;
+        const result = await launcher.launch(request, this.#stopping.signal, this.#launchOptions);
+        // Not sent (the run began stopping first), or sent and refused: the earlier request may
+        // still start its task, as above.
+        if (result.kind !== "aborted") {
+          this.#step(index, { kind: "launched", attempt, result });
+          return;
+        }
+      }
+      if (!(await sleepUnlessAborted(this.#services.clock, STOPPING_POLL_MS, deadline))) {
+        // The stop watch gave the slot up meanwhile.
+        this.#unsettled.push({ index, attempt });
+        return;
+      }
     }
   }
 

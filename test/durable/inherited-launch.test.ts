@@ -1,0 +1,58 @@
+/**
+ * A RunTask the previous process sent and never saw answered, taken up by the process that
+ * attaches while the run is stopping: ECS may start that task after the attach, so the
+ * successor keeps looking for it (for the stop watch's length) and stops it when it appears,
+ * rather than give the slot up at once and leave the task running unwatched. Found by
+ * `FC_SEED=53 FC_RUNS=300 npx vitest run test/durable/properties.test.ts`.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryJobStore } from "../../src/index.js";
+import { durableJob, world } from "./harness.js";
+
+/** One ten-minute task whose RunTask takes 8 s to answer (ECS starts it when the answer leaves). */
+function slowLaunch() {
+  const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 8_000 : 0) } });
+  w.aws.script({}, { runMs: 10 * 60_000 });
+  const store = new MemoryJobStore();
+  const job = durableJob({ taskCount: 1 });
+  const first = w.host({ store });
+  const handle = first.runner.submit(job);
+  return { ...w, store, job, first, handle };
+}
+
+describe("a RunTask in flight when the run changes hands", () => {
+  it("cancelled, then handed over before ECS answered: the successor stops the task when it appears", async () => {
+    const { aws, clock, host, until, store, job, handle } = slowLaunch();
+    await until(() => aws.count("RunTask") === 1);
+    handle.cancel("drawn cancel");
+    await clock.runUntil(handle.detach());
+    expect(aws.tasks()).toHaveLength(0);
+
+    const second = host({ store });
+    const result = await clock.runUntil(second.runner.attach(job, { runId: handle.runId }).result);
+    // Whatever ECS still does with the first host's request, it has done a few minutes on.
+    await clock.runUntil(clock.sleep(5 * 60_000));
+    expect(result.status).toBe("cancelled");
+    expect(aws.count("RunTask")).toBe(1);
+    expect(aws.tasks()).toHaveLength(1);
+    aws.assert.noUnfinishedTasks();
+    expect(result.tasks[0]?.taskArn).toBe(aws.tasks()[0]?.taskArn);
+  });
+
+  it("handed over, then the successor cancelled before it sent the RunTask again: it stops the task when it appears", async () => {
+    const { aws, clock, host, until, store, job, handle } = slowLaunch();
+    await until(() => aws.count("RunTask") === 1);
+    await clock.runUntil(handle.detach());
+
+    const second = host({ store });
+    const attached = second.runner.attach(job, { runId: handle.runId });
+    attached.cancel("cancelled at once");
+    const result = await clock.runUntil(attached.result);
+    await clock.runUntil(clock.sleep(5 * 60_000));
+    expect(result.status).toBe("cancelled");
+    expect(aws.count("RunTask")).toBe(1);
+    expect(aws.tasks()).toHaveLength(1);
+    aws.assert.noUnfinishedTasks();
+    aws.assert.noDuplicateTasks();
+  });
+});
