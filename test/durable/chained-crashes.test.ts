@@ -24,6 +24,12 @@ const scenario = fc.record({
   fileStore: fc.boolean(),
   timeout: fc.constantFrom("1h", "6m"),
   scripts: taskScripts(5),
+  /** The first host hands the run over instead of dying. */
+  handOver: fc.boolean(),
+  /** The first host cancels the run, if it is still alive then. */
+  cancelAtMs: fc.option(fc.integer({ min: 0, max: 90_000 }), { nil: undefined }),
+  /** 30 s: longer than a lease's time to live, so a RunTask can outlast its host. */
+  launchLatencyMs: fc.constantFrom(0, 0, 8_000, 30_000),
 });
 
 /** A few tasks whose every attempt has an outcome drawn, and hosts that die often. */

@@ -27,7 +27,8 @@ const scenario = fc.record({
   cancelAtMs: fc.option(fc.integer({ min: 0, max: 400_000 }), { nil: undefined }),
   /** Half the cancels are followed by the crash within a poll interval (5 s). */
   crashAfterCancelMs: fc.option(fc.integer({ min: 0, max: 5_000 })),
-  launchLatencyMs: fc.constantFrom(0, 0, 8_000),
+  /** 30 s: longer than the lease's time to live, so a RunTask can outlast its host's lease. */
+  launchLatencyMs: fc.constantFrom(0, 0, 8_000, 30_000),
   /** With a store and no hand-over, half the first hosts are frozen, not killed, and woken. */
   freezeForMs: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: undefined }),
 });
