@@ -98,6 +98,8 @@ export type ActionHandler = (input: Record<string, unknown>) => Record<string, u
 /** The shared front of the simulated services. */
 export class CallControl {
   readonly calls: CallRecord[] = [];
+  /** Task ARNs an ECS answer that reached its caller named: the tasks a caller could know of. */
+  readonly answeredTaskArns = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #buckets: TokenBucket[] = [];
   readonly #faults: { rule: FaultRule; used: number }[] = [];
@@ -182,6 +184,7 @@ export class CallControl {
           sync();
           const output = handler(input);
           if (fault?.afterProcessing === true) throw this.#faultError(fault, requestId);
+          if (service === "ecs") this.#noteTaskArns(output);
           return {
             // Handlers build fresh objects and freeze shared state, so nothing is copied here.
             ...output,
@@ -193,6 +196,15 @@ export class CallControl {
         }
       },
     };
+  }
+
+  /** Notes the task ARNs an ECS answer names (RunTask's and DescribeTasks' tasks, ListTasks' ARNs). */
+  #noteTaskArns(output: Record<string, unknown>): void {
+    const { tasks, taskArns } = output as { tasks?: { taskArn?: string }[]; taskArns?: string[] };
+    for (const task of tasks ?? []) {
+      if (task.taskArn !== undefined) this.answeredTaskArns.add(task.taskArn);
+    }
+    for (const arn of taskArns ?? []) this.answeredTaskArns.add(arn);
   }
 
   /** Takes tokens from a bucket other than the per-call ones (Fargate task launches). */

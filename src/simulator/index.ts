@@ -123,6 +123,11 @@ export interface SimulatedAws {
   readonly accountId: string;
   /** Every call received, in order, failed ones included. */
   readonly calls: readonly CallRecord[];
+  /**
+   * Task ARNs some ECS answer that reached its caller named (RunTask, DescribeTasks, ListTasks):
+   * a task outside it, and no longer known to ECS, is one no caller could have learned of.
+   */
+  readonly answeredTaskArns: ReadonlySet<string>;
   /** Calls of one action so far. */
   count(action: string): number;
   /** The recorded calls of one action. */
@@ -238,6 +243,7 @@ export function createSimulatedAws(options: SimulatedAwsOptions = {}): Simulated
     region,
     accountId,
     calls: control.calls,
+    answeredTaskArns: control.answeredTaskArns,
     count: (action) => control.count(action),
     callsTo: (action) => control.calls.filter((c) => c.action === action),
     inputs: <T>(action: string) =>

@@ -155,7 +155,13 @@ describe("invariants over random scenarios", () => {
         aws.assert.noUnfinishedTasks();
         aws.assert.noDuplicateTasks();
         const accounted = new Set(result.tasks.flatMap((t) => [t.taskArn, ...t.failedTaskArns]));
-        for (const h of aws.taskHistory) expect(accounted.has(h.taskArn)).toBe(true);
+        const stillKnown = new Set(aws.tasks().map((t) => t.taskArn));
+        for (const h of aws.taskHistory) {
+          // A task ECS forgot (`missingAfterMs`) before any answer named it (every RunTask answer
+          // for it lost) is one no caller could learn of.
+          if (!stillKnown.has(h.taskArn) && !aws.answeredTaskArns.has(h.taskArn)) continue;
+          expect(accounted.has(h.taskArn)).toBe(true);
+        }
 
         // Events: jobCompleted once, last, with this result.
         expect(events.filter((e) => e.name === "jobCompleted")).toHaveLength(1);
