@@ -17,6 +17,7 @@ import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
 import { taskName } from "../request/naming.js";
 import { launchReservations, type Launcher, type LaunchOptions } from "./launcher.js";
+import { settlingTask } from "./lookup.js";
 import { essentialContainers } from "./outcome.js";
 import type { PreparedJob } from "../prepare/prepare.js";
 import type { RetryContext, RetryPolicy } from "./retry.js";
@@ -440,9 +441,7 @@ export class JobExecution {
     let sent = false;
     for (;;) {
       const found = await launcher.lookup(request, deadline);
-      const task = found.ok
-        ? (found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0])
-        : undefined;
+      const task = found.ok ? settlingTask(found.tasks) : undefined;
       if (task !== undefined) {
         this.#step(index, { kind: "launched", attempt, result: { kind: "started", task } });
         return;

@@ -20,7 +20,7 @@ import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { formatDuration } from "../job/duration.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { SharedAbortListeners } from "./abort-listeners.js";
-import { findStartedTasks, type LookupResult } from "./lookup.js";
+import { findStartedTasks, settlingTask, type LookupResult } from "./lookup.js";
 import { launchFailure } from "./outcome.js";
 import { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 import type { TaskFailure } from "../result.js";
@@ -362,7 +362,7 @@ export class Launcher {
       );
       return { settled: false };
     }
-    const task = found.tasks.find((t) => t.lastStatus !== "STOPPED") ?? found.tasks[0];
+    const task = settlingTask(found.tasks);
     return task === undefined ? { settled: true } : { task, settled: true };
   }
 

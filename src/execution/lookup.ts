@@ -137,6 +137,14 @@ export async function describeWithTags(
 }
 
 /**
+ * The task a lookup settles an attempt with: one not yet stopped if there is one (a request
+ * normally starts one task), else the first found.
+ */
+export function settlingTask(tasks: readonly Task[]): Task | undefined {
+  return tasks.find((t) => t.lastStatus !== "STOPPED") ?? tasks[0];
+}
+
+/**
  * The tasks `request` started, found by its `startedBy` and tags. Each call is retried on
  * throttling and transient errors up to `attempts` times (default 4; `Infinity` until `signal`
  * aborts); `signal` ends the lookup.
