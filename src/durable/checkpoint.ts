@@ -261,8 +261,8 @@ const CONTAINER_EXITED = {
 /**
  * A change's slots in short form. Nearly every record a run appends is a task's first attempt
  * starting, or that attempt exiting 0: a change writes those as entries of flat lists, a
- * quarter to a half of the object's bytes, and no object to build. Each entry stands for the whole
- * record, so a reader needs nothing before it to expand one.
+ * quarter to a half of the object's bytes, and no object to build. Each entry stands for the
+ * whole record, so a reader needs nothing before it to expand one.
  * - `started`: `index, task` per slot: `{ index, phase: "running", attempts: 1, taskArn }`;
  * - `exited0`: `index, task, stoppedAt` per slot: the same task `succeeded`, exit code 0, and
  *   ECS's stop code and reason for an essential container that exited.
@@ -357,8 +357,8 @@ type Change = Partial<Checkpoint> &
 
 /**
  * A checkpoint with the changes appended after it applied in order: each replaces the run's
- * fields it carries and the slots it lists (by `index`, as records or in short forms), and adds the failed tasks it lists to
- * the run's. Changes older than the checkpoint (a save that replaced the checkpoint before the
+ * fields it carries and the slots it lists (by `index`, as records or in short forms), and
+ * adds the failed tasks it lists to the run's. Changes older than the checkpoint (a save that replaced the checkpoint before the
  * changes could be cleared) are skipped, and so is a line cut short by a crash; a change that
  * does not follow on from the one before (read across a newer save) ends the merge. What they
  * held is found again in ECS on attach.

@@ -198,7 +198,7 @@ export class CallControl {
     };
   }
 
-  /** Notes the task ARNs an ECS answer names (RunTask's and DescribeTasks' tasks, ListTasks' ARNs). */
+  /** Notes the task ARNs an ECS answer names: RunTask's and DescribeTasks' tasks, ListTasks'. */
   #noteTaskArns(output: Record<string, unknown>): void {
     const { tasks, taskArns } = output as { tasks?: { taskArn?: string }[]; taskArns?: string[] };
     for (const task of tasks ?? []) {
