@@ -124,10 +124,12 @@ export async function play(
     const store = storeOf();
     const current = host(store === undefined ? {} : { store });
     if (life > 0) attaches++;
+    // An attacher waits out any run drawn (2 h at most): a host frozen for less than a lease's
+    // time to live wakes still owning the run, and may drive it to its end.
     const handle =
       life === 0
         ? current.runner.submit(job)
-        : current.runner.attach(job, { waitForLease: 600_000 });
+        : current.runner.attach(job, { waitForLease: 3 * 3_600_000 });
     const settled = { done: false, asleep: false };
     void handle.result.then(
       (value) => {
