@@ -5,6 +5,7 @@
 export {
   defaultClients,
   DEFAULT_OVERDUE_GRACE_MS,
+  DEFAULT_STOP_JOB_SETTLE_MS,
   EcsBatchRunner,
   type AttachOptions,
   type CloseOptions,
@@ -17,6 +18,7 @@ export {
   type RunQuery,
   type RunTaskView,
   type RunView,
+  type StopJobQuery,
   type StopJobResult,
   type StopOverdueResult,
 } from "./runner.js";

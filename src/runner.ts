@@ -22,7 +22,7 @@ import {
   type StopCause,
 } from "./execution/job.js";
 import { essentialContainers } from "./execution/outcome.js";
-import { stopReason } from "./execution/stopper.js";
+import { STOP_JOB_CAUSE, stopReason, TaskStopper } from "./execution/stopper.js";
 import {
   fingerprintDiff,
   jobFingerprint,
@@ -40,6 +40,7 @@ import {
   rebuildRun,
   stopCauseIn,
   type RebuiltRun,
+  type RunFilter,
   type RunTask,
 } from "./durable/ecs-runs.js";
 import {
@@ -61,7 +62,6 @@ import {
 } from "./prepare/prepare.js";
 import { AdaptiveRateLimiter, type RateLimit } from "./aws/rate-limiter.js";
 import { defaultRetryPolicy, type RetryPolicy } from "./execution/retry.js";
-import { TaskStopper } from "./execution/stopper.js";
 import type { JobResult } from "./result.js";
 import { TaskWatcher } from "./execution/watcher.js";
 import { CloudWatchLogFetcher, type LogFetcher } from "./logs/fetcher.js";
@@ -194,6 +194,21 @@ export interface RunQuery {
   readonly family?: string;
 }
 
+/** Which runs `stopJob` stops, and how. */
+export interface StopJobQuery extends RunQuery {
+  /** Added to every StopTask reason: `ecs-batch-runner: job <jobId> stopped by stopJob: <reason>`. */
+  readonly reason?: string;
+  /**
+   * How long after a task of the runs was created `stopJob` keeps looking for more (ms): a
+   * RunTask that a host sent just before it died can start its task after the first look. It
+   * looks every 5 s until no task of the runs was created within this, for 5 minutes at most;
+   * with a store, an unfinished run's last checkpoint counts as a task created then (a host
+   * that died before ECS showed any of its tasks). Default 30 s; 0 returns after the first
+   * look. Runs whose last task was created longer ago are stopped in one look.
+   */
+  readonly settleMs?: number;
+}
+
 /** What `stopJob` did. */
 export interface StopJobResult {
   /** The runs whose tasks were found. */
@@ -260,6 +275,13 @@ export interface StopOverdueResult {
   /** Tasks StopTask could not stop (logged): still running. */
   readonly failedTaskArns: readonly string[];
 }
+
+/** How long after a run's latest task was created `stopJob` looks for more, by default. */
+export const DEFAULT_STOP_JOB_SETTLE_MS = 30_000;
+/** How often `stopJob` looks for late tasks meanwhile. */
+const SETTLE_LOOK_MS = 5000;
+/** How long `stopJob` looks for late tasks at most: a run still launching has an owner. */
+const SETTLE_LIMIT_MS = 5 * 60_000;
 
 /** How far past its deadline `stopOverdue` lets a task run by default. */
 export const DEFAULT_OVERDUE_GRACE_MS = 5 * 60_000;
@@ -1002,23 +1024,84 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   /**
    * Stops every unfinished task of a job's runs (or of one run), found in ECS by their tags:
    * the janitor for a run whose process is gone. Works from any process, with or without the
-   * job's input. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`).
+   * job's input. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`), and
+   * read as the run's cancel: its owner, if it is alive after all, stops the rest of the run,
+   * and a process that attaches later ends it cancelled, launching nothing. While a task of the
+   * runs was created less than `settleMs` ago, it looks again for tasks that start late.
    */
-  async stopJob(query: RunQuery & { readonly reason?: string }): Promise<StopJobResult> {
-    const { cluster, tasks } = await this.#findQueried(query, false);
+  async stopJob(query: StopJobQuery): Promise<StopJobResult> {
+    const settleMs = query.settleMs ?? DEFAULT_STOP_JOB_SETTLE_MS;
+    if (!(Number.isFinite(settleMs) && settleMs >= 0)) {
+      throw new EcsBatchValidationError([
+        { path: "settleMs", message: "must be a number of milliseconds ≥ 0, e.g. 30000" },
+      ]);
+    }
+    const firstLook = this.clock.now();
+    // Stopped tasks too: when the runs' latest task was created says whether to look again.
+    const { cluster, tasks } = await this.#findQueried(query, true);
     const reason = stopReason(
       query.jobId,
-      `stopped by stopJob${query.reason === undefined ? "" : `: ${query.reason}`}`,
+      `${STOP_JOB_CAUSE}${query.reason === undefined ? "" : `: ${query.reason}`}`,
     );
-    const live = tasks.filter((t) => t.task.lastStatus !== "STOPPED");
-    const outcomes = await Promise.all(
-      live.map((t) => this.stopper.stop(cluster, t.task.taskArn ?? "", reason)),
-    );
-    return {
-      runIds: [...new Set(tasks.map((t) => t.runId))],
-      stoppedTaskArns: live.filter((_, i) => outcomes[i] === true).map((t) => t.task.taskArn ?? ""),
-      failedTaskArns: live.filter((_, i) => outcomes[i] !== true).map((t) => t.task.taskArn ?? ""),
+    const seen = new Set(tasks.map((t) => t.task.taskArn ?? ""));
+    const runIds = new Set(tasks.map((t) => t.runId));
+    const stopped: string[] = [];
+    const failed: string[] = [];
+    const stopLive = async (found: readonly RunTask[]): Promise<void> => {
+      const live = found
+        .map((t) => t.task)
+        .filter((t) => t.desiredStatus !== "STOPPED" && t.lastStatus !== "STOPPED");
+      const outcomes = await Promise.all(
+        live.map((t) => this.stopper.stop(cluster, t.taskArn ?? "", reason)),
+      );
+      live.forEach((t, i) => (outcomes[i] === true ? stopped : failed).push(t.taskArn ?? ""));
     };
+    await stopLive(tasks);
+    let newest = latestCreated(tasks, await this.#lastSaved(query));
+    const lookUntil = (): number =>
+      newest === undefined ? firstLook : Math.min(newest + settleMs, firstLook + SETTLE_LIMIT_MS);
+    while (this.clock.now() < lookUntil()) {
+      await this.clock.sleep(Math.min(SETTLE_LOOK_MS, lookUntil() - this.clock.now()));
+      const late = await findRunTasks(
+        { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
+        { ...runFilter(query, cluster), stopped: false },
+        { known: seen },
+      );
+      for (const t of late) {
+        seen.add(t.task.taskArn ?? "");
+        runIds.add(t.runId);
+      }
+      await stopLive(late);
+      newest = latestCreated(late, newest);
+    }
+    return { runIds: [...runIds], stoppedTaskArns: stopped, failedTaskArns: failed };
+  }
+
+  /**
+   * When the store last heard from an unfinished run of the query (its last checkpoint's time):
+   * a host that died before ECS showed any task of its run may still have its first RunTasks in
+   * flight. Read as a hint: a store that cannot say gives nothing, and the janitor goes on.
+   */
+  async #lastSaved(query: RunQuery): Promise<number | undefined> {
+    const store = this.#options.store;
+    if (store === undefined) return undefined;
+    let latest: number | undefined;
+    try {
+      for (const info of await store.list(query.jobId)) {
+        if (info.state !== "running") continue;
+        if (query.runId !== undefined && info.runId !== query.runId) continue;
+        const text = await store.load(info);
+        if (text === undefined) continue;
+        const { savedAt } = parseCheckpoint(text, `of run ${info.runId} of job ${query.jobId}`);
+        latest = Math.max(latest ?? savedAt, savedAt);
+      }
+    } catch (error) {
+      this.logger.warn("stopJob could not read the store; it looks in ECS only", {
+        jobId: query.jobId,
+        error: textOf(error),
+      });
+    }
+    return latest;
   }
 
   /**
@@ -1165,13 +1248,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const cluster = query.cluster ?? "default";
     const tasks = await findRunTasks(
       { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
-      {
-        cluster,
-        jobId: query.jobId,
-        stopped,
-        ...(query.runId === undefined ? {} : { runId: query.runId }),
-        ...(query.family === undefined ? {} : { family: query.family }),
-      },
+      { ...runFilter(query, cluster), stopped },
     );
     return { cluster, tasks };
   }
@@ -1308,3 +1385,23 @@ function regionConfig(region: string | undefined): { region?: string } {
 }
 
 export { defaultClients } from "./aws-clients.js";
+
+/** The ECS filter of a janitor's query. */
+function runFilter(query: RunQuery, cluster: string): RunFilter {
+  return {
+    cluster,
+    jobId: query.jobId,
+    ...(query.runId === undefined ? {} : { runId: query.runId }),
+    ...(query.family === undefined ? {} : { family: query.family }),
+  };
+}
+
+/** When the latest of `tasks` was created (ms), or `since` if later; ECS may not say. */
+function latestCreated(tasks: readonly RunTask[], since?: number): number | undefined {
+  let latest = since;
+  for (const { task } of tasks) {
+    const created = task.createdAt?.getTime();
+    if (created !== undefined && !Number.isNaN(created)) latest = Math.max(latest ?? 0, created);
+  }
+  return latest;
+}

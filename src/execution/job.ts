@@ -29,7 +29,13 @@ import {
   type SlotEvent,
   type SlotState,
 } from "./slot.js";
-import { causeInReason, isStoppedByRunner, stopReason, type TaskStopper } from "./stopper.js";
+import {
+  causeInReason,
+  isStoppedByRunner,
+  STOP_JOB_CAUSE,
+  stopReason,
+  type TaskStopper,
+} from "./stopper.js";
 import type { JobResult, JobStatus, TaskFailure, TaskResult } from "../result.js";
 import { trackTask, type TaskWatcher, type WatchListener, type WatchResult } from "./watcher.js";
 
@@ -224,6 +230,7 @@ export class JobExecution {
       delay: (failure, context) => services.retryPolicy.delay(failure, context, services.random),
       readsLogTails: services.logs?.readsTails ?? false,
       stoppedByRunner: (task) => isStoppedByRunner(job.jobId, task.stoppedReason),
+      runCauseIn: (task) => causeInStopReason(job.jobId, task.stoppedReason),
     };
     this.state = {
       jobId: job.jobId,
@@ -950,19 +957,22 @@ function causeText(cause: StopCause): string {
 
 /**
  * The run's cause in a StopTask reason the runner of job `jobId` wrote (`causeText` after the
- * marker), when it is one nothing else records: a cancel, or a fatal error (its name and
- * message). A process that dies after sending its stops and before its next checkpoint leaves
- * the cause only there. A timeout follows from the deadline and an exhausted slot from its
- * budgets, so those are not read back; nor is a reason cut at ECS's 255 characters read as
- * more than it says.
+ * marker), when it is one nothing else records: a cancel (`stopJob`'s stops included, as a
+ * cancel whose reason says so), or a fatal error (its name and message). A process that dies
+ * after sending its stops and before its next checkpoint leaves the cause only there. A
+ * timeout follows from the deadline and an exhausted slot from its budgets, so those are not
+ * read back; nor is a reason cut at ECS's 255 characters read as more than it says.
  */
 export function causeInStopReason(
   jobId: string,
   reason: string | undefined,
-): StopCause | undefined {
+): Extract<StopCause, { kind: "cancel" | "fatal" }> | undefined {
   const text = causeInReason(jobId, reason);
   if (text === undefined) return undefined;
   if (text === "was cancelled") return { kind: "cancel" };
+  if (text === STOP_JOB_CAUSE || text.startsWith(`${STOP_JOB_CAUSE}: `)) {
+    return { kind: "cancel", reason: text };
+  }
   if (text.startsWith("was cancelled: "))
     return { kind: "cancel", reason: text.slice("was cancelled: ".length) };
   const fatal = /^failed: ([^:\s]+): (.*)$/s.exec(text);

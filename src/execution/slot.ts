@@ -130,12 +130,13 @@ export type SlotCommand =
   /** Wait, then send `backoffOver`. */
   | { readonly kind: "sleep"; readonly ms: number }
   | SlotEmit
-  /** The job stops: this slot ran out of retries, or hit an error retrying cannot fix. */
+  /**
+   * The job stops: this slot ran out of retries, hit an error retrying cannot fix, or its task
+   * was stopped by another process that stopped the run (`runCauseIn`).
+   */
   | {
       readonly kind: "stopJob";
-      readonly cause:
-        | { readonly kind: "exhausted"; readonly taskIndex: number; readonly failure: TaskFailure }
-        | { readonly kind: "fatal"; readonly error: unknown };
+      readonly cause: SlotStopCause;
     }
   /** A task started (for live log following). */
   | { readonly kind: "taskStarted"; readonly task: Task }
@@ -164,7 +165,19 @@ export interface SlotContext {
    * the job before (its StopTask reason names the job).
    */
   readonly stoppedByRunner: (task: Task) => boolean;
+  /**
+   * The run's cause a stopped task's StopTask reason carries (`causeInStopReason`): another
+   * process stopped the run (`stopJob`, or an earlier host's cancel), so this one stops the
+   * rest of it.
+   */
+  readonly runCauseIn: (task: Task) => SlotStopCause | undefined;
 }
+
+/** Why a slot stops its job. */
+export type SlotStopCause =
+  | { readonly kind: "exhausted"; readonly taskIndex: number; readonly failure: TaskFailure }
+  | { readonly kind: "fatal"; readonly error: unknown }
+  | { readonly kind: "cancel"; readonly reason?: string };
 
 /** A step's outcome. */
 export interface SlotStep {
@@ -400,8 +413,13 @@ function verdict(
   at: { task: Task; done: SlotCommand; ctx: SlotContext },
 ): SlotStep {
   switch (outcome.status) {
-    case "stopped":
-      return end(slot, "stopped", [at.done]);
+    case "stopped": {
+      const cause = slot.stopRequested || at.ctx.stopping ? undefined : at.ctx.runCauseIn(at.task);
+      return end(slot, "stopped", [
+        at.done,
+        ...(cause === undefined ? [] : [{ kind: "stopJob", cause } as const]),
+      ]);
+    }
     case "succeeded":
       return end(slot, "succeeded", [
         at.done,

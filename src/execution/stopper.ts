@@ -31,6 +31,13 @@ export function stopReason(jobId: string, cause: string): string {
 }
 
 /**
+ * The cause `stopJob` writes after the marker (then `: <reason>` when it is given one): read
+ * back as the run's cancel, so neither its owner, if alive, nor a process that attaches later
+ * carries on a run the janitor stopped.
+ */
+export const STOP_JOB_CAUSE = "stopped by stopJob";
+
+/**
  * The cause a task's `stoppedReason` gives after the marker of job `jobId` (`stopReason`), or
  * `undefined` when the runner of that job did not write it.
  */

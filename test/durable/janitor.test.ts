@@ -56,6 +56,143 @@ describe("stopJob", () => {
   });
 });
 
+/** A world whose RunTask answers take 8 s: a host can die with launches in flight. */
+function slowLaunches() {
+  return world({ aws: { latency: (_s, action) => (action === "RunTask" ? 8_000 : 0) } });
+}
+
+const runTasks = (w: ReturnType<typeof world>): number =>
+  w.aws.calls.filter((c) => c.action === "RunTask").length;
+
+describe("stopJob and launches in flight", () => {
+  it("stops a retry whose RunTask was in flight when the host died, once ECS starts it", async () => {
+    const w = slowLaunches();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const first = w.host();
+    first.runner.submit(durableJob({ maxFailCount: 2 }));
+    await w.until(() => runTasks(w) === 4);
+    first.kill();
+    const janitorAt = w.clock.now();
+    const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
+    // Tasks 1 and 2 at the first look; the retry of task 0 when it started, 8 s later.
+    expect(stopped.stoppedTaskArns).toHaveLength(3);
+    expect(w.clock.now() - janitorAt).toBeGreaterThan(8_000);
+    await w.clock.runUntil(w.clock.sleep(60_000));
+    w.aws.assert.noUnfinishedTasks();
+  });
+
+  it("leaves such a task running with settleMs 0: one look only", async () => {
+    const w = slowLaunches();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const first = w.host();
+    first.runner.submit(durableJob({ maxFailCount: 2 }));
+    await w.until(() => runTasks(w) === 4);
+    first.kill();
+    const janitorAt = w.clock.now();
+    const stopped = await w.clock.runUntil(
+      w.host().runner.stopJob({ jobId: "durable1", settleMs: 0 }),
+    );
+    expect(stopped.stoppedTaskArns).toHaveLength(2);
+    expect(w.clock.now()).toBe(janitorAt);
+    await w.clock.runUntil(w.clock.sleep(60_000));
+    expect(w.aws.tasks().filter((t) => t.desiredStatus === "RUNNING")).toHaveLength(1);
+  });
+
+  it("with a store, waits for a run whose first RunTasks were in flight when its host died", async () => {
+    const w = slowLaunches();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    const store = new MemoryJobStore();
+    const first = w.host({ store });
+    first.runner.submit(durableJob());
+    await w.until(() => runTasks(w) === 3);
+    first.kill();
+    // ECS shows no task of the run yet; the store's checkpoint says it was running just now.
+    const stopped = await w.clock.runUntil(w.host({ store }).runner.stopJob({ jobId: "durable1" }));
+    expect(stopped.stoppedTaskArns).toHaveLength(3);
+    await w.clock.runUntil(w.clock.sleep(60_000));
+    w.aws.assert.noUnfinishedTasks();
+  });
+
+  it("stops a run whose tasks were all created long ago in one look", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    const first = w.host();
+    first.runner.submit(durableJob());
+    await w.until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
+    await w.clock.runUntil(w.clock.sleep(10 * 60_000));
+    first.kill();
+    const lists = w.aws.calls.filter((c) => c.action === "ListTasks").length;
+    const janitorAt = w.clock.now();
+    const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
+    expect(stopped.stoppedTaskArns).toHaveLength(3);
+    expect(w.clock.now()).toBe(janitorAt);
+    // One listing of the tasks ECS means to run, one of those it stopped.
+    expect(w.aws.calls.filter((c) => c.action === "ListTasks").length - lists).toBe(2);
+  });
+
+  it("refuses a negative settleMs before any call", async () => {
+    const w = world();
+    const error = await w.clock.runUntil(
+      w
+        .host()
+        .runner.stopJob({ jobId: "durable1", settleMs: -1 })
+        .catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(EcsBatchValidationError);
+    expect((error as EcsBatchValidationError).issues[0]?.path).toBe("settleMs");
+    expect(w.aws.calls).toEqual([]);
+  });
+});
+
+describe("a run stopJob stopped", () => {
+  it("ends cancelled when a process attaches to it later, launching nothing", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const store = new MemoryJobStore();
+    const job = durableJob({ maxFailCount: 2, retry: { backoff: { initial: "2m", max: "5m" } } });
+    const first = w.host({ store });
+    const handle = first.runner.submit(job);
+    // Task 0 failed and waits out its backoff; tasks 1 and 2 run.
+    await w.until(() => first.events.some((e) => e.name === "taskFailed"));
+    first.kill();
+    await w.clock.runUntil(
+      w.host().runner.stopJob({ jobId: "durable1", reason: "host lost", settleMs: 0 }),
+    );
+    const launched = runTasks(w);
+    const result = await w.clock.runUntil(
+      w.host({ store }).runner.attach(job, { runId: handle.runId, waitForLease: 60_000 }).result,
+    );
+    expect(result.status).toBe("cancelled");
+    expect(result.error).toMatchObject({
+      code: "CANCELLED",
+      message: "job durable1 was cancelled: stopped by stopJob: host lost",
+    });
+    expect(runTasks(w)).toBe(launched);
+    w.aws.assert.noUnfinishedTasks();
+  });
+
+  it("is stopped by its owner too when the owner is alive after all", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const owner = w.host();
+    const handle = owner.runner.submit(
+      durableJob({ maxFailCount: 2, retry: { backoff: { initial: "2m", max: "5m" } } }),
+    );
+    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1", settleMs: 0 }));
+    const result = await w.clock.runUntil(handle.result);
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.message).toBe("job durable1 was cancelled: stopped by stopJob");
+    // Task 0's retry, due after its backoff, was never launched.
+    expect(runTasks(w)).toBe(3);
+    expect(result.tasks.map((t) => t.status)).toEqual(["stopped", "stopped", "stopped"]);
+  });
+});
+
 describe("describeJob", () => {
   it("reports each run's tasks from ECS, newest run first, and the store's checkpoint", async () => {
     const { aws, clock, host, until } = world();

@@ -28,6 +28,10 @@ const context = (extra: Partial<SlotContext> = {}): SlotContext => ({
   delay: () => 500,
   readsLogTails: false,
   stoppedByRunner: (task) => task.stoppedReason?.startsWith("ecs-batch-runner: job j ") === true,
+  runCauseIn: (task) =>
+    task.stoppedReason?.startsWith("ecs-batch-runner: job j stopped by stopJob") === true
+      ? { kind: "cancel", reason: "stopped by stopJob" }
+      : undefined,
   ...extra,
 });
 
@@ -209,6 +213,39 @@ const rows: Row[] = [
       kind: "watched",
       result: { kind: "stopped", task: stoppedTask({ stopCode: "UserInitiated" }) },
     },
+    phase: "stopped",
+    commands: ["taskDone", "done"],
+  },
+  {
+    name: "a task stopJob stopped ends stopped and cancels the job",
+    slot: running,
+    event: {
+      kind: "watched",
+      result: {
+        kind: "stopped",
+        task: stoppedTask({
+          stopCode: "UserInitiated",
+          stoppedReason: "ecs-batch-runner: job j stopped by stopJob",
+        }),
+      },
+    },
+    phase: "stopped",
+    commands: ["taskDone", "stopJob", "done"],
+  },
+  {
+    name: "a task stopJob stopped while the job stops anyway ends stopped, nothing more",
+    slot: running,
+    event: {
+      kind: "watched",
+      result: {
+        kind: "stopped",
+        task: stoppedTask({
+          stopCode: "UserInitiated",
+          stoppedReason: "ecs-batch-runner: job j stopped by stopJob",
+        }),
+      },
+    },
+    ctx: { stopping: true },
     phase: "stopped",
     commands: ["taskDone", "done"],
   },
