@@ -32,6 +32,7 @@ const OPTIONS = {
   "run-id": { type: "string" },
   family: { type: "string" },
   grace: { type: "string" },
+  settle: { type: "string" },
   "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
@@ -52,7 +53,7 @@ const SYNOPSIS = `Usage:
   ecs-batch preview <job file> | --command ... --cluster ... --job ...
   ecs-batch demo [--json | --quiet]
   ecs-batch attach <job file> [--run-id <id>] [--state-dir <dir> | --dynamodb-table <t>] [options]
-  ecs-batch stop <jobId> [--cluster <name>] [--run-id <id>] [--family <family>]
+  ecs-batch stop <jobId> [--cluster <name>] [--run-id <id>] [--family <family>] [--settle <d>] [--state-dir <dir>] [--dynamodb-table <t>]
   ecs-batch status <jobId> [--cluster <name>] [--run-id <id>] [--state-dir <dir>] [--dynamodb-table <t>] [--json]
   ecs-batch stop-overdue [--cluster <name>] [--family <family>] [--grace <d>] [--dry-run] [--json]
 `;
@@ -87,6 +88,8 @@ Options:
   --cluster <name>         stop, status, stop-overdue: the ECS cluster (default: "default")
   --family <family>        stop, status, stop-overdue: search only this task definition family
   --grace <d>              stop-overdue: how long past its deadline a task must be (default 5m)
+  --settle <d>             stop: look for late tasks until none of the run's is this recent
+                           (a RunTask sent just before its host died; default 30s, 0 for one look)
   --dry-run                stop-overdue: list the overdue tasks, stop none
   -h, --help               show this help
   -v, --version            show the version

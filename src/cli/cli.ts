@@ -168,8 +168,22 @@ async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number
     ...store,
     logger: stderrLogger(io, json),
   });
+  const settle = values.settle;
+  const settleMs = settle === undefined ? undefined : parseDuration(settle);
+  if (settle !== undefined && (settleMs === undefined || parsed.command !== "stop")) {
+    return reportError(
+      commandLineError(
+        parsed.command === "stop"
+          ? "--settle takes a duration, e.g. 30s or 0"
+          : '--settle is an option of "stop"',
+      ),
+      io,
+      json,
+    );
+  }
   const query = {
     jobId,
+    ...(settleMs === undefined ? {} : { settleMs }),
     ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
     ...(values["run-id"] === undefined ? {} : { runId: values["run-id"] }),
     ...(values.family === undefined ? {} : { family: values.family }),

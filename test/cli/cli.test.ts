@@ -377,6 +377,15 @@ describe("ecs-batch", () => {
     expect(r.stderr).toContain("--detach-on-sigterm hands a run over to another process");
   });
 
+  it("refuses a --settle that is not a duration, or given to status, before any AWS call", async () => {
+    const bad = await ecsBatch(["stop", "nightly", "--settle", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--settle takes a duration, e.g. 30s or 0");
+    const misplaced = await ecsBatch(["status", "nightly", "--settle", "5s"]);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toContain('--settle is an option of "stop"');
+  });
+
   it("runs the packaged demo with `ecs-batch demo`", async () => {
     const r = await ecsBatch(["demo", "--quiet"]);
     expect(r.code).toBe(0);
