@@ -28,6 +28,7 @@ import {
   jobFingerprint,
   parseCheckpoint,
   type Checkpoint,
+  type CheckpointStopCause,
 } from "./durable/checkpoint.js";
 import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
 import { infoOf } from "./durable/memory-store.js";
@@ -282,6 +283,14 @@ export const DEFAULT_STOP_JOB_SETTLE_MS = 30_000;
 const SETTLE_LOOK_MS = 5000;
 /** How long `stopJob` looks for late tasks at most: a run still launching has an owner. */
 const SETTLE_LIMIT_MS = 5 * 60_000;
+/**
+ * How long `stopJob` waits for a run's lease to record its cancel in the store: a dead owner's
+ * lapses within its time to live, and a live one that saw its tasks stopped ends its run and
+ * gives the lease back within its stop watch (2 minutes).
+ */
+const RECORD_LEASE_WAIT_MS = 3 * 60_000;
+/** The time to live of the lease `stopJob` takes to record a cancel: a few store calls. */
+const RECORD_LEASE_TTL_MS = 30_000;
 
 /** How far past its deadline `stopOverdue` lets a task run by default. */
 export const DEFAULT_OVERDUE_GRACE_MS = 5 * 60_000;
@@ -1026,8 +1035,9 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * the janitor for a run whose process is gone. Works from any process, with or without the
    * job's input. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`), and
    * read as the run's cancel: its owner, if it is alive after all, stops the rest of the run,
-   * and a process that attaches later ends it cancelled, launching nothing. While a task of the
-   * runs was created less than `settleMs` ago, it looks again for tasks that start late.
+   * and a process that attaches later ends it cancelled, launching nothing (with a store, the
+   * cancel is also written into each unfinished run's checkpoint). While a task of the runs was
+   * created less than `settleMs` ago, it looks again for tasks that start late.
    */
   async stopJob(query: StopJobQuery): Promise<StopJobResult> {
     const settleMs = query.settleMs ?? DEFAULT_STOP_JOB_SETTLE_MS;
@@ -1039,10 +1049,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const firstLook = this.clock.now();
     // Stopped tasks too: when the runs' latest task was created says whether to look again.
     const { cluster, tasks } = await this.#findQueried(query, true);
-    const reason = stopReason(
-      query.jobId,
-      `${STOP_JOB_CAUSE}${query.reason === undefined ? "" : `: ${query.reason}`}`,
-    );
+    const cancel = `${STOP_JOB_CAUSE}${query.reason === undefined ? "" : `: ${query.reason}`}`;
+    const reason = stopReason(query.jobId, cancel);
     const seen = new Set(tasks.map((t) => t.task.taskArn ?? ""));
     const runIds = new Set(tasks.map((t) => t.runId));
     const stopped: string[] = [];
@@ -1074,7 +1082,57 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       await stopLive(late);
       newest = latestCreated(late, newest);
     }
+    await this.#recordCancel(query, { kind: "cancel", reason: cancel });
     return { runIds: [...runIds], stoppedTaskArns: stopped, failedTaskArns: failed };
+  }
+
+  /**
+   * Writes the janitor's cancel into the checkpoint of each unfinished run of the query, under
+   * the run's lease: a run whose slots were all waiting (a backoff, a turn) had no task whose
+   * stop reason could carry it, and a process that attached later would carry it on. A run
+   * whose lease stays held (an owner alive with no task to see stopped) is left, with a warning.
+   */
+  async #recordCancel(query: RunQuery, cause: CheckpointStopCause): Promise<void> {
+    const store = this.#options.store;
+    if (store === undefined) return;
+    const runs = await store.list(query.jobId).catch((error: unknown) => {
+      this.logger.warn("stopJob could not list the job's runs in the store", {
+        jobId: query.jobId,
+        error: textOf(error),
+      });
+      return [];
+    });
+    for (const { jobId, runId, state } of runs) {
+      if (state !== "running" || (query.runId !== undefined && runId !== query.runId)) continue;
+      const key = { jobId, runId };
+      let lease: Lease | undefined;
+      try {
+        lease = await this.#acquire(store, key, RECORD_LEASE_TTL_MS, {
+          waitForLease: RECORD_LEASE_WAIT_MS,
+        });
+        const text = await store.load(key);
+        if (text === undefined) continue;
+        const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);
+        if (checkpoint.state === "finished" || checkpoint.stopCause !== undefined) continue;
+        const change = {
+          seq: (checkpoint.seq ?? 0) + 1,
+          stopCause: cause,
+          savedAt: this.clock.now(),
+        };
+        if (store.append !== undefined) {
+          await store.append(key, JSON.stringify(change), lease);
+        } else {
+          await store.save(key, JSON.stringify({ ...checkpoint, ...change }), lease);
+        }
+      } catch (error) {
+        this.logger.warn(
+          "stopJob could not record the run's cancel in the store; a process that attaches to it may carry it on",
+          { jobId, runId, error: textOf(error) },
+        );
+      } finally {
+        if (lease !== undefined) await store.release(lease).catch(() => undefined);
+      }
+    }
   }
 
   /**

@@ -174,6 +174,33 @@ describe("a run stopJob stopped", () => {
     w.aws.assert.noUnfinishedTasks();
   });
 
+  it("with a store, ends cancelled on attach even when no task of it was running to stop", async () => {
+    const w = world();
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const store = new MemoryJobStore();
+    const job = durableJob({
+      taskCount: 1,
+      maxFailCount: 2,
+      retry: { backoff: { initial: "2m", max: "5m" } },
+    });
+    const first = w.host({ store });
+    const handle = first.runner.submit(job);
+    // The run's one task failed; its retry waits out a 2-minute backoff.
+    await w.until(() => first.events.some((e) => e.name === "taskFailed"));
+    first.kill();
+    const stopped = await w.clock.runUntil(
+      w.host({ store }).runner.stopJob({ jobId: "durable1", reason: "host lost" }),
+    );
+    expect(stopped.stoppedTaskArns).toEqual([]);
+    const launched = runTasks(w);
+    const result = await w.clock.runUntil(
+      w.host({ store }).runner.attach(job, { runId: handle.runId }).result,
+    );
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.message).toBe("job durable1 was cancelled: stopped by stopJob: host lost");
+    expect(runTasks(w)).toBe(launched);
+  });
+
   it("is stopped by its owner too when the owner is alive after all", async () => {
     const w = world();
     w.aws.script({}, { runMs: 60 * 60_000 });
