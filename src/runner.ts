@@ -1068,6 +1068,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     let newest = latestCreated(tasks, await this.#lastSaved(query));
     const lookUntil = (): number =>
       newest === undefined ? firstLook : Math.min(newest + settleMs, firstLook + SETTLE_LIMIT_MS);
+    if (this.clock.now() < lookUntil()) {
+      this.logger.info("stopJob looks for tasks that start late: the runs launched recently", {
+        jobId: query.jobId,
+        until: new Date(lookUntil()).toISOString(),
+      });
+    }
     while (this.clock.now() < lookUntil()) {
       await this.clock.sleep(Math.min(SETTLE_LOOK_MS, lookUntil() - this.clock.now()));
       const late = await findRunTasks(
