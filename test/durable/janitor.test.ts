@@ -64,15 +64,24 @@ function slowLaunches() {
 const runTasks = (w: ReturnType<typeof world>): number =>
   w.aws.calls.filter((c) => c.action === "RunTask").length;
 
+/**
+ * A host that died just after sending the RunTask of task 0's retry (its first attempt failed
+ * after 10 s), with tasks 1 and 2 running: ECS starts the retry's task 8 s later.
+ */
+async function diedWithRetryInFlight() {
+  const w = slowLaunches();
+  w.aws.script({}, { runMs: 60 * 60_000 });
+  w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+  const first = w.host();
+  first.runner.submit(durableJob({ maxFailCount: 2 }));
+  await w.until(() => runTasks(w) === 4);
+  first.kill();
+  return w;
+}
+
 describe("stopJob and launches in flight", () => {
   it("stops a retry whose RunTask was in flight when the host died, once ECS starts it", async () => {
-    const w = slowLaunches();
-    w.aws.script({}, { runMs: 60 * 60_000 });
-    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
-    const first = w.host();
-    first.runner.submit(durableJob({ maxFailCount: 2 }));
-    await w.until(() => runTasks(w) === 4);
-    first.kill();
+    const w = await diedWithRetryInFlight();
     const janitorAt = w.clock.now();
     const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
     // Tasks 1 and 2 at the first look; the retry of task 0 when it started, 8 s later.
@@ -83,13 +92,7 @@ describe("stopJob and launches in flight", () => {
   });
 
   it("leaves such a task running with settleMs 0: one look only", async () => {
-    const w = slowLaunches();
-    w.aws.script({}, { runMs: 60 * 60_000 });
-    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
-    const first = w.host();
-    first.runner.submit(durableJob({ maxFailCount: 2 }));
-    await w.until(() => runTasks(w) === 4);
-    first.kill();
+    const w = await diedWithRetryInFlight();
     const janitorAt = w.clock.now();
     const stopped = await w.clock.runUntil(
       w.host().runner.stopJob({ jobId: "durable1", settleMs: 0 }),

@@ -54,6 +54,18 @@ const stoppedTask = (extra: Partial<Task> = {}): Task => ({
   ...extra,
 });
 
+/** Task `ARN` seen stopped by another process's `stopJob`. */
+const stoppedByStopJob: SlotEvent = {
+  kind: "watched",
+  result: {
+    kind: "stopped",
+    task: stoppedTask({
+      stopCode: "UserInitiated",
+      stoppedReason: "ecs-batch-runner: job j stopped by stopJob",
+    }),
+  },
+};
+
 const agent: TaskFailure = { kind: "launch", reason: "RunTask could not start the task: AGENT" };
 
 /** The kinds of the commands, with the emitted event's name, in order. */
@@ -219,32 +231,14 @@ const rows: Row[] = [
   {
     name: "a task stopJob stopped ends stopped and cancels the job",
     slot: running,
-    event: {
-      kind: "watched",
-      result: {
-        kind: "stopped",
-        task: stoppedTask({
-          stopCode: "UserInitiated",
-          stoppedReason: "ecs-batch-runner: job j stopped by stopJob",
-        }),
-      },
-    },
+    event: stoppedByStopJob,
     phase: "stopped",
     commands: ["taskDone", "stopJob", "done"],
   },
   {
     name: "a task stopJob stopped while the job stops anyway ends stopped, nothing more",
     slot: running,
-    event: {
-      kind: "watched",
-      result: {
-        kind: "stopped",
-        task: stoppedTask({
-          stopCode: "UserInitiated",
-          stoppedReason: "ecs-batch-runner: job j stopped by stopJob",
-        }),
-      },
-    },
+    event: stoppedByStopJob,
     ctx: { stopping: true },
     phase: "stopped",
     commands: ["taskDone", "done"],
