@@ -239,6 +239,42 @@ describeInterop("a run that outlives its process, with the CLI", () => {
   });
 });
 
+describeInterop("a run stopped by the janitor, with the CLI", () => {
+  it("stop --state-dir stops a SIGKILLed run's tasks and records its cancel; attach ends it cancelled", async () => {
+    await motoTasks.hold();
+    const stateDir = join(dir, unique("state"));
+    const { path, cluster } = await newJob("stopped-cli", { pollInterval: "200ms" });
+    let runId = "";
+    let started = 0;
+    const killed = await ecsBatch(
+      ["run", path, "--json", "--state-dir", stateDir],
+      (event, child) => {
+        if (event.event === "jobStarted") runId = String(event.runId);
+        if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
+      },
+    );
+    expect(killed.code).toBeNull();
+    const launched = received("RunTask").filter((q) => q.body.cluster === cluster).length;
+
+    const stop = ["stop", "stopped-cli", "--cluster", cluster, "--state-dir", stateDir];
+    const stopped = await ecsBatch([...stop, "--settle", "0", "--json"]);
+    expect(stopped.code).toBe(0);
+    const answer = JSON.parse(stopped.stdout) as { runIds: string[]; stoppedTaskArns: string[] };
+    expect(answer).toMatchObject({ runIds: [runId] });
+    expect(answer.stoppedTaskArns).toHaveLength(3);
+
+    const attached = await ecsBatch(["attach", path, "--json", "--state-dir", stateDir]);
+    expect(attached.code).toBe(130);
+    const done = lastEvent(attached);
+    expect(done).toMatchObject({ event: "jobCompleted", runId });
+    expect(done.result).toMatchObject({
+      status: "cancelled",
+      error: { code: "CANCELLED", message: "job stopped-cli was cancelled: stopped by stopJob" },
+    });
+    expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toHaveLength(launched);
+  });
+});
+
 describeInterop("a run id names one run", () => {
   it("run --run-id of a run the state dir holds exits 2 (RUN_EXISTS), launching nothing", async () => {
     const stateDir = join(dir, unique("state"));
