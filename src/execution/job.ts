@@ -177,6 +177,16 @@ export class JobExecution {
    * and a lookup that failed too): looked up again, and stopped, before the job ends.
    */
   readonly #unsettled: { readonly index: number; readonly attempt: number }[] = [];
+  /**
+   * Slots of a resumed run whose attempt had already failed when the run was taken up, by
+   * index, with that attempt: the process before may have sent the next attempt's RunTask just
+   * before it died, and ECS may start its task after this process looked. A slot that ends here
+   * without this process sending that attempt itself (the run stopping) has it looked for
+   * (`#lookForLate`).
+   */
+  readonly #failedBeforeResume = new Map<number, number>();
+  /** Those looks, each over by the end of the stop watch: the result waits for them. */
+  readonly #lateLooks: Promise<void>[] = [];
   #started = false;
   /** Slots not at their end yet; `#slotsDone` when none is left. */
   #slotsLeft = 0;
@@ -316,6 +326,7 @@ export class JobExecution {
       if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
       await slotsOver;
       if (this.#detached === undefined) {
+        await Promise.all(this.#lateLooks);
         await this.#settleUnsettled();
         await this.#stopsSent();
       }
@@ -407,6 +418,7 @@ export class JobExecution {
    */
   #carryOn(slot: SlotState): void {
     const index = slot.index;
+    if (mayHaveBeenRetried(slot)) this.#failedBeforeResume.set(index, slot.attempts);
     switch (slot.phase) {
       case "running":
         if (slot.taskArn === undefined) return;
@@ -468,6 +480,56 @@ export class JobExecution {
         this.#unsettled.push({ index, attempt });
         return;
       }
+    }
+  }
+
+  /**
+   * A slot that ended: if its attempt had failed before this process took the run up and this
+   * process never sent the next one (the run stopping), that next attempt may have been sent by
+   * the process before; its task is looked for until the stop watch is over, and stopped.
+   */
+  #lookForLate(index: number): void {
+    const failed = this.#failedBeforeResume.get(index);
+    if (failed === undefined) return;
+    this.#failedBeforeResume.delete(index);
+    const slot = this.state.slots[index] as SlotState;
+    if (slot.attempts !== failed || this.state.stopCause === undefined) return;
+    this.#lateLooks.push(
+      this.#lookForAttempt(index, failed + 1).catch((error: unknown) => {
+        this.#log.error("could not look for a task the previous process may have launched", {
+          jobId: this.state.jobId,
+          taskIndex: index,
+          error: awsErrorName(error),
+        });
+      }),
+    );
+  }
+
+  async #lookForAttempt(index: number, attempt: number): Promise<void> {
+    const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
+    const deadline = this.#stopWatchDeadline.signal;
+    for (;;) {
+      const found = await this.#services.launcher.lookup(request, deadline);
+      const task = found.ok ? settlingTask(found.tasks) : undefined;
+      if (task?.taskArn !== undefined) {
+        this.#log.warn("found a task the previous process launched as it died; stopping it", {
+          jobId: this.state.jobId,
+          taskIndex: index,
+          attempt,
+          taskArn: task.taskArn,
+        });
+        const slot = this.state.slots[index] as SlotState;
+        this.#setSlot(index, lateAttempt(slot, attempt, task));
+        this.#sendStop(task.taskArn);
+        await this.#services.watcher.watch({
+          cluster: this.state.cluster,
+          taskArn: task.taskArn,
+          pollInterval: STOPPING_POLL_MS,
+          signal: this.#sweepDeadline(),
+        });
+        return;
+      }
+      if (!(await sleepUnlessAborted(this.#services.clock, STOPPING_POLL_MS, deadline))) return;
     }
   }
 
@@ -595,6 +657,7 @@ export class JobExecution {
         services.logs?.taskDone(command.taskArn);
         return;
       case "done":
+        this.#lookForLate(index);
         if (--this.#slotsLeft === 0) this.#slotsDone();
         return;
     }
@@ -1048,4 +1111,48 @@ export function setupErrorFrom(error: unknown): EcsBatchSetupError {
 function manyListeners(controller = new AbortController()): AbortController {
   setMaxListeners(0, controller.signal);
   return controller;
+}
+
+/**
+ * Whether a slot taken up from an earlier process had an attempt that failed, whose retry that
+ * process may already have sent: one seen stopped on its own (not by the runner), or one whose
+ * failure was being reported or waited out with a retry to come.
+ */
+function mayHaveBeenRetried(slot: SlotState): boolean {
+  switch (slot.phase) {
+    case "running":
+      return slot.lastStatus === "STOPPED" && !slot.stopRequested;
+    case "reporting":
+      return slot.report?.willRetry === true;
+    case "backoff":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * An ended slot with the task of its next attempt, found late: being stopped. The attempt
+ * before it stays among the slot's failed tasks.
+ */
+function lateAttempt(slot: SlotState, attempt: number, task: Task): SlotState {
+  const failedTaskArns =
+    slot.taskArn === undefined || slot.failedTaskArns.includes(slot.taskArn)
+      ? slot.failedTaskArns
+      : [...slot.failedTaskArns, slot.taskArn];
+  return {
+    ...slot,
+    phase: "stopped",
+    attempts: attempt,
+    taskArn: task.taskArn,
+    lastStatus: task.lastStatus,
+    failedTaskArns,
+    exitCode: undefined,
+    stopCode: undefined,
+    stoppedReason: undefined,
+    stoppedAt: undefined,
+    stopRequested: true,
+    report: undefined,
+    retryAt: undefined,
+  };
 }

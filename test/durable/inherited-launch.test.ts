@@ -5,6 +5,7 @@
  * rather than give the slot up at once and leave the task running unwatched. Found by
  * `FC_SEED=53 FC_RUNS=300 npx vitest run test/durable/properties.test.ts`.
  */
+import type { Task } from "@aws-sdk/client-ecs";
 import { describe, expect, it } from "vitest";
 import { MemoryJobStore } from "../../src/index.js";
 import { durableJob, world } from "./harness.js";
@@ -54,5 +55,41 @@ describe("a RunTask in flight when the run changes hands", () => {
     expect(aws.tasks()).toHaveLength(1);
     aws.assert.noUnfinishedTasks();
     aws.assert.noDuplicateTasks();
+  });
+});
+
+describe("a retry in flight when the host died, the run cancelled", () => {
+  it("attached from ECS alone: the successor stops the retry's task when it appears", async () => {
+    // Found by `FC_SEED=239 FC_RUNS=400 npx vitest run test/durable/properties.test.ts`.
+    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const job = durableJob({
+      taskCount: 2,
+      maxFailCount: 1,
+      retry: { backoff: { initial: "2s", max: "2s" } },
+    });
+    const first = w.host();
+    const handle = first.runner.submit(job);
+    // Task 0 failed; its retry's RunTask is on its way. The run is cancelled, the host dies.
+    await w.until(() => w.aws.count("RunTask") === 3);
+    handle.cancel("drawn cancel");
+    await w.clock.runUntil(w.clock.sleep(2_000));
+    first.kill();
+
+    const second = w.host();
+    const result = await w.clock.runUntil(
+      second.runner.attach(job, { runId: handle.runId }).result,
+    );
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
+    expect(result.status).toBe("cancelled");
+    w.aws.assert.noUnfinishedTasks();
+    const tag = (t: Task, key: string) => t.tags?.find((x) => x.key === key)?.value;
+    const retry = w.aws
+      .tasks()
+      .find((t) => tag(t, "ecs-batch:task-index") === "0" && tag(t, "ecs-batch:attempt") === "2");
+    expect(retry).toBeDefined();
+    expect(result.tasks[0]).toMatchObject({ attempts: 2, taskArn: retry?.taskArn });
+    expect(w.aws.count("RunTask")).toBe(3);
   });
 });
