@@ -15,7 +15,7 @@ import { formatDuration } from "../job/duration.js";
 import type { JobLogPort } from "../logs/job-logs.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
-import { taskName } from "../request/naming.js";
+import { RUNNER_TAG_KEYS, taskName } from "../request/naming.js";
 import { launchReservations, type Launcher, type LaunchOptions } from "./launcher.js";
 import { settlingTask } from "./lookup.js";
 import { essentialContainers } from "./outcome.js";
@@ -178,15 +178,18 @@ export class JobExecution {
    */
   readonly #unsettled: { readonly index: number; readonly attempt: number }[] = [];
   /**
-   * Slots of a resumed run whose attempt had already failed when the run was taken up, by
-   * index, with that attempt: the process before may have sent the next attempt's RunTask just
-   * before it died, and ECS may start its task after this process looked. A slot that ends here
-   * without this process sending that attempt itself (the run stopping) has it looked for
-   * (`#lookForLate`).
+   * Slots of a resumed run that had never launched, or whose attempt had already failed, when
+   * the run was taken up, by index, with that attempt (0: none): the process before may have
+   * sent the next attempt's RunTask just before it died, and ECS may start its task after this
+   * process looked. A slot that ends here without this process sending that attempt itself
+   * (the run stopping) has it looked for (`#lookForLate`).
    */
-  readonly #failedBeforeResume = new Map<number, number>();
+  readonly #takenUpAt = new Map<number, number>();
+  /** The attempts looked for, by slot index, while `#sweepLate` runs. */
+  readonly #lateWanted = new Map<number, number>();
+  #sweepingLate = false;
   /** Those looks, each over by the end of the stop watch: the result waits for them. */
-  readonly #lateLooks: Promise<void>[] = [];
+  readonly #lateSweeps: Promise<void>[] = [];
   #started = false;
   /** Slots not at their end yet; `#slotsDone` when none is left. */
   #slotsLeft = 0;
@@ -326,7 +329,7 @@ export class JobExecution {
       if (this.#pendingStop !== undefined) this.#stop(this.#pendingStop);
       await slotsOver;
       if (this.#detached === undefined) {
-        await Promise.all(this.#lateLooks);
+        await Promise.all(this.#lateSweeps);
         await this.#settleUnsettled();
         await this.#stopsSent();
       }
@@ -394,6 +397,9 @@ export class JobExecution {
   #runSlots(): Promise<void> {
     const slots = this.state.slots;
     const pending = slots.filter((s) => s.phase === "pending").map((s) => s.index);
+    if (this.#resume !== undefined) {
+      for (const index of pending) this.#takenUpAt.set(index, (slots[index] as SlotState).attempts);
+    }
     // Taken before the queue starts launching (which changes the slots' phases).
     const carriedOn = slots.filter((s) => !s.ended && s.phase !== "pending");
     return new Promise<void>((resolve) => {
@@ -418,7 +424,7 @@ export class JobExecution {
    */
   #carryOn(slot: SlotState): void {
     const index = slot.index;
-    if (mayHaveBeenRetried(slot)) this.#failedBeforeResume.set(index, slot.attempts);
+    if (mayHaveBeenRetried(slot)) this.#takenUpAt.set(index, slot.attempts);
     switch (slot.phase) {
       case "running":
         if (slot.taskArn === undefined) return;
@@ -484,53 +490,85 @@ export class JobExecution {
   }
 
   /**
-   * A slot that ended: if its attempt had failed before this process took the run up and this
-   * process never sent the next one (the run stopping), that next attempt may have been sent by
-   * the process before; its task is looked for until the stop watch is over, and stopped.
+   * A slot that ended: if it had not launched, or its attempt had failed, before this process
+   * took the run up, and this process never sent the next attempt (the run stopping), that
+   * attempt may have been sent by the process before; it is looked for.
    */
   #lookForLate(index: number): void {
-    const failed = this.#failedBeforeResume.get(index);
-    if (failed === undefined) return;
-    this.#failedBeforeResume.delete(index);
+    const takenUp = this.#takenUpAt.get(index);
+    if (takenUp === undefined) return;
+    this.#takenUpAt.delete(index);
     const slot = this.state.slots[index] as SlotState;
-    if (slot.attempts !== failed || this.state.stopCause === undefined) return;
-    this.#lateLooks.push(
-      this.#lookForAttempt(index, failed + 1).catch((error: unknown) => {
-        this.#log.error("could not look for a task the previous process may have launched", {
-          jobId: this.state.jobId,
-          taskIndex: index,
-          error: awsErrorName(error),
-        });
-      }),
+    if (slot.attempts !== takenUp || this.state.stopCause === undefined) return;
+    this.#lateWanted.set(index, takenUp + 1);
+    if (this.#sweepingLate) return;
+    this.#sweepingLate = true;
+    this.#lateSweeps.push(
+      this.#sweepLate()
+        .catch((error: unknown) => {
+          this.#log.error("could not look for tasks the previous process may have launched", {
+            jobId: this.state.jobId,
+            error: awsErrorName(error),
+          });
+        })
+        .finally(() => (this.#sweepingLate = false)),
     );
   }
 
-  async #lookForAttempt(index: number, attempt: number): Promise<void> {
-    const request = buildRunTaskInput(this.#prepared.plan, index, attempt);
+  /**
+   * Looks for the attempts of `#lateWanted` among the tasks ECS means to run (of the job's
+   * task definition family), every few seconds until each is found or the stop watch is over:
+   * one listing for them all, each task described once. A task found is stopped, watched, and
+   * becomes its slot's attempt.
+   */
+  async #sweepLate(): Promise<void> {
     const deadline = this.#stopWatchDeadline.signal;
-    for (;;) {
-      const found = await this.#services.launcher.lookup(request, deadline);
-      const task = found.ok ? settlingTask(found.tasks) : undefined;
-      if (task?.taskArn !== undefined) {
-        this.#log.warn("found a task the previous process launched as it died; stopping it", {
-          jobId: this.state.jobId,
-          taskIndex: index,
-          attempt,
-          taskArn: task.taskArn,
-        });
-        const slot = this.state.slots[index] as SlotState;
-        this.#setSlot(index, lateAttempt(slot, attempt, task));
-        this.#sendStop(task.taskArn);
-        await this.#services.watcher.watch({
-          cluster: this.state.cluster,
-          taskArn: task.taskArn,
-          pollInterval: STOPPING_POLL_MS,
-          signal: this.#sweepDeadline(),
-        });
-        return;
-      }
-      if (!(await sleepUnlessAborted(this.#services.clock, STOPPING_POLL_MS, deadline))) return;
+    const seen = new Set<string>();
+    for (const slot of this.state.slots) {
+      if (slot.taskArn !== undefined) seen.add(slot.taskArn);
+      for (const arn of slot.failedTaskArns) seen.add(arn);
     }
+    const family = this.#prepared.taskDefinition.definition.family;
+    const stopping: Promise<WatchResult>[] = [];
+    while (this.#lateWanted.size > 0) {
+      const found = await this.#services.launcher.findRunning(
+        this.state.cluster,
+        family,
+        seen,
+        deadline,
+      );
+      for (const task of found.ok ? found.tasks : []) {
+        if (task.taskArn === undefined) continue;
+        seen.add(task.taskArn);
+        const tagged = attemptTags(task);
+        if (tagged === undefined || tagged.runId !== this.state.runId) continue;
+        if (this.#lateWanted.get(tagged.index) !== tagged.attempt) continue;
+        this.#lateWanted.delete(tagged.index);
+        stopping.push(this.#stopLate(tagged.index, tagged.attempt, task.taskArn, task));
+      }
+      if (this.#lateWanted.size === 0) break;
+      if (!(await sleepUnlessAborted(this.#services.clock, STOPPING_POLL_MS, deadline))) break;
+    }
+    this.#lateWanted.clear();
+    await Promise.all(stopping);
+  }
+
+  /** A task found late: its slot's attempt, stopped and watched to STOPPED. */
+  #stopLate(index: number, attempt: number, taskArn: string, task: Task): Promise<WatchResult> {
+    this.#log.warn("found a task the previous process launched as it died; stopping it", {
+      jobId: this.state.jobId,
+      taskIndex: index,
+      attempt,
+      taskArn,
+    });
+    this.#setSlot(index, lateAttempt(this.state.slots[index] as SlotState, attempt, task));
+    this.#sendStop(taskArn);
+    return this.#services.watcher.watch({
+      cluster: this.state.cluster,
+      taskArn,
+      pollInterval: STOPPING_POLL_MS,
+      signal: this.#sweepDeadline(),
+    });
   }
 
   /**
@@ -1129,6 +1167,18 @@ function mayHaveBeenRetried(slot: SlotState): boolean {
     default:
       return false;
   }
+}
+
+/** The run, slot and attempt a task's runner tags name; `undefined` without them. */
+function attemptTags(task: Task): { runId: string; index: number; attempt: number } | undefined {
+  const tag = (key: string) => task.tags?.find((t) => t.key === key)?.value;
+  const runId = tag(RUNNER_TAG_KEYS.runId);
+  const index = Number(tag(RUNNER_TAG_KEYS.taskIndex));
+  const attempt = Number(tag(RUNNER_TAG_KEYS.attempt));
+  if (runId === undefined || !Number.isInteger(index) || !Number.isInteger(attempt)) {
+    return undefined;
+  }
+  return { runId, index, attempt };
 }
 
 /**

@@ -20,7 +20,13 @@ import { sleepUnlessAborted, type Clock, type RandomSource } from "../clock.js";
 import { formatDuration } from "../job/duration.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { SharedAbortListeners } from "./abort-listeners.js";
-import { findStartedTasks, settlingTask, type LookupResult } from "./lookup.js";
+import {
+  describeWithTags,
+  findStartedTasks,
+  listTaskArns,
+  settlingTask,
+  type LookupResult,
+} from "./lookup.js";
 import { launchFailure } from "./outcome.js";
 import { AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 import type { TaskFailure } from "../result.js";
@@ -311,6 +317,27 @@ export class Launcher {
       request,
       signal === undefined ? {} : { signal, attempts: Number.POSITIVE_INFINITY },
     );
+  }
+
+  /**
+   * The tasks ECS means to run in `cluster` (in one task definition family), with their tags,
+   * but those in `skip`: a stopping run's look for tasks an earlier process launched as it died.
+   */
+  async findRunning(
+    cluster: string | undefined,
+    family: string | undefined,
+    skip: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<LookupResult> {
+    this.lookups++;
+    const ctx = { ecs: this.#ctx.ecs, clock: this.#ctx.clock, limiter: this.#lookupLimiter };
+    const options = { signal, attempts: Number.POSITIVE_INFINITY };
+    const listing = { cluster, stopped: false, ...(family === undefined ? {} : { family }) };
+    const listed = await listTaskArns(ctx, listing, options);
+    if (!listed.ok) return listed;
+    const wanted = listed.value.arns.filter((arn) => !skip.has(arn));
+    const described = await describeWithTags(ctx, cluster, wanted, options);
+    return described.ok ? { ok: true, tasks: described.value } : described;
   }
 
   /** The caller gave up while a send may have started the task: look it up. */

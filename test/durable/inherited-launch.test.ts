@@ -93,3 +93,39 @@ describe("a retry in flight when the host died, the run cancelled", () => {
     expect(w.aws.count("RunTask")).toBe(3);
   });
 });
+
+describe("a first launch in flight when the host died, the run cancelled", () => {
+  it("attached from ECS alone: the successor stops the task when it appears", async () => {
+    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    // Task 1's first RunTask is throttled (after its 30 s): sent again, it is in flight at the
+    // crash, while task 0 runs.
+    const t0 = w.clock.now();
+    w.aws.inject({
+      action: "RunTask",
+      error: "ThrottlingException",
+      until: t0 + 40_000,
+      when: (input) => String(input.startedBy).endsWith("-1"),
+    });
+    const job = durableJob({ taskCount: 2 });
+    const first = w.host();
+    const handle = first.runner.submit(job);
+    await w.until(() => first.events.some((e) => e.name === "taskStarted"));
+    await w.until(() => w.aws.count("RunTask") === 3);
+    handle.cancel("drawn cancel");
+    await w.clock.runUntil(w.clock.sleep(2_000));
+    first.kill();
+    expect(w.aws.tasks()).toHaveLength(1);
+
+    const second = w.host();
+    const result = await w.clock.runUntil(
+      second.runner.attach(job, { runId: handle.runId }).result,
+    );
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
+    expect(result.status).toBe("cancelled");
+    expect(w.aws.tasks()).toHaveLength(2);
+    w.aws.assert.noUnfinishedTasks();
+    expect(result.tasks[1]).toMatchObject({ attempts: 1, taskArn: w.aws.tasks()[1]?.taskArn });
+    expect(w.aws.count("RunTask")).toBe(3);
+  });
+});
