@@ -500,6 +500,8 @@ export class JobExecution {
     this.#takenUpAt.delete(index);
     const slot = this.state.slots[index] as SlotState;
     if (slot.attempts !== takenUp || this.state.stopCause === undefined) return;
+    // A run handed over is its next owner's to look after.
+    if (this.#detached !== undefined) return;
     this.#lateWanted.set(index, takenUp + 1);
     if (this.#sweepingLate) return;
     this.#sweepingLate = true;
