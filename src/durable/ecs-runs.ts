@@ -23,7 +23,7 @@ import {
 import { FAILURE_BUDGETS } from "../execution/retry.js";
 import { isStoppedByRunner } from "../execution/stopper.js";
 import { initialSlot, type SlotState } from "../execution/slot.js";
-import { RUNNER_TAG_KEYS, taskName } from "../request/naming.js";
+import { RUNNER_TAG_KEYS, runnerTagsOf, tagValue, taskName } from "../request/naming.js";
 import type { TaskFailure } from "../result.js";
 
 /** What finding a run's tasks needs. */
@@ -148,7 +148,7 @@ export async function describeRunTasks(
   const found: RunTask[] = [];
   for (const task of described.value) {
     const tagged = runTaskOf(task);
-    if (tagged === undefined || tag(task, RUNNER_TAG_KEYS.jobId) !== filter.jobId) continue;
+    if (tagged === undefined || tagValue(task, RUNNER_TAG_KEYS.jobId) !== filter.jobId) continue;
     if (filter.runId !== undefined && tagged.runId !== filter.runId) continue;
     found.push(tagged);
   }
@@ -193,7 +193,7 @@ export async function findOverdueTasks(
   const overdue: OverdueRunTask[] = [];
   for (const task of described.value) {
     const tagged = runTaskOf(task);
-    const jobId = tag(task, RUNNER_TAG_KEYS.jobId);
+    const jobId = tagValue(task, RUNNER_TAG_KEYS.jobId);
     if (tagged === undefined || jobId === undefined || Number.isNaN(tagged.deadline)) continue;
     if (task.desiredStatus !== "RUNNING" || task.lastStatus === "STOPPED") continue;
     if (tagged.deadline + options.graceMs > options.now) continue;
@@ -209,18 +209,11 @@ export async function findOverdueTasks(
   );
 }
 
-function tag(task: Task, key: string): string | undefined {
-  return task.tags?.find((t) => t.key === key)?.value;
-}
-
 function runTaskOf(task: Task): RunTask | undefined {
-  const runId = tag(task, RUNNER_TAG_KEYS.runId);
-  const index = Number(tag(task, RUNNER_TAG_KEYS.taskIndex));
-  const attempt = Number(tag(task, RUNNER_TAG_KEYS.attempt));
-  if (runId === undefined || !Number.isInteger(index) || !Number.isInteger(attempt))
-    return undefined;
-  const deadline = Date.parse(tag(task, RUNNER_TAG_KEYS.deadline) ?? "");
-  return { task, runId, index, attempt, deadline };
+  const tagged = runnerTagsOf(task);
+  if (tagged === undefined) return undefined;
+  const deadline = Date.parse(tagValue(task, RUNNER_TAG_KEYS.deadline) ?? "");
+  return { task, ...tagged, deadline };
 }
 
 /** The run of the job that started last: the highest deadline, then the highest run id. */

@@ -15,7 +15,7 @@ import { formatDuration } from "../job/duration.js";
 import type { JobLogPort } from "../logs/job-logs.js";
 import { safeLogger, textOf, type Logger } from "../logger.js";
 import { buildRunTaskInput } from "../request/build.js";
-import { RUNNER_TAG_KEYS, taskName } from "../request/naming.js";
+import { runnerTagsOf, taskName } from "../request/naming.js";
 import { launchReservations, type Launcher, type LaunchOptions } from "./launcher.js";
 import { settlingTask } from "./lookup.js";
 import { essentialContainers } from "./outcome.js";
@@ -542,11 +542,11 @@ export class JobExecution {
       for (const task of found.ok ? found.tasks : []) {
         if (task.taskArn === undefined) continue;
         seen.add(task.taskArn);
-        const tagged = attemptTags(task);
+        const tagged = runnerTagsOf(task);
         if (tagged === undefined || tagged.runId !== this.state.runId) continue;
         if (this.#lateWanted.get(tagged.index) !== tagged.attempt) continue;
         this.#lateWanted.delete(tagged.index);
-        stopping.push(this.#stopLate(tagged.index, tagged.attempt, task.taskArn, task));
+        stopping.push(this.#stopLate(tagged.index, tagged.attempt, task, task.taskArn));
       }
       if (this.#lateWanted.size === 0) break;
       if (!(await sleepUnlessAborted(this.#services.clock, STOPPING_POLL_MS, deadline))) break;
@@ -556,7 +556,7 @@ export class JobExecution {
   }
 
   /** A task found late: its slot's attempt, stopped and watched to STOPPED. */
-  #stopLate(index: number, attempt: number, taskArn: string, task: Task): Promise<WatchResult> {
+  #stopLate(index: number, attempt: number, task: Task, taskArn: string): Promise<WatchResult> {
     this.#log.warn("found a task the previous process launched as it died; stopping it", {
       jobId: this.state.jobId,
       taskIndex: index,
@@ -1169,18 +1169,6 @@ function mayHaveBeenRetried(slot: SlotState): boolean {
     default:
       return false;
   }
-}
-
-/** The run, slot and attempt a task's runner tags name; `undefined` without them. */
-function attemptTags(task: Task): { runId: string; index: number; attempt: number } | undefined {
-  const tag = (key: string) => task.tags?.find((t) => t.key === key)?.value;
-  const runId = tag(RUNNER_TAG_KEYS.runId);
-  const index = Number(tag(RUNNER_TAG_KEYS.taskIndex));
-  const attempt = Number(tag(RUNNER_TAG_KEYS.attempt));
-  if (runId === undefined || !Number.isInteger(index) || !Number.isInteger(attempt)) {
-    return undefined;
-  }
-  return { runId, index, attempt };
 }
 
 /**

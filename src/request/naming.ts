@@ -18,6 +18,27 @@ export const RUNNER_TAG_KEYS = {
   deadline: "ecs-batch:deadline",
 } as const;
 
+/** A tag's value on a task (or anything tagged), `undefined` when it has none. */
+export function tagValue(
+  tagged: { readonly tags?: readonly { key?: string; value?: string }[] },
+  key: string,
+): string | undefined {
+  return tagged.tags?.find((t) => t.key === key)?.value;
+}
+
+/** The run, slot and attempt a task's runner tags name; `undefined` without them. */
+export function runnerTagsOf(tagged: {
+  readonly tags?: readonly { key?: string; value?: string }[];
+}): { readonly runId: string; readonly index: number; readonly attempt: number } | undefined {
+  const runId = tagValue(tagged, RUNNER_TAG_KEYS.runId);
+  const index = Number(tagValue(tagged, RUNNER_TAG_KEYS.taskIndex));
+  const attempt = Number(tagValue(tagged, RUNNER_TAG_KEYS.attempt));
+  if (runId === undefined || !Number.isInteger(index) || !Number.isInteger(attempt)) {
+    return undefined;
+  }
+  return { runId, index, attempt };
+}
+
 /** A name/value pair, as ECS writes environment variables. */
 interface NameValue {
   name: string;
