@@ -1101,16 +1101,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   async #recordCancel(query: RunQuery, cause: CheckpointStopCause): Promise<void> {
     const store = this.#options.store;
     if (store === undefined) return;
-    const runs = await store.list(query.jobId).catch((error: unknown) => {
-      this.logger.warn("stopJob could not list the job's runs in the store", {
-        jobId: query.jobId,
-        error: textOf(error),
-      });
-      return [];
-    });
-    for (const { jobId, runId, state } of runs) {
-      if (state !== "running" || (query.runId !== undefined && runId !== query.runId)) continue;
-      const key = { jobId, runId };
+    for (const key of await this.#unfinishedRuns(store, query)) {
+      const { jobId, runId } = key;
       let lease: Lease | undefined;
       try {
         lease = await this.#acquire(store, key, RECORD_LEASE_TTL_MS, {
@@ -1151,12 +1143,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     if (store === undefined) return undefined;
     let latest: number | undefined;
     try {
-      for (const info of await store.list(query.jobId)) {
-        if (info.state !== "running") continue;
-        if (query.runId !== undefined && info.runId !== query.runId) continue;
-        const text = await store.load(info);
+      for (const key of await this.#unfinishedRuns(store, query)) {
+        const text = await store.load(key);
         if (text === undefined) continue;
-        const { savedAt } = parseCheckpoint(text, `of run ${info.runId} of job ${query.jobId}`);
+        const { savedAt } = parseCheckpoint(text, `of run ${key.runId} of job ${key.jobId}`);
         latest = Math.max(latest ?? savedAt, savedAt);
       }
     } catch (error) {
@@ -1166,6 +1156,23 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       });
     }
     return latest;
+  }
+
+  /** The runs of the query the store holds as unfinished; none (with a warning) if it cannot say. */
+  async #unfinishedRuns(store: JobStore, query: RunQuery): Promise<RunKey[]> {
+    try {
+      const runs = await store.list(query.jobId);
+      return runs
+        .filter((r) => r.state === "running")
+        .filter((r) => query.runId === undefined || r.runId === query.runId)
+        .map(({ jobId, runId }) => ({ jobId, runId }));
+    } catch (error) {
+      this.logger.warn("stopJob could not list the job's runs in the store", {
+        jobId: query.jobId,
+        error: textOf(error),
+      });
+      return [];
+    }
   }
 
   /**
