@@ -192,21 +192,27 @@ describeInterop("the ecs-batch CLI with --endpoint", () => {
   });
 });
 
+/** A 3-task job run with `--state-dir`, SIGKILLed once its third task started. */
+async function killedRun(jobId: string) {
+  await motoTasks.hold();
+  const stateDir = join(dir, unique("state"));
+  const { path, cluster } = await newJob(jobId, { pollInterval: "200ms" });
+  let runId = "";
+  let started = 0;
+  const killed = await ecsBatch(
+    ["run", path, "--json", "--state-dir", stateDir],
+    (event, child) => {
+      if (event.event === "jobStarted") runId = String(event.runId);
+      if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
+    },
+  );
+  expect(killed.code).toBeNull();
+  return { stateDir, path, cluster, runId };
+}
+
 describeInterop("a run that outlives its process, with the CLI", () => {
   it("run --state-dir is SIGKILLed mid-job; attach carries the run on and finishes it", async () => {
-    await motoTasks.hold();
-    const stateDir = join(dir, unique("state"));
-    const { path, cluster } = await newJob("durable-cli", { pollInterval: "200ms" });
-    let runId = "";
-    let started = 0;
-    const killed = await ecsBatch(
-      ["run", path, "--json", "--state-dir", stateDir],
-      (event, child) => {
-        if (event.event === "jobStarted") runId = String(event.runId);
-        if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
-      },
-    );
-    expect(killed.code).toBeNull();
+    const { stateDir, path, cluster, runId } = await killedRun("durable-cli");
     expect(runId).not.toBe("");
     const launched = received("RunTask").filter((q) => q.body.cluster === cluster).length;
     expect(launched).toBe(3);
@@ -241,19 +247,7 @@ describeInterop("a run that outlives its process, with the CLI", () => {
 
 describeInterop("a run stopped by the janitor, with the CLI", () => {
   it("stop --state-dir stops a SIGKILLed run's tasks and records its cancel; attach ends it cancelled", async () => {
-    await motoTasks.hold();
-    const stateDir = join(dir, unique("state"));
-    const { path, cluster } = await newJob("stopped-cli", { pollInterval: "200ms" });
-    let runId = "";
-    let started = 0;
-    const killed = await ecsBatch(
-      ["run", path, "--json", "--state-dir", stateDir],
-      (event, child) => {
-        if (event.event === "jobStarted") runId = String(event.runId);
-        if (event.event === "taskStarted" && ++started === 3) child.kill("SIGKILL");
-      },
-    );
-    expect(killed.code).toBeNull();
+    const { stateDir, path, cluster, runId } = await killedRun("stopped-cli");
     const launched = received("RunTask").filter((q) => q.body.cluster === cluster).length;
 
     const stop = ["stop", "stopped-cli", "--cluster", cluster, "--state-dir", stateDir];
