@@ -185,7 +185,7 @@ export class JobExecution {
    * (the run stopping) has it looked for (`#lookForLate`).
    */
   readonly #takenUpAt = new Map<number, number>();
-  /** The attempts looked for, by slot index, while `#sweepLate` runs. */
+  /** The first attempt looked for, by slot index, while `#sweepLate` runs. */
   readonly #lateWanted = new Map<number, number>();
   #sweepingLate = false;
   /** Those looks, each over by the end of the stop watch: the result waits for them. */
@@ -518,10 +518,10 @@ export class JobExecution {
   }
 
   /**
-   * Looks for the attempts of `#lateWanted` among the tasks ECS means to run (of the job's
-   * task definition family), every few seconds until each is found or the stop watch is over:
-   * one listing for them all, each task described once. A task found is stopped, watched, and
-   * becomes its slot's attempt.
+   * Looks for the attempts of `#lateWanted` (or later ones) among the tasks ECS means to run
+   * (of the job's task definition family), every few seconds until each is found or the stop
+   * watch is over: one listing for them all, each task described once. A task found is
+   * stopped, watched, and becomes its slot's attempt.
    */
   async #sweepLate(): Promise<void> {
     const deadline = this.#stopWatchDeadline.signal;
@@ -544,7 +544,10 @@ export class JobExecution {
         seen.add(task.taskArn);
         const tagged = runnerTagsOf(task);
         if (tagged === undefined || tagged.runId !== this.state.runId) continue;
-        if (this.#lateWanted.get(tagged.index) !== tagged.attempt) continue;
+        // That attempt or a later one: a launch RunTask refused (AGENT, capacity) leaves no
+        // task, so the previous process may have been at a later attempt than ECS shows.
+        const wanted = this.#lateWanted.get(tagged.index);
+        if (wanted === undefined || tagged.attempt < wanted) continue;
         this.#lateWanted.delete(tagged.index);
         stopping.push(this.#stopLate(tagged.index, tagged.attempt, task, task.taskArn));
       }

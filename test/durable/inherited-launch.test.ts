@@ -129,3 +129,33 @@ describe("a first launch in flight when the host died, the run cancelled", () =>
     expect(w.aws.count("RunTask")).toBe(3);
   });
 });
+
+describe("a retry in flight after a launch failure that left no task", () => {
+  it("attached from ECS alone: the successor takes the later attempt's task for the slot's", async () => {
+    // Found by `FC_SEED=255 FC_RUNS=400 npx vitest run test/durable/properties.test.ts`.
+    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    // Task 0's first RunTask is refused (AGENT): ECS keeps no trace of attempt 1.
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { launchFailure: "AGENT" });
+    const job = durableJob({
+      taskCount: 2,
+      maxFailCount: 0,
+      retry: { maxLaunchRetries: 1, backoff: { initial: "2s", max: "2s" } },
+    });
+    const first = w.host();
+    const handle = first.runner.submit(job);
+    await w.until(() => w.aws.count("RunTask") === 3);
+    handle.cancel("drawn cancel");
+    await w.clock.runUntil(w.clock.sleep(1_000));
+    first.kill();
+
+    const result = await w.clock.runUntil(
+      w.host().runner.attach(job, { runId: handle.runId }).result,
+    );
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
+    expect(result.status).toBe("cancelled");
+    w.aws.assert.noUnfinishedTasks();
+    const retry = w.aws.tasks().find((t) => t.startedBy?.endsWith("-0") === true);
+    expect(result.tasks[0]).toMatchObject({ attempts: 2, taskArn: retry?.taskArn });
+  });
+});
