@@ -30,7 +30,7 @@ import {
   type Checkpoint,
   type CheckpointStopCause,
 } from "./durable/checkpoint.js";
-import { causeOf, slotsOf, StoreCheckpoints } from "./durable/checkpointer.js";
+import { causeOf, slotsOf, StoreCheckpoints, writeStopCause } from "./durable/checkpointer.js";
 import { infoOf } from "./durable/memory-store.js";
 import {
   advanceSlots,
@@ -1112,16 +1112,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         if (text === undefined) continue;
         const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);
         if (checkpoint.state === "finished" || checkpoint.stopCause !== undefined) continue;
-        const change = {
-          seq: (checkpoint.seq ?? 0) + 1,
-          stopCause: cause,
-          savedAt: this.clock.now(),
-        };
-        if (store.append !== undefined) {
-          await store.append(key, JSON.stringify(change), lease);
-        } else {
-          await store.save(key, JSON.stringify({ ...checkpoint, ...change }), lease);
-        }
+        await writeStopCause(store, lease, checkpoint, cause, this.clock.now());
       } catch (error) {
         this.logger.warn(
           "stopJob could not record the run's cancel in the store; a process that attaches to it may carry it on",

@@ -457,6 +457,26 @@ function changeText(
   return `${head.slice(0, -1)},"slots":${slots},"started":${started},"exited0":${exited0}}`;
 }
 
+/**
+ * Writes `cause` as the cause of a run that did not record one, after `checkpoint` (the run as
+ * read under `lease`): appended as a change when the store takes changes, else the checkpoint
+ * saved whole with it. For a process that stops a run it does not drive (`stopJob`).
+ */
+export async function writeStopCause(
+  store: JobStore,
+  lease: Lease,
+  checkpoint: Checkpoint,
+  cause: CheckpointStopCause,
+  now: number,
+): Promise<void> {
+  const change = { seq: (checkpoint.seq ?? 0) + 1, stopCause: cause, savedAt: now };
+  if (store.append !== undefined) {
+    await store.append(lease.key, JSON.stringify(change), lease);
+  } else {
+    await store.save(lease.key, JSON.stringify({ ...checkpoint, ...change }), lease);
+  }
+}
+
 /** The checkpoint of a run's state (and, once it finished, its outcome). */
 export function checkpointOf(
   run: RunRecord,
