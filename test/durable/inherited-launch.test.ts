@@ -58,24 +58,40 @@ describe("a RunTask in flight when the run changes hands", () => {
   });
 });
 
+/** Tasks of an hour whose RunTask takes 30 s to answer: a host can die with launches in flight. */
+function hourLongTasksSlowlyLaunched() {
+  const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
+  w.aws.script({}, { runMs: 60 * 60_000 });
+  return w;
+}
+
+/** Submits `job`; once its third RunTask is sent, cancels it, and the host dies `ms` later. */
+async function cancelledAtThirdRunTask(
+  w: ReturnType<typeof world>,
+  job: ReturnType<typeof durableJob>,
+  ms: number,
+) {
+  const first = w.host();
+  const handle = first.runner.submit(job);
+  await w.until(() => w.aws.count("RunTask") === 3);
+  handle.cancel("drawn cancel");
+  await w.clock.runUntil(w.clock.sleep(ms));
+  first.kill();
+  return handle;
+}
+
 describe("a retry in flight when the host died, the run cancelled", () => {
   it("attached from ECS alone: the successor stops the retry's task when it appears", async () => {
     // Found by `FC_SEED=239 FC_RUNS=400 npx vitest run test/durable/properties.test.ts`.
-    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
-    w.aws.script({}, { runMs: 60 * 60_000 });
+    const w = hourLongTasksSlowlyLaunched();
     w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
     const job = durableJob({
       taskCount: 2,
       maxFailCount: 1,
       retry: { backoff: { initial: "2s", max: "2s" } },
     });
-    const first = w.host();
-    const handle = first.runner.submit(job);
     // Task 0 failed; its retry's RunTask is on its way. The run is cancelled, the host dies.
-    await w.until(() => w.aws.count("RunTask") === 3);
-    handle.cancel("drawn cancel");
-    await w.clock.runUntil(w.clock.sleep(2_000));
-    first.kill();
+    const handle = await cancelledAtThirdRunTask(w, job, 2_000);
 
     const second = w.host();
     const result = await w.clock.runUntil(
@@ -96,8 +112,7 @@ describe("a retry in flight when the host died, the run cancelled", () => {
 
 describe("a first launch in flight when the host died, the run cancelled", () => {
   it("attached from ECS alone: the successor stops the task when it appears", async () => {
-    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
-    w.aws.script({}, { runMs: 60 * 60_000 });
+    const w = hourLongTasksSlowlyLaunched();
     // Task 1's first RunTask is throttled (after its 30 s): sent again, it is in flight at the
     // crash, while task 0 runs.
     const t0 = w.clock.now();
@@ -133,8 +148,7 @@ describe("a first launch in flight when the host died, the run cancelled", () =>
 describe("a retry in flight after a launch failure that left no task", () => {
   it("attached from ECS alone: the successor takes the later attempt's task for the slot's", async () => {
     // Found by `FC_SEED=255 FC_RUNS=400 npx vitest run test/durable/properties.test.ts`.
-    const w = world({ aws: { latency: (_s, action) => (action === "RunTask" ? 30_000 : 0) } });
-    w.aws.script({}, { runMs: 60 * 60_000 });
+    const w = hourLongTasksSlowlyLaunched();
     // Task 0's first RunTask is refused (AGENT): ECS keeps no trace of attempt 1.
     w.aws.script({ taskIndex: 0, attempt: 1 }, { launchFailure: "AGENT" });
     const job = durableJob({
@@ -142,12 +156,7 @@ describe("a retry in flight after a launch failure that left no task", () => {
       maxFailCount: 0,
       retry: { maxLaunchRetries: 1, backoff: { initial: "2s", max: "2s" } },
     });
-    const first = w.host();
-    const handle = first.runner.submit(job);
-    await w.until(() => w.aws.count("RunTask") === 3);
-    handle.cancel("drawn cancel");
-    await w.clock.runUntil(w.clock.sleep(1_000));
-    first.kill();
+    const handle = await cancelledAtThirdRunTask(w, job, 1_000);
 
     const result = await w.clock.runUntil(
       w.host().runner.attach(job, { runId: handle.runId }).result,
