@@ -212,12 +212,21 @@ export interface StopJobQuery extends RunQuery {
 
 /** What `stopJob` did. */
 export interface StopJobResult {
-  /** The runs whose tasks were found. */
+  /**
+   * The runs whose tasks were found, and (with a store) the unfinished runs whose cancel it
+   * recorded.
+   */
   readonly runIds: readonly string[];
   /** Tasks StopTask was sent for (every one that was not already stopped). */
   readonly stoppedTaskArns: readonly string[];
   /** Tasks StopTask could not stop (logged): still running. */
   readonly failedTaskArns: readonly string[];
+  /**
+   * With a store, the unfinished runs whose cancel it could not record (logged): the store
+   * failed, or the run's lease stayed held for 3 minutes by an owner that neither launched a
+   * task to be stopped nor ended the run. Such a run may carry on; call `stopJob` again.
+   */
+  readonly unconfirmedRunIds: readonly string[];
 }
 
 /** How an attach waits for a lease another process holds. */
@@ -284,9 +293,10 @@ const SETTLE_LOOK_MS = 5000;
 /** How long `stopJob` looks for late tasks at most: a run still launching has an owner. */
 const SETTLE_LIMIT_MS = 5 * 60_000;
 /**
- * How long `stopJob` waits for a run's lease to record its cancel in the store: a dead owner's
- * lapses within its time to live, and a live one that saw its tasks stopped ends its run and
- * gives the lease back within its stop watch (2 minutes).
+ * How long `stopJob` waits for a run's lease to record its cancel in the store, looking in ECS
+ * meanwhile: a dead owner's lease lapses within its time to live, and a live owner that saw its
+ * tasks stopped ends its run and gives the lease back within its stop watch (2 minutes); one
+ * with every slot in a backoff launches a retry (1 minute, by default), which is stopped.
  */
 const RECORD_LEASE_WAIT_MS = 3 * 60_000;
 /** The time to live of the lease `stopJob` takes to record a cancel: a few store calls. */
@@ -1065,17 +1075,39 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       live.forEach((t, i) => (outcomes[i] === true ? stopped : failed).push(t.taskArn ?? ""));
     };
     await stopLive(tasks);
+    const store = this.#options.store;
+    let unconfirmed: RunKey[] = [];
+    let unrecorded = store === undefined ? [] : await this.#unfinishedRuns(store, query);
+    const recordCancels = async (): Promise<void> => {
+      if (store === undefined || unrecorded.length === 0) return;
+      const held: RunKey[] = [];
+      for (const key of unrecorded) {
+        const recorded = await this.#recordCancel(store, key, { kind: "cancel", reason: cancel });
+        if (recorded === "held") held.push(key);
+        else if (recorded === "failed") unconfirmed.push(key);
+        else runIds.add(key.runId);
+      }
+      unrecorded = held;
+    };
+    await recordCancels();
     let newest = latestCreated(tasks, await this.#lastSaved(query));
     const lookUntil = (): number =>
       newest === undefined ? firstLook : Math.min(newest + settleMs, firstLook + SETTLE_LIMIT_MS);
+    // A run whose lease stays held has a live owner: the janitor keeps looking meanwhile, so a
+    // task the owner launches (a retry after a backoff) is stopped, and the owner, reading
+    // stopJob in its reason, ends the run and gives the lease back.
+    const waitUntil = (): number =>
+      unrecorded.length === 0
+        ? lookUntil()
+        : Math.max(lookUntil(), firstLook + RECORD_LEASE_WAIT_MS);
     if (this.clock.now() < lookUntil()) {
       this.logger.info("stopJob looks for tasks that start late: the runs launched recently", {
         jobId: query.jobId,
         until: new Date(lookUntil()).toISOString(),
       });
     }
-    while (this.clock.now() < lookUntil()) {
-      await this.clock.sleep(Math.min(SETTLE_LOOK_MS, lookUntil() - this.clock.now()));
+    while (this.clock.now() < waitUntil()) {
+      await this.clock.sleep(Math.min(SETTLE_LOOK_MS, waitUntil() - this.clock.now()));
       const late = await findRunTasks(
         { ecs: this.clients.ecs, clock: this.clock, limiter: this.#describeLimiter },
         { ...runFilter(query, cluster), stopped: false },
@@ -1087,40 +1119,53 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       }
       await stopLive(late);
       newest = latestCreated(late, newest);
+      await recordCancels();
     }
-    await this.#recordCancel(query, { kind: "cancel", reason: cancel });
-    return { runIds: [...runIds], stoppedTaskArns: stopped, failedTaskArns: failed };
+    unconfirmed = [...unconfirmed, ...unrecorded];
+    for (const { jobId, runId } of unrecorded) {
+      this.logger.warn(
+        "stopJob could not record the run's cancel: its lease stayed held, by an owner that did not end the run; a process that attaches to it may carry it on",
+        { jobId, runId },
+      );
+    }
+    return {
+      runIds: [...runIds],
+      stoppedTaskArns: stopped,
+      failedTaskArns: failed,
+      unconfirmedRunIds: unconfirmed.map((k) => k.runId),
+    };
   }
 
   /**
-   * Writes the janitor's cancel into the checkpoint of each unfinished run of the query, under
-   * the run's lease: a run whose slots were all waiting (a backoff, a turn) had no task whose
-   * stop reason could carry it, and a process that attached later would carry it on. A run
-   * whose lease stays held (an owner alive with no task to see stopped) is left, with a warning.
+   * Writes the janitor's cancel into the checkpoint of an unfinished run, under the run's
+   * lease: a run whose slots were all waiting (a backoff, a turn) had no task whose stop reason
+   * could carry it, and a process that attached later would carry it on. `held` when another
+   * process holds the lease; `failed` (with a warning) when the store cannot do it.
    */
-  async #recordCancel(query: RunQuery, cause: CheckpointStopCause): Promise<void> {
-    const store = this.#options.store;
-    if (store === undefined) return;
-    for (const key of await this.#unfinishedRuns(store, query)) {
-      const { jobId, runId } = key;
-      let lease: Lease | undefined;
-      try {
-        lease = await this.#acquire(store, key, RECORD_LEASE_TTL_MS, {
-          waitForLease: RECORD_LEASE_WAIT_MS,
-        });
-        const text = await store.load(key);
-        if (text === undefined) continue;
-        const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);
-        if (checkpoint.state === "finished" || checkpoint.stopCause !== undefined) continue;
-        await writeStopCause(store, lease, checkpoint, cause, this.clock.now());
-      } catch (error) {
-        this.logger.warn(
-          "stopJob could not record the run's cancel in the store; a process that attaches to it may carry it on",
-          { jobId, runId, error: textOf(error) },
-        );
-      } finally {
-        if (lease !== undefined) await store.release(lease).catch(() => undefined);
-      }
+  async #recordCancel(
+    store: JobStore,
+    key: RunKey,
+    cause: CheckpointStopCause,
+  ): Promise<"recorded" | "ended" | "held" | "failed"> {
+    const { jobId, runId } = key;
+    let lease: Lease | undefined;
+    try {
+      lease = await this.#acquire(store, key, RECORD_LEASE_TTL_MS, { waitForLease: 0 });
+      const text = await store.load(key);
+      if (text === undefined) return "ended";
+      const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);
+      if (checkpoint.state === "finished" || checkpoint.stopCause !== undefined) return "ended";
+      await writeStopCause(store, lease, checkpoint, cause, this.clock.now());
+      return "recorded";
+    } catch (error) {
+      if (error instanceof EcsBatchLeaseError && error.code === "LEASE_HELD") return "held";
+      this.logger.warn(
+        "stopJob could not record the run's cancel in the store; a process that attaches to it may carry it on",
+        { jobId, runId, error: textOf(error) },
+      );
+      return "failed";
+    } finally {
+      if (lease !== undefined) await store.release(lease).catch(() => undefined);
     }
   }
 

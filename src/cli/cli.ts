@@ -193,11 +193,14 @@ async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number
       const stopped = await runner.stopJob(query);
       if (json) io.stdout(`${JSON.stringify({ event: "stopped", jobId, ...stopped })}\n`);
       else {
+        const unconfirmed = stopped.unconfirmedRunIds;
         io.stderr(
-          `ecs-batch: job ${jobId}: StopTask sent for ${stopped.stoppedTaskArns.length} task(s) of ${stopped.runIds.length} run(s)${stopped.failedTaskArns.length === 0 ? "" : `; ${stopped.failedTaskArns.length} could not be stopped`}\n`,
+          `ecs-batch: job ${jobId}: StopTask sent for ${stopped.stoppedTaskArns.length} task(s) of ${stopped.runIds.length} run(s)${stopped.failedTaskArns.length === 0 ? "" : `; ${stopped.failedTaskArns.length} could not be stopped`}${unconfirmed.length === 0 ? "" : `; the cancel of run(s) ${unconfirmed.join(", ")} could not be recorded in the store (see the warnings): run stop again`}\n`,
         );
       }
-      return stopped.failedTaskArns.length === 0 ? CLI_EXIT_CODES.succeeded : CLI_EXIT_CODES.failed;
+      const complete =
+        stopped.failedTaskArns.length === 0 && stopped.unconfirmedRunIds.length === 0;
+      return complete ? CLI_EXIT_CODES.succeeded : CLI_EXIT_CODES.failed;
     }
     const seen = await runner.describeJob(query);
     if (json) io.stdout(`${JSON.stringify(seen)}\n`);

@@ -1,6 +1,7 @@
 /** stopJob and describeJob: a run's tasks found in ECS from any process (DESIGN 3.11). */
 import { describe, expect, it } from "vitest";
 import { EcsBatchValidationError, MemoryJobStore } from "../../src/index.js";
+import { memoryLogger } from "../helpers/sim.js";
 import { durableJob, world } from "./harness.js";
 
 describe("stopJob", () => {
@@ -220,6 +221,56 @@ describe("a run stopJob stopped", () => {
     // Task 0's retry, due after its backoff, was never launched.
     expect(runTasks(w)).toBe(3);
     expect(result.tasks.map((t) => t.status)).toEqual(["stopped", "stopped", "stopped"]);
+  });
+
+  it("with a store, is stopped when its live owner had no task running: its retry is stopped as it starts", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const store = new MemoryJobStore();
+    const owner = w.host({ store });
+    const handle = owner.runner.submit(
+      durableJob({ taskCount: 1, maxFailCount: 2, retry: { backoff: { initial: "1m" } } }),
+    );
+    // The one task failed; the owner holds the lease and waits out the retry's backoff.
+    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    const stopped = await w.clock.runUntil(
+      w.host({ store }).runner.stopJob({ jobId: "durable1", reason: "not wanted" }),
+    );
+    expect(stopped.runIds).toEqual([handle.runId]);
+    expect(stopped.unconfirmedRunIds).toEqual([]);
+    const result = await w.clock.runUntil(handle.result);
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.message).toBe(
+      "job durable1 was cancelled: stopped by stopJob: not wanted",
+    );
+    expect(runTasks(w)).toBe(2);
+    w.aws.assert.noUnfinishedTasks();
+  });
+
+  it("names a run whose lease stays held, and whose cancel it could not record, as unconfirmed", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    const store = new MemoryJobStore();
+    const first = w.host({ store });
+    const handle = first.runner.submit(durableJob({ taskCount: 1 }));
+    await w.until(() => first.events.some((e) => e.name === "taskStarted"));
+    first.kill();
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
+    // Another process took the run up and holds it, yet launches and ends nothing.
+    const key = { jobId: "durable1", runId: handle.runId };
+    await store.acquire(key, "elsewhere:1:abc", 60 * 60_000, w.clock.now());
+    const logger = memoryLogger();
+    const janitorAt = w.clock.now();
+    const stopped = await w.clock.runUntil(
+      w.host({ store, logger }).runner.stopJob({ jobId: "durable1" }),
+    );
+    expect(stopped.stoppedTaskArns).toHaveLength(1);
+    expect(stopped.unconfirmedRunIds).toEqual([handle.runId]);
+    expect(w.clock.now() - janitorAt).toBe(3 * 60_000);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: "warn", meta: { jobId: "durable1", runId: handle.runId } }),
+    );
   });
 });
 

@@ -254,7 +254,7 @@ describeInterop("a run stopped by the janitor, with the CLI", () => {
     const stopped = await ecsBatch([...stop, "--settle", "0", "--json"]);
     expect(stopped.code).toBe(0);
     const answer = JSON.parse(stopped.stdout) as { runIds: string[]; stoppedTaskArns: string[] };
-    expect(answer).toMatchObject({ runIds: [runId] });
+    expect(answer).toMatchObject({ runIds: [runId], unconfirmedRunIds: [] });
     expect(answer.stoppedTaskArns).toHaveLength(3);
 
     const attached = await ecsBatch(["attach", path, "--json", "--state-dir", stateDir]);
