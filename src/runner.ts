@@ -21,8 +21,8 @@ import {
   type ResumedState,
   type StopCause,
 } from "./execution/job.js";
-import { essentialContainers } from "./execution/outcome.js";
-import { STOP_JOB_CAUSE, stopReason, TaskStopper } from "./execution/stopper.js";
+import { classifyStoppedTask, essentialContainers } from "./execution/outcome.js";
+import { isStoppedByRunner, STOP_JOB_CAUSE, stopReason, TaskStopper } from "./execution/stopper.js";
 import {
   fingerprintDiff,
   jobFingerprint,
@@ -204,8 +204,10 @@ export interface StopJobQuery extends RunQuery {
    * RunTask that a host sent just before it died can start its task after the first look. It
    * looks every 5 s until no task of the runs was created within this, for 5 minutes at most;
    * with a store, an unfinished run's last checkpoint counts as a task created then (a host
-   * that died before ECS showed any of its tasks). Default 30 s; 0 returns after the first
-   * look. Runs whose last task was created longer ago are stopped in one look.
+   * that died before ECS showed any of its tasks), and a task that failed on its own as one
+   * created 75 s after it stopped (the retry an owner alive after all would launch, after the
+   * default backoff). Default 30 s; 0 returns after the first look. Runs whose last task was
+   * created longer ago are stopped in one look.
    */
   readonly settleMs?: number;
 }
@@ -288,6 +290,11 @@ export interface StopOverdueResult {
 
 /** How long after a run's latest task was created `stopJob` looks for more, by default. */
 export const DEFAULT_STOP_JOB_SETTLE_MS = 30_000;
+/**
+ * When a retry of a task that failed is due at the latest, by default: the default backoff's
+ * 1-minute bound after the default 15-second poll that saw the failure.
+ */
+const RETRY_AFTER_FAILURE_MS = 75_000;
 /** How often `stopJob` looks for late tasks meanwhile. */
 const SETTLE_LOOK_MS = 5000;
 /** How long `stopJob` looks for late tasks at most: a run still launching has an owner. */
@@ -1091,6 +1098,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     };
     await recordCancels();
     let newest = latestCreated(tasks, await this.#lastSaved(query));
+    // A task that just failed may have a retry to come from an owner alive after all, which
+    // has no other task to see stopped: the retry counts as a task created when it is due.
+    const lastFailure = settleMs === 0 ? undefined : latestFailure(tasks, query.jobId);
+    if (lastFailure !== undefined) {
+      newest = Math.max(newest ?? 0, lastFailure + RETRY_AFTER_FAILURE_MS);
+    }
     const lookUntil = (): number =>
       newest === undefined ? firstLook : Math.min(newest + settleMs, firstLook + SETTLE_LIMIT_MS);
     // A run whose lease stays held has a live owner: the janitor keeps looking meanwhile, so a
@@ -1101,10 +1114,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         ? lookUntil()
         : Math.max(lookUntil(), firstLook + RECORD_LEASE_WAIT_MS);
     if (this.clock.now() < lookUntil()) {
-      this.logger.info("stopJob looks for tasks that start late: the runs launched recently", {
-        jobId: query.jobId,
-        until: new Date(lookUntil()).toISOString(),
-      });
+      this.logger.info(
+        "stopJob looks for tasks that start late: the runs launched, or had a task fail, recently",
+        {
+          jobId: query.jobId,
+          until: new Date(lookUntil()).toISOString(),
+        },
+      );
     }
     while (this.clock.now() < waitUntil()) {
       await this.clock.sleep(Math.min(SETTLE_LOOK_MS, waitUntil() - this.clock.now()));
@@ -1504,6 +1520,23 @@ function runFilter(query: RunQuery, cluster: string): RunFilter {
 }
 
 /** When the latest of `tasks` was created (ms), or `since` if later; ECS may not say. */
+/** When the latest task of `tasks` that failed on its own stopped (ms), if any did. */
+function latestFailure(tasks: readonly RunTask[], jobId: string): number | undefined {
+  let latest: number | undefined;
+  for (const { task } of tasks) {
+    const stoppedAt = task.stoppedAt?.getTime();
+    if (stoppedAt === undefined || Number.isNaN(stoppedAt)) continue;
+    if (task.lastStatus !== "STOPPED" || isStoppedByRunner(jobId, task.stoppedReason)) continue;
+    // Without the job's task definition every container counts as essential: at worst a
+    // success reads as a failure, and the janitor looks a little longer.
+    if (classifyStoppedTask(task, NO_ESSENTIALS).status !== "failed") continue;
+    latest = Math.max(latest ?? 0, stoppedAt);
+  }
+  return latest;
+}
+
+const NO_ESSENTIALS: ReadonlyMap<string, boolean> = new Map();
+
 function latestCreated(tasks: readonly RunTask[], since?: number): number | undefined {
   let latest = since;
   for (const { task } of tasks) {

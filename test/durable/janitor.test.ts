@@ -248,6 +248,23 @@ describe("a run stopJob stopped", () => {
     w.aws.assert.noUnfinishedTasks();
   });
 
+  it("without a store, is stopped when its live owner had no task running: a task that just failed may be retried", async () => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const owner = w.host();
+    const handle = owner.runner.submit(
+      durableJob({ taskCount: 1, maxFailCount: 2, retry: { backoff: { initial: "1m" } } }),
+    );
+    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
+    expect(stopped.stoppedTaskArns).toHaveLength(1);
+    const result = await w.clock.runUntil(handle.result);
+    expect(result.status).toBe("cancelled");
+    expect(runTasks(w)).toBe(2);
+    w.aws.assert.noUnfinishedTasks();
+  });
+
   it("names a run whose lease stays held, and whose cancel it could not record, as unconfirmed", async () => {
     const w = world();
     w.aws.script({}, { runMs: 60 * 60_000 });
