@@ -1082,8 +1082,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       live.forEach((t, i) => (outcomes[i] === true ? stopped : failed).push(t.taskArn ?? ""));
     };
     await stopLive(tasks);
+    // Before the cancel is recorded: that write is a checkpoint saved now.
+    let newest = latestCreated(tasks, await this.#lastSaved(query));
     const store = this.#options.store;
-    let unconfirmed: RunKey[] = [];
+    const unconfirmed: RunKey[] = [];
     let unrecorded = store === undefined ? [] : await this.#unfinishedRuns(store, query);
     const recordCancels = async (): Promise<void> => {
       if (store === undefined || unrecorded.length === 0) return;
@@ -1097,7 +1099,6 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       unrecorded = held;
     };
     await recordCancels();
-    let newest = latestCreated(tasks, await this.#lastSaved(query));
     // A task that just failed may have a retry to come from an owner alive after all, which
     // has no other task to see stopped: the retry counts as a task created when it is due.
     const lastFailure = settleMs === 0 ? undefined : latestFailure(tasks, query.jobId);
@@ -1137,7 +1138,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       newest = latestCreated(late, newest);
       await recordCancels();
     }
-    unconfirmed = [...unconfirmed, ...unrecorded];
+    unconfirmed.push(...unrecorded);
     for (const { jobId, runId } of unrecorded) {
       this.logger.warn(
         "stopJob could not record the run's cancel: its lease stayed held, by an owner that did not end the run; a process that attaches to it may carry it on",

@@ -119,18 +119,24 @@ describe("stopJob and launches in flight", () => {
     w.aws.assert.noUnfinishedTasks();
   });
 
-  it("stops a run whose tasks were all created long ago in one look", async () => {
+  it.each([
+    ["", false],
+    [", with a store that last heard from it long ago too", true],
+  ])("stops a run whose tasks were all created long ago in one look%s", async (_, stored) => {
     const w = world();
     w.aws.script({}, { runMs: 60 * 60_000 });
-    const first = w.host();
+    const store = stored ? { store: new MemoryJobStore() } : {};
+    const first = w.host(store);
     first.runner.submit(durableJob());
     await w.until(() => first.events.filter((e) => e.name === "taskStarted").length === 3);
-    await w.clock.runUntil(w.clock.sleep(10 * 60_000));
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
     first.kill();
+    await w.clock.runUntil(w.clock.sleep(5 * 60_000));
     const lists = w.aws.calls.filter((c) => c.action === "ListTasks").length;
     const janitorAt = w.clock.now();
-    const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
+    const stopped = await w.clock.runUntil(w.host(store).runner.stopJob({ jobId: "durable1" }));
     expect(stopped.stoppedTaskArns).toHaveLength(3);
+    expect(stopped.unconfirmedRunIds).toEqual([]);
     expect(w.clock.now()).toBe(janitorAt);
     // One listing of the tasks ECS means to run, one of those it stopped.
     expect(w.aws.calls.filter((c) => c.action === "ListTasks").length - lists).toBe(2);
