@@ -98,8 +98,13 @@ export function world(options: { aws?: SimulatedAwsOptions } = {}) {
       waitedForIo = 0;
       const next = clock.nextTimerAt();
       if (next === undefined) {
-        // Nothing scheduled yet (a job still being prepared): let its promises run first.
-        if (++idle > 100) break;
+        // Nothing scheduled yet: a job still being prepared, or a wait in real time (a file
+        // store's lock, taken by another host, is tried again a few real ms later). Give up
+        // only after a real second of that.
+        if (++idle > 100) {
+          if (idle > 1_100) break;
+          await realSleep(1);
+        }
         continue;
       }
       idle = 0;
