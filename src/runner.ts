@@ -874,20 +874,17 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         ...(checkpoint.stopCause === undefined ? {} : { stopCause: causeOf(checkpoint.stopCause) }),
       };
       const deadline = { at: checkpoint.deadline, timeoutMs: job.timeout };
-      if (checkpoint.state === "finished" || store === undefined) {
-        // A finished run: its result again (its logs read anew), nothing launched, no lease.
-        return {
-          prepared,
-          startedAt: checkpoint.startedAt,
-          deadline,
-          options: {
-            resume,
-            ...(checkpoint.outcome === undefined
-              ? {}
-              : { finishedAt: checkpoint.outcome.finishedAt }),
-          },
-        };
-      }
+      // A finished run: its result again (its logs read anew), nothing launched, no lease.
+      const finished = (ended: Checkpoint): Begun => ({
+        prepared,
+        startedAt: ended.startedAt,
+        deadline,
+        options: {
+          resume,
+          ...(ended.outcome === undefined ? {} : { finishedAt: ended.outcome.finishedAt }),
+        },
+      });
+      if (checkpoint.state === "finished" || store === undefined) return finished(checkpoint);
       // Lease first: only the process that will drive the run reconciles it.
       const checkpoints = await this.#checkpoints(
         store,
@@ -903,6 +900,11 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
           resume.slots = slotsOf(latest, nameOf);
           resume.failedTaskArns = latest.failedTaskArns;
           if (latest.stopCause !== undefined) resume.stopCause = causeOf(latest.stopCause);
+        }
+        // Its owner ended it while this process waited for the lease.
+        if (latest.state === "finished") {
+          await checkpoints.release();
+          return finished(latest);
         }
         // The checkpoint lags the run by up to a poll interval: what happened since is in ECS.
         const tasks = await findSinceCheckpoint(

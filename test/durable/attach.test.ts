@@ -236,6 +236,33 @@ describe("what attach refuses or returns as it is", () => {
     expect(aws.count("RunTask")).toBe(calls);
   });
 
+  it("a run that finished while the attach waited for its lease: its result as it ended, no write", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 60_000 });
+    const store = new MemoryJobStore();
+    const first = host({ store });
+    const handle = first.runner.submit(durableJob({ taskCount: 1 }));
+    await until(() => first.events.some((e) => e.name === "taskStarted"));
+    const attached = host({ store }).runner.attach(durableJob({ taskCount: 1 }), {
+      waitForLease: 10 * 60_000,
+    }).result;
+    const ended = handle.result.then(async (result) => ({
+      result,
+      saved: await store.load({ jobId: "durable1", runId: result.runId }),
+    }));
+    const [{ result: done, saved }, again] = await clock.runUntil(Promise.all([ended, attached]));
+    expect(saved).toContain('"state":"finished"');
+    expect(again).toMatchObject({
+      status: "succeeded",
+      runId: done.runId,
+      finishedAt: done.finishedAt,
+      tasks: done.tasks,
+    });
+    // The attach wrote nothing: the checkpoint is the one the run's own host ended with.
+    expect(await store.load({ jobId: "durable1", runId: done.runId })).toBe(saved);
+    expect(aws.count("RunTask")).toBe(1);
+  });
+
   it("a different job input: a validation error naming what differs", async () => {
     const { aws, clock, host, until } = world();
     aws.script({}, { runMs: 10 * 60_000 });
