@@ -1522,7 +1522,6 @@ function runFilter(query: RunQuery, cluster: string): RunFilter {
   };
 }
 
-/** When the latest of `tasks` was created (ms), or `since` if later; ECS may not say. */
 /** When the latest task of `tasks` that failed on its own stopped (ms), if any did. */
 function latestFailure(tasks: readonly RunTask[], jobId: string): number | undefined {
   let latest: number | undefined;
@@ -1540,6 +1539,7 @@ function latestFailure(tasks: readonly RunTask[], jobId: string): number | undef
 
 const NO_ESSENTIALS: ReadonlyMap<string, boolean> = new Map();
 
+/** When the latest of `tasks` was created (ms), or `since` if later; ECS may not say. */
 function latestCreated(tasks: readonly RunTask[], since?: number): number | undefined {
   let latest = since;
   for (const { task } of tasks) {
