@@ -1116,6 +1116,16 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       unrecorded.length === 0
         ? lookUntil()
         : Math.max(lookUntil(), firstLook + RECORD_LEASE_WAIT_MS);
+    if (unrecorded.length > 0) {
+      this.logger.info(
+        "stopJob waits for the lease of runs another process holds, to record their cancel, and looks in ECS meanwhile",
+        {
+          jobId: query.jobId,
+          runIds: unrecorded.map((k) => k.runId),
+          until: new Date(firstLook + RECORD_LEASE_WAIT_MS).toISOString(),
+        },
+      );
+    }
     if (this.clock.now() < lookUntil()) {
       this.logger.info(
         "stopJob looks for tasks that start late: the runs launched, or had a task fail, recently",

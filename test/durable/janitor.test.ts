@@ -292,6 +292,12 @@ describe("a run stopJob stopped", () => {
     expect(stopped.unconfirmedRunIds).toEqual([handle.runId]);
     expect(w.clock.now() - janitorAt).toBe(3 * 60_000);
     expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: "info",
+        meta: expect.objectContaining({ runIds: [handle.runId] }) as unknown,
+      }),
+    );
+    expect(logger.lines).toContainEqual(
       expect.objectContaining({ level: "warn", meta: { jobId: "durable1", runId: handle.runId } }),
     );
   });
