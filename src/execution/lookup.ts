@@ -14,7 +14,7 @@ import type {
 } from "@aws-sdk/client-ecs";
 import { ecsSdk } from "../aws/sdk.js";
 import { sendFor, type AwsClient } from "../aws.js";
-import type { Clock } from "../clock.js";
+import { sleepUnlessAborted, type Clock } from "../clock.js";
 import { limitedCall, type AdaptiveRateLimiter } from "../aws/rate-limiter.js";
 
 /** What a lookup needs. */
@@ -168,11 +168,43 @@ export async function findStartedTasks(
   if (!arns.ok) return arns;
   const described = await describeWithTags(ctx, request.cluster, arns.value.arns, options);
   if (!described.ok) return described;
-  const tasks = described.value.filter((task) => {
+  const all = described.value;
+  // A task listed as running that DescribeTasks does not show (MISSING) is one ECS has not
+  // caught up with: its tags are unknown, so "no task of the request" cannot be concluded, and
+  // a caller that did would start a second task beside it. Described again a few times.
+  let unseen = unseenRunning(arns.value, all);
+  for (let wait = 0; unseen.length > 0 && wait < MISSING_WAITS_MS.length; wait++) {
+    const ms = MISSING_WAITS_MS[wait] ?? 0;
+    if (!(await sleepUnlessAborted(ctx.clock, ms, options.signal))) {
+      return { ok: false, error: abortedError() };
+    }
+    const again = await describeWithTags(ctx, request.cluster, unseen, options);
+    if (!again.ok) return again;
+    all.push(...again.value);
+    unseen = unseenRunning(arns.value, all);
+  }
+  const tasks = all.filter((task) => {
     const tags = task.tags ?? [];
     return wanted.every((w) => tags.some((t) => t.key === w.key && t.value === w.value));
   });
+  if (unseen.length > 0 && settlingTask(tasks) === undefined) {
+    return {
+      ok: false,
+      error: new Error(
+        `ECS lists ${unseen.join(", ")} as running under startedBy ${startedBy} but does not describe ${unseen.length === 1 ? "it" : "them"} (MISSING)`,
+      ),
+    };
+  }
   return { ok: true, tasks };
+}
+
+/** How long to wait before each new look at tasks listed but not described. */
+const MISSING_WAITS_MS = [1000, 2000, 4000];
+
+/** The tasks `listed` as running that `described` does not hold. */
+function unseenRunning(listed: ListedTasks, described: readonly Task[]): string[] {
+  const shown = new Set(described.map((t) => t.taskArn));
+  return listed.arns.filter((arn) => !listed.stopping.has(arn) && !shown.has(arn));
 }
 
 async function searchCall<T>(
