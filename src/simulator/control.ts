@@ -100,6 +100,8 @@ export class CallControl {
   readonly calls: CallRecord[] = [];
   /** Task ARNs an ECS answer that reached its caller named: the tasks a caller could know of. */
   readonly answeredTaskArns = new Set<string>();
+  /** Those of them an answer showed with the task's details (RunTask, DescribeTasks). */
+  readonly describedTaskArns = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #buckets: TokenBucket[] = [];
   readonly #faults: { rule: FaultRule; used: number }[] = [];
@@ -202,7 +204,9 @@ export class CallControl {
   #noteTaskArns(output: Record<string, unknown>): void {
     const { tasks, taskArns } = output as { tasks?: { taskArn?: string }[]; taskArns?: string[] };
     for (const task of tasks ?? []) {
-      if (task.taskArn !== undefined) this.answeredTaskArns.add(task.taskArn);
+      if (task.taskArn === undefined) continue;
+      this.answeredTaskArns.add(task.taskArn);
+      this.describedTaskArns.add(task.taskArn);
     }
     for (const arn of taskArns ?? []) this.answeredTaskArns.add(arn);
   }

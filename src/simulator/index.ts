@@ -128,6 +128,12 @@ export interface SimulatedAws {
    * a task outside it, and no longer known to ECS, is one no caller could have learned of.
    */
   readonly answeredTaskArns: ReadonlySet<string>;
+  /**
+   * Those of `answeredTaskArns` that a RunTask or DescribeTasks answer showed with the task's
+   * details (its tags among them): a task that only ListTasks named, and that ECS forgot before
+   * any description, cannot be told apart from another run's task under the same name.
+   */
+  readonly describedTaskArns: ReadonlySet<string>;
   /** Calls of one action so far. */
   count(action: string): number;
   /** The recorded calls of one action. */
@@ -244,6 +250,7 @@ export function createSimulatedAws(options: SimulatedAwsOptions = {}): Simulated
     accountId,
     calls: control.calls,
     answeredTaskArns: control.answeredTaskArns,
+    describedTaskArns: control.describedTaskArns,
     count: (action) => control.count(action),
     callsTo: (action) => control.calls.filter((c) => c.action === action),
     inputs: <T>(action: string) =>
