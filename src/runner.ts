@@ -830,11 +830,17 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * when it is due to (plus a moment for clocks), or every second at most, as a live holder
    * keeps renewing it.
    */
-  async #acquire(store: JobStore, key: RunKey, ttlMs: number, wait: LeaseWait): Promise<Lease> {
+  async #acquire(
+    store: JobStore,
+    key: RunKey,
+    ttlMs: number,
+    wait: LeaseWait,
+    owner = this.#owner,
+  ): Promise<Lease> {
     const giveUpAt = this.clock.now() + wait.waitForLease;
     for (;;) {
       try {
-        return await store.acquire(key, this.#owner, ttlMs, this.clock.now());
+        return await store.acquire(key, owner, ttlMs, this.clock.now());
       } catch (error) {
         const now = this.clock.now();
         if (
@@ -1052,7 +1058,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   /**
    * Stops every unfinished task of a job's runs (or of one run), found in ECS by their tags:
    * the janitor for a run whose process is gone. Works from any process, with or without the
-   * job's input. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`), and
+   * job's input. A run this runner drives itself is cancelled at once, as by its handle's
+   * `cancel`. Reasons name the job (`ecs-batch-runner: job <jobId> stopped by stopJob`), and
    * read as the run's cancel: its owner, if it is alive after all, stops the rest of the run,
    * and a process that attaches later ends it cancelled, launching nothing (with a store, the
    * cancel is also written into each unfinished run's checkpoint). While a task of the runs was
@@ -1069,6 +1076,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     // Stopped tasks too: when the runs' latest task was created says whether to look again.
     const { cluster, tasks } = await this.#findQueried(query, true);
     const cancel = `${STOP_JOB_CAUSE}${query.reason === undefined ? "" : `: ${query.reason}`}`;
+    // Runs this runner drives itself are cancelled here and now, whatever they are waiting for.
+    for (const handle of this.#running) {
+      if (handle.jobId !== query.jobId) continue;
+      if (query.runId !== undefined && handle.runId !== query.runId) continue;
+      handle.cancel(cancel);
+    }
     const reason = stopReason(query.jobId, cancel);
     const seen = new Set(tasks.map((t) => t.task.taskArn ?? ""));
     const runIds = new Set(tasks.map((t) => t.runId));
@@ -1179,7 +1192,15 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const { jobId, runId } = key;
     let lease: Lease | undefined;
     try {
-      lease = await this.#acquire(store, key, RECORD_LEASE_TTL_MS, { waitForLease: 0 });
+      // An owner name of its own: a run this runner drives is another owner's to end, and a
+      // lease granted to its driver's name would take the run from it.
+      lease = await this.#acquire(
+        store,
+        key,
+        RECORD_LEASE_TTL_MS,
+        { waitForLease: 0 },
+        `${this.#owner}/stopJob`,
+      );
       const text = await store.load(key);
       if (text === undefined) return "ended";
       const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);

@@ -271,6 +271,37 @@ describe("a run stopJob stopped", () => {
     w.aws.assert.noUnfinishedTasks();
   });
 
+  it.each([
+    ["", false],
+    [", with a store: its lease stays its own", true],
+  ])("is cancelled at once when the runner driving it is the one asked%s", async (_, stored) => {
+    const w = world();
+    w.aws.script({}, { runMs: 60 * 60_000 });
+    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+    const owner = w.host(stored ? { store: new MemoryJobStore() } : {});
+    const handle = owner.runner.submit(
+      durableJob({
+        taskCount: 1,
+        maxFailCount: 2,
+        retry: { backoff: { initial: "5m", max: "5m" } },
+      }),
+    );
+    // Its one task failed; nothing runs while the retry waits out its backoff.
+    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    const stopped = await w.clock.runUntil(
+      owner.runner.stopJob({ jobId: "durable1", reason: "not wanted", settleMs: 0 }),
+    );
+    expect(stopped.unconfirmedRunIds).toEqual([]);
+    const result = await w.clock.runUntil(handle.result);
+    expect(result.status).toBe("cancelled");
+    expect(result.error?.message).toBe(
+      "job durable1 was cancelled: stopped by stopJob: not wanted",
+    );
+    // The retry, due after its backoff, was never launched.
+    expect(runTasks(w)).toBe(1);
+    w.aws.assert.noUnfinishedTasks();
+  });
+
   it("names a run whose lease stays held, and whose cancel it could not record, as unconfirmed", async () => {
     const w = world();
     w.aws.script({}, { runMs: 60 * 60_000 });
