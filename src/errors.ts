@@ -26,6 +26,7 @@ export type EcsBatchErrorCode =
   | "LEASE_LOST"
   | "RUN_NOT_FOUND"
   | "RUN_EXISTS"
+  | "RUN_IN_PROGRESS"
   | "RUNNER_CLOSED"
   | "DETACHED"
   | "STORE_ERROR"

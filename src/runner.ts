@@ -406,6 +406,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   readonly #owner: string;
   /** The jobs running now, for `close()`. */
   readonly #running = new Set<JobHandle>();
+  /** The runs this runner drives or is taking up (`jobId/runId`): one handle each. */
+  readonly #driven = new Set<string>();
   #closed = false;
 
   constructor(options: EcsBatchRunnerOptions = {}) {
@@ -553,7 +555,10 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         ? { invalid }
         : {
             deadline: { at: startedAt + job.timeout, timeoutMs: job.timeout },
-            begin: () => this.#begin(job, runId, startedAt, options.runId !== undefined),
+            begin: (_, claim) => {
+              claim(runId);
+              return this.#begin(job, runId, startedAt, options.runId !== undefined);
+            },
           }),
     });
   }
@@ -599,11 +604,13 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       ...(job === undefined
         ? { invalid }
         : {
-            begin: (detaching) =>
-              this.#resume(job, options.runId, {
-                waitForLease: options.waitForLease ?? 0,
-                detaching,
-              }),
+            begin: (detaching, claim) =>
+              this.#resume(
+                job,
+                options.runId,
+                { waitForLease: options.waitForLease ?? 0, detaching },
+                claim,
+              ),
           }),
     });
   }
@@ -619,12 +626,23 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     readonly signal?: AbortSignal;
     readonly invalid?: unknown;
     readonly deadline?: { readonly at: number; readonly timeoutMs: number };
-    /** Prepares the run, or finds it again; `detaching` aborts a wait for another's lease. */
-    readonly begin?: (detaching: AbortSignal) => Promise<Begun>;
+    /**
+     * Prepares the run, or finds it again; `detaching` aborts a wait for another's lease. It
+     * calls `claim` with the run's id as soon as it knows it, before any lease or launch.
+     */
+    readonly begin?: (detaching: AbortSignal, claim: (runId: string) => void) => Promise<Begun>;
   }): JobHandle {
     const { jobId, signal } = start;
     let runId = start.runId;
     const done = new AbortController();
+    /** The run this handle drives in this runner: another handle of it would drive it twice. */
+    let claimed: string | undefined;
+    const claim = (id: string): void => {
+      const key = `${jobId}/${id}`;
+      if (this.#driven.has(key)) throw runInProgress(jobId, id);
+      this.#driven.add(key);
+      claimed = key;
+    };
     let execution: JobExecution | undefined;
     let pending: StopCause | undefined;
     /**
@@ -678,7 +696,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         }
         if (start.begin === undefined) throw start.invalid;
         await importSdkModules();
-        const begun = await start.begin(detach.waiting.signal);
+        const begun = await start.begin(detach.waiting.signal, claim);
         runId = begun.prepared.plan.runId ?? runId;
         if (start.deadline === undefined) armDeadline(begun.deadline);
         execution = new JobExecution(
@@ -701,6 +719,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
       } finally {
         done.abort();
         signal?.removeEventListener("abort", onAbort);
+        if (claimed !== undefined) this.#driven.delete(claimed);
       }
     })();
     /** The job's end here, whether its result resolved or rejected. */
@@ -859,7 +878,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
   }
 
   /** A run carried on: from its checkpoint, or rebuilt from its tasks in ECS. */
-  async #resume(job: BatchJob, runId: string | undefined, wait: LeaseWait): Promise<Begun> {
+  async #resume(
+    job: BatchJob,
+    runId: string | undefined,
+    wait: LeaseWait,
+    claim: (runId: string) => void,
+  ): Promise<Begun> {
     const store = this.#options.store;
     const fingerprint = jobFingerprint(job);
     const checkpoint =
@@ -867,6 +891,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     if (checkpoint !== undefined) {
       const differs = fingerprintDiff(checkpoint.fingerprint, fingerprint);
       if (differs.length > 0) throw jobDiffers(job.jobId, checkpoint.runId, differs);
+      claim(checkpoint.runId);
       const prepared = await resumeJob(job, this.prepareContext, {
         runId: checkpoint.runId,
         deadline: checkpoint.deadline,
@@ -954,7 +979,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         throw error;
       }
     }
-    return this.#rebuild(job, runId, fingerprint, wait);
+    return this.#rebuild(job, runId, fingerprint, wait, claim);
   }
 
   /** Stops earlier attempts of a run found still running: given up on, they are nobody's. */
@@ -974,6 +999,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     runId: string | undefined,
     fingerprint: Record<string, string>,
     wait: LeaseWait,
+    claim: (runId: string) => void,
   ): Promise<Begun> {
     const family = await familyOf(job, this.prepareContext);
     const tasks = await findRunTasks(
@@ -989,6 +1015,7 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
         `no run${runId === undefined ? "" : ` ${runId}`} of job ${job.jobId} was found: no checkpoint${this.#options.store === undefined ? " (the runner has no store)" : ""}, and no task of it in cluster ${job.cluster} (ECS forgets stopped tasks after about an hour)`,
       );
     }
+    claim(chosen);
     const deadline = Number.isNaN(first.deadline)
       ? this.clock.now() + job.timeout
       : Math.max(...runTasks.map((t) => t.deadline).filter((d) => !Number.isNaN(d)));
@@ -1499,6 +1526,14 @@ async function refuseTakenRunId(
   if (text === undefined) return;
   await checkpoints.release();
   throw runExists(key, text);
+}
+
+/** A run this runner already drives, submitted or attached again through another handle. */
+function runInProgress(jobId: string, runId: string): EcsBatchSetupError {
+  return new EcsBatchSetupError(
+    "RUN_IN_PROGRESS",
+    `run ${runId} of job ${jobId} is driven by this runner already: use the handle its submit or attach returned (a second one would drive it twice)`,
+  );
 }
 
 function runExists(key: RunKey, checkpoint: string): EcsBatchSetupError {

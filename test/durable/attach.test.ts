@@ -192,6 +192,47 @@ describe("the lease", () => {
     expect((error as Error).message).toContain("worker-a");
   });
 
+  it.each([
+    ["with a store", true],
+    ["from ECS alone", false],
+  ])(
+    "an attach on the runner that drives the run is refused (%s): the run goes on under its own handle",
+    async (_, stored) => {
+      const { aws, clock, host, until } = world();
+      aws.script({}, { runMs: 10 * 60_000 });
+      const owner = host(stored ? { store: new MemoryJobStore() } : {});
+      const handle = owner.runner.submit(durableJob());
+      await until(() => owner.events.filter((e) => e.name === "taskStarted").length === 3);
+      const error = await clock.runUntil(
+        owner.runner.attach(durableJob()).result.catch((e: unknown) => e),
+      );
+      expect(error).toBeInstanceOf(EcsBatchSetupError);
+      expect(error).toMatchObject({ code: "RUN_IN_PROGRESS" });
+      expect((error as Error).message).toContain(handle.runId);
+      const result = await clock.runUntil(handle.result);
+      expect(result.status).toBe("succeeded");
+      expect(aws.count("RunTask")).toBe(3);
+      // Once the run has ended here, attaching to it again is allowed: its result as it ended.
+      if (stored) {
+        const again = await clock.runUntil(owner.runner.attach(durableJob()).result);
+        expect(again).toMatchObject({ status: "succeeded", finishedAt: result.finishedAt });
+      }
+    },
+  );
+
+  it("a second submit under the run id of a run this runner drives is refused, with no store too", async () => {
+    const { aws, clock, host, until } = world();
+    aws.script({}, { runMs: 10 * 60_000 });
+    const owner = host();
+    owner.runner.submit(durableJob(), { runId: "nightly" });
+    await until(() => owner.events.some((e) => e.name === "taskStarted"));
+    const error = await clock.runUntil(
+      owner.runner.submit(durableJob(), { runId: "nightly" }).result.catch((e: unknown) => e),
+    );
+    expect(error).toMatchObject({ code: "RUN_IN_PROGRESS" });
+    expect(aws.count("RunTask")).toBe(3);
+  });
+
   it("two hosts attaching at once: exactly one drives the run", async () => {
     const { aws, clock, host, until } = world();
     aws.script({}, { runMs: 10 * 60_000 });
