@@ -80,6 +80,25 @@ async function diedWithRetryInFlight() {
   return w;
 }
 
+/**
+ * A live owner of a one-task run whose task failed after 10 s: nothing runs while the retry
+ * waits out `backoff` (its retry, if launched, runs an hour).
+ */
+async function ownerInBackoff(
+  w: ReturnType<typeof world>,
+  options: Parameters<ReturnType<typeof world>["host"]>[0],
+  backoff: { initial: string; max?: string },
+) {
+  w.aws.script({}, { runMs: 60 * 60_000 });
+  w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
+  const owner = w.host(options);
+  const handle = owner.runner.submit(
+    durableJob({ taskCount: 1, maxFailCount: 2, retry: { backoff } }),
+  );
+  await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+  return { owner, handle };
+}
+
 describe("stopJob and launches in flight", () => {
   it("stops a retry whose RunTask was in flight when the host died, once ECS starts it", async () => {
     const w = await diedWithRetryInFlight();
@@ -231,15 +250,9 @@ describe("a run stopJob stopped", () => {
 
   it("with a store, is stopped when its live owner had no task running: its retry is stopped as it starts", async () => {
     const w = world();
-    w.aws.script({}, { runMs: 60 * 60_000 });
-    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
     const store = new MemoryJobStore();
-    const owner = w.host({ store });
-    const handle = owner.runner.submit(
-      durableJob({ taskCount: 1, maxFailCount: 2, retry: { backoff: { initial: "1m" } } }),
-    );
-    // The one task failed; the owner holds the lease and waits out the retry's backoff.
-    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    // The owner holds the lease and waits out the retry's backoff.
+    const { handle } = await ownerInBackoff(w, { store }, { initial: "1m" });
     const stopped = await w.clock.runUntil(
       w.host({ store }).runner.stopJob({ jobId: "durable1", reason: "not wanted" }),
     );
@@ -256,13 +269,7 @@ describe("a run stopJob stopped", () => {
 
   it("without a store, is stopped when its live owner had no task running: a task that just failed may be retried", async () => {
     const w = world();
-    w.aws.script({}, { runMs: 60 * 60_000 });
-    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
-    const owner = w.host();
-    const handle = owner.runner.submit(
-      durableJob({ taskCount: 1, maxFailCount: 2, retry: { backoff: { initial: "1m" } } }),
-    );
-    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
+    const { handle } = await ownerInBackoff(w, {}, { initial: "1m" });
     const stopped = await w.clock.runUntil(w.host().runner.stopJob({ jobId: "durable1" }));
     expect(stopped.stoppedTaskArns).toHaveLength(1);
     const result = await w.clock.runUntil(handle.result);
@@ -276,18 +283,11 @@ describe("a run stopJob stopped", () => {
     [", with a store: its lease stays its own", true],
   ])("is cancelled at once when the runner driving it is the one asked%s", async (_, stored) => {
     const w = world();
-    w.aws.script({}, { runMs: 60 * 60_000 });
-    w.aws.script({ taskIndex: 0, attempt: 1 }, { runMs: 10_000, exitCode: 1 });
-    const owner = w.host(stored ? { store: new MemoryJobStore() } : {});
-    const handle = owner.runner.submit(
-      durableJob({
-        taskCount: 1,
-        maxFailCount: 2,
-        retry: { backoff: { initial: "5m", max: "5m" } },
-      }),
+    const { owner, handle } = await ownerInBackoff(
+      w,
+      stored ? { store: new MemoryJobStore() } : {},
+      { initial: "5m", max: "5m" },
     );
-    // Its one task failed; nothing runs while the retry waits out its backoff.
-    await w.until(() => owner.events.some((e) => e.name === "taskFailed"));
     const stopped = await w.clock.runUntil(
       owner.runner.stopJob({ jobId: "durable1", reason: "not wanted", settleMs: 0 }),
     );
