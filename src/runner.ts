@@ -1103,12 +1103,6 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     // Stopped tasks too: when the runs' latest task was created says whether to look again.
     const { cluster, tasks } = await this.#findQueried(query, true);
     const cancel = `${STOP_JOB_CAUSE}${query.reason === undefined ? "" : `: ${query.reason}`}`;
-    // Runs this runner drives itself are cancelled here and now, whatever they are waiting for.
-    for (const handle of this.#running) {
-      if (handle.jobId !== query.jobId) continue;
-      if (query.runId !== undefined && handle.runId !== query.runId) continue;
-      handle.cancel(cancel);
-    }
     const reason = stopReason(query.jobId, cancel);
     const seen = new Set(tasks.map((t) => t.task.taskArn ?? ""));
     const runIds = new Set(tasks.map((t) => t.runId));
@@ -1129,6 +1123,12 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     const store = this.#options.store;
     const unconfirmed: RunKey[] = [];
     let unrecorded = store === undefined ? [] : await this.#unfinishedRuns(store, query);
+    // Runs of the query this runner drives itself are cancelled here and now, whatever they are
+    // waiting for (found by their tasks in the cluster, or in the store).
+    const queried = new Set([...runIds, ...unrecorded.map((k) => k.runId)]);
+    for (const handle of this.#running) {
+      if (handle.jobId === query.jobId && queried.has(handle.runId)) handle.cancel(cancel);
+    }
     const recordCancels = async (): Promise<void> => {
       if (store === undefined || unrecorded.length === 0) return;
       const held: RunKey[] = [];
