@@ -146,7 +146,11 @@ export interface EcsBatchRunnerOptions {
    * DynamoDB store. Default: none (runs live in this process's memory only).
    */
   store?: JobStore;
-  /** This runner's name as the holder of a run's lease. Default: host, pid and a random part. */
+  /**
+   * This runner's name as the holder of a run's lease. Default: host, pid and a random part. A
+   * name given here must be this runner's alone: the store grants a run's lease to its holder's
+   * name again, so two runners under one name would both drive the run.
+   */
   owner?: string;
   /**
    * How long a run's lease lasts unless renewed (it is renewed every poll interval). Default:
