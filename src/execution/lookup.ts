@@ -173,8 +173,8 @@ export async function findStartedTasks(
   // caught up with: its tags are unknown, so "no task of the request" cannot be concluded, and
   // a caller that did would start a second task beside it. Described again a few times.
   let unseen = unseenRunning(arns.value, all);
-  for (let wait = 0; unseen.length > 0 && wait < MISSING_WAITS_MS.length; wait++) {
-    const ms = MISSING_WAITS_MS[wait] ?? 0;
+  for (const ms of MISSING_WAITS_MS) {
+    if (unseen.length === 0) break;
     if (!(await sleepUnlessAborted(ctx.clock, ms, options.signal))) {
       return { ok: false, error: abortedError() };
     }
