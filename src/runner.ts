@@ -210,8 +210,9 @@ export interface StopJobQuery extends RunQuery {
    * with a store, an unfinished run's last checkpoint counts as a task created then (a host
    * that died before ECS showed any of its tasks), and a task that failed on its own as one
    * created 75 s after it stopped (the retry an owner alive after all would launch, after the
-   * default backoff). Default 30 s; 0 returns after the first look. Runs whose last task was
-   * created longer ago are stopped in one look.
+   * default backoff). Default 30 s; 0 looks once. Runs whose last task was created longer ago
+   * are stopped in one look. With a store, a run whose lease another process holds is waited
+   * for apart from this (see `StopJobResult.unconfirmedRunIds`).
    */
   readonly settleMs?: number;
 }
