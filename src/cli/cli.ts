@@ -166,7 +166,8 @@ async function runJanitor(parsed: JanitorCommandLine, io: CliIo): Promise<number
   const runner = new EcsBatchRunner({
     ...awsRunnerOptions(values),
     ...store,
-    logger: stderrLogger(io, json),
+    // The janitor's info lines say what it waits for: a stop can take minutes.
+    logger: stderrLogger(io, json, { info: true }),
   });
   const settle = values.settle;
   const settleMs = settle === undefined ? undefined : parseDuration(settle);
@@ -648,8 +649,11 @@ function timestamp(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
-/** Warnings and errors to stderr (as JSON lines with --json, to keep stdout parseable). */
-function stderrLogger(io: CliIo, json: boolean): Logger {
+/**
+ * Warnings and errors to stderr (as JSON lines with --json, to keep stdout parseable); with
+ * `info`, the info lines too.
+ */
+function stderrLogger(io: CliIo, json: boolean, { info = false } = {}): Logger {
   const write = (level: string) => (message: string, meta?: Record<string, unknown>) => {
     io.stderr(
       json
@@ -659,7 +663,7 @@ function stderrLogger(io: CliIo, json: boolean): Logger {
   };
   return {
     debug: () => undefined,
-    info: () => undefined,
+    info: info ? write("info") : () => undefined,
     warn: write("warn"),
     error: write("error"),
   };
