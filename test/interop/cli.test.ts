@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { DescribeVpcsCommand } from "@aws-sdk/client-ec2";
 import { expect, it } from "vitest";
-import { dir, ecsBatch, jobFile, lastEvent } from "./cli-process.js";
+import { dir, ecsBatch, jobFile, lastEvent, type Run } from "./cli-process.js";
 import {
   createCluster,
   describeInMoto,
@@ -266,6 +266,41 @@ describeInterop("a run stopped by the janitor, with the CLI", () => {
       error: { code: "CANCELLED", message: "job stopped-cli was cancelled: stopped by stopJob" },
     });
     expect(received("RunTask").filter((q) => q.body.cluster === cluster)).toHaveLength(launched);
+  });
+
+  it("stop --state-dir while the run's process is alive: it waits for the run's lease, and says so", async () => {
+    await motoTasks.hold();
+    const stateDir = join(dir, unique("state"));
+    const { path, cluster } = await newJob("live-stop");
+    const stop = ["stop", "live-stop", "--cluster", cluster, "--state-dir", stateDir];
+    let started = 0;
+    let stopping: Promise<Run> | undefined;
+    const owner = await ecsBatch(["run", path, "--json", "--state-dir", stateDir], (event) => {
+      if (event.event === "taskStarted" && ++started === 3) {
+        stopping = ecsBatch([...stop, "--settle", "0", "--json"]);
+      }
+    });
+    // The owner saw its tasks stopped and ended its run. (moto's StopTask sets no stop code, so
+    // it reads the tasks by their containers' exit codes; ECS's UserInitiated would read as
+    // stopJob's cancel, as the simulator's tests show.)
+    expect(lastEvent(owner)).toMatchObject({ event: "jobCompleted" });
+    const stopped = await (stopping ?? Promise.reject(new Error("stop was never started")));
+    expect(stopped.code).toBe(0);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ unconfirmedRunIds: [] });
+    expect(
+      (JSON.parse(stopped.stdout) as { stoppedTaskArns: string[] }).stoppedTaskArns,
+    ).toHaveLength(3);
+    // The run's lease was held by its live process: the janitor said it waited for it.
+    const said = stopped.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { level?: string; message?: string });
+    expect(said).toContainEqual(
+      expect.objectContaining({
+        level: "info",
+        message: expect.stringContaining("waits for the lease") as unknown,
+      }),
+    );
   });
 });
 
