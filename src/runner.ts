@@ -854,17 +854,11 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
    * when it is due to (plus a moment for clocks), or every second at most, as a live holder
    * keeps renewing it.
    */
-  async #acquire(
-    store: JobStore,
-    key: RunKey,
-    ttlMs: number,
-    wait: LeaseWait,
-    owner = this.#owner,
-  ): Promise<Lease> {
+  async #acquire(store: JobStore, key: RunKey, ttlMs: number, wait: LeaseWait): Promise<Lease> {
     const giveUpAt = this.clock.now() + wait.waitForLease;
     for (;;) {
       try {
-        return await store.acquire(key, owner, ttlMs, this.clock.now());
+        return await store.acquire(key, this.#owner, ttlMs, this.clock.now());
       } catch (error) {
         const now = this.clock.now();
         if (
@@ -1226,13 +1220,8 @@ export class EcsBatchRunner extends SafeEventEmitter<EcsBatchRunnerEvents> {
     try {
       // An owner name of its own: a run this runner drives is another owner's to end, and a
       // lease granted to its driver's name would take the run from it.
-      lease = await this.#acquire(
-        store,
-        key,
-        RECORD_LEASE_TTL_MS,
-        { waitForLease: 0 },
-        `${this.#owner}/stopJob`,
-      );
+      const owner = `${this.#owner}/stopJob`;
+      lease = await store.acquire(key, owner, RECORD_LEASE_TTL_MS, this.clock.now());
       const text = await store.load(key);
       if (text === undefined) return "ended";
       const checkpoint = parseCheckpoint(text, `of run ${runId} of job ${jobId}`);
